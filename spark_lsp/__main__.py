@@ -1,0 +1,3 @@
+from spark_lsp.cli import main
+
+raise SystemExit(main())

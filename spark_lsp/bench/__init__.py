@@ -1,0 +1,1 @@
+"""Reproducible benchmarks behind ``spark-lsp bench``: each prints a table and can save JSON."""

@@ -1,0 +1,151 @@
+"""The ``spark-lsp`` command: serve (default), bench.
+
+Errors a user can fix (a bad flag, a port in use, an unwritable log file) print one line to stderr
+and exit non-zero. In stdio mode the protocol owns stdout: everything else, including anything a
+native library prints, is sent to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from spark_lsp import __version__
+
+PROG = "spark-lsp"
+SUBCOMMANDS = ("serve", "bench")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class UsageError(Exception):
+    """A problem with the command line or start-up the user can fix; printed as one line."""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def _sizes(value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers like 1000,10000; got {value!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog=PROG, description="Local code-model language server.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=_OneLineParser)
+
+    serve = commands.add_parser("serve", help="run the language server (the default)")
+    transport = serve.add_mutually_exclusive_group()
+    transport.add_argument(
+        "--stdio", action="store_true", help="speak LSP on stdin/stdout (default)"
+    )
+    transport.add_argument("--tcp", type=_address, metavar="HOST:PORT", help="listen on a TCP port")
+    transport.add_argument("--ws", type=_address, metavar="HOST:PORT", help="listen for WebSocket")
+    serve.add_argument("--log-file", metavar="PATH", help="write logs here instead of stderr")
+    serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="default: info")
+
+    bench = commands.add_parser("bench", help="run a benchmark and print its table")
+    benches = bench.add_subparsers(dest="bench", required=True, parser_class=_OneLineParser)
+    sync = benches.add_parser("sync", help="per-edit cost of document synchronisation")
+    sync.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    sync.add_argument("--edits", type=int, default=2000, help="edits per document size")
+    sync.add_argument(
+        "--baseline-edits", type=int, default=100, help="edits per size for the naive baseline"
+    )
+    sync.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(1_000, 10_000, 100_000),
+        help="line counts, comma-separated",
+    )
+    sync.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def configure_logging(level: str, log_file: str | None) -> None:
+    try:
+        handler: logging.Handler = (
+            logging.FileHandler(log_file, encoding="utf-8")
+            if log_file
+            else logging.StreamHandler(sys.stderr)
+        )
+    except OSError as error:
+        raise UsageError(f"cannot open log file {log_file}: {error.strerror}") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # pygls logs every message body at INFO; keep that for debug sessions only.
+    logging.getLogger("pygls").setLevel(max(root.level, logging.WARNING))
+
+
+def _claim_stdout_for_protocol() -> tuple[object, object]:
+    """Give the protocol a private copy of stdout and point fd 1 (and sys.stdout) at stderr."""
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return sys.stdin.buffer, protocol_out
+
+
+def serve(args: argparse.Namespace) -> int:
+    from spark_lsp.server import create_server
+
+    configure_logging(args.log_level, args.log_file)
+    server = create_server()
+    try:
+        if args.tcp:
+            server.start_tcp(*args.tcp)
+        elif args.ws:
+            server.start_ws(*args.ws)
+        else:
+            stdin, stdout = _claim_stdout_for_protocol()
+            server.start_io(stdin, stdout)  # type: ignore[arg-type]
+    except OSError as error:
+        raise UsageError(f"cannot start the server: {error.strerror or error}") from None
+    return server.protocol.exit_code or 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from spark_lsp.bench import sync
+
+    runners = {"sync": sync.main}
+    return runners[args.bench](args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or arguments[0] not in (*SUBCOMMANDS, "-h", "--help", "--version"):
+        arguments.insert(0, "serve")
+    args = build_parser().parse_args(arguments)
+    handlers = {"serve": serve, "bench": bench}
+    try:
+        return handlers[args.command](args)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

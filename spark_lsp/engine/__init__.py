@@ -1,0 +1,27 @@
+"""Inference engines: the interface every backend implements, and a fast fake for tests."""
+
+from spark_lsp.engine.base import (
+    CancelToken,
+    Engine,
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    InfillPrompt,
+    Priority,
+    Prompt,
+    StopReason,
+    TextPrompt,
+)
+
+__all__ = [
+    "CancelToken",
+    "Engine",
+    "GenerationRequest",
+    "GenerationResult",
+    "GenerationStats",
+    "InfillPrompt",
+    "Priority",
+    "Prompt",
+    "StopReason",
+    "TextPrompt",
+]

@@ -1,0 +1,114 @@
+"""The engine interface: what the completion and action pipelines ask of a model backend.
+
+An engine turns one GenerationRequest into text. It is synchronous and owns no threads: a worker
+calls it, and a CancelToken set from another thread stops it at the next decode step. Everything
+above this interface (prompt building, post-processing, LSP) is the same for every backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Protocol
+
+
+class Priority(IntEnum):
+    """Lower runs first."""
+
+    INTERACTIVE = 0  # the suggestion the user is waiting for
+    ACTION = 1  # a code action the user picked
+    SPECULATIVE = 2  # prefetch and background continuation
+    WARMUP = 3  # filling the cache while the user is idle
+
+
+class StopReason(StrEnum):
+    EOS = "eos"  # the model ended the text
+    STOP = "stop"  # a stop string or stop token
+    LENGTH = "length"  # max_tokens reached
+    TIME_BUDGET = "time_budget"  # prompt or predict time budget spent
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class InfillPrompt:
+    """Fill-in-the-middle: the engine's template places prefix, suffix and context."""
+
+    prefix: str
+    suffix: str
+    file_path: str = ""
+    extra_context: tuple[tuple[str, str], ...] = ()  # (path, text) chunks, most stable first
+
+
+@dataclass(frozen=True, slots=True)
+class TextPrompt:
+    """A prompt already in its final textual form (for example a rendered chat template)."""
+
+    text: str
+
+
+Prompt = InfillPrompt | TextPrompt
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    prompt: Prompt
+    max_tokens: int = 64
+    stop: tuple[str, ...] = ()
+    priority: Priority = Priority.INTERACTIVE
+    # Requests with the same key share cache-reuse state, and a newer one supersedes older ones.
+    key: str = ""
+    prompt_time_budget_ms: float | None = None
+    predict_time_budget_ms: float | None = None
+
+
+@dataclass(slots=True)
+class GenerationStats:
+    prompt_tokens: int = 0
+    tokens_evaluated: int = 0  # prompt tokens actually computed (not served from the KV cache)
+    tokens_generated: int = 0
+    time_to_first_token_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class GenerationResult:
+    text: str
+    stop_reason: StopReason
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+
+class CancelToken:
+    """Set from any thread; the engine checks it between decode steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        self.reason = reason
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+TokenCallback = Callable[[str], None]
+
+
+class Engine(Protocol):
+    """A model backend. ``generate`` blocks; call it from a worker thread."""
+
+    @property
+    def name(self) -> str: ...
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken,
+        on_text: TokenCallback | None = None,
+    ) -> GenerationResult:
+        """Generate for ``request``; ``on_text`` receives each new piece of text as it decodes."""
+        ...

@@ -1,0 +1,93 @@
+"""A fast, deterministic engine for unit tests of everything above the engine interface."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from spark_lsp.engine.base import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    InfillPrompt,
+    StopReason,
+    TokenCallback,
+)
+
+Responder = Callable[[GenerationRequest], str]
+
+
+def echo_line_responder(request: GenerationRequest) -> str:
+    """Complete an infill by repeating the prefix's last line; text prompts get a fixed answer."""
+    if isinstance(request.prompt, InfillPrompt):
+        return request.prompt.prefix.rsplit("\n", 1)[-1].strip() or "pass"
+    return "ok"
+
+
+class FakeEngine:
+    """Streams a scripted answer word by word, honouring max_tokens, stop strings and cancellation.
+
+    ``delay_per_token_s`` makes it slow enough to cancel mid-generation in tests. ``calls`` counts
+    generate() calls so tests can assert that a cache served a request without the engine.
+    """
+
+    def __init__(
+        self, responder: Responder = echo_line_responder, delay_per_token_s: float = 0.0
+    ) -> None:
+        self._responder = responder
+        self._delay = delay_per_token_s
+        self.calls = 0
+        self.requests: list[GenerationRequest] = []
+
+    @property
+    def name(self) -> str:
+        return "fake"
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken,
+        on_text: TokenCallback | None = None,
+    ) -> GenerationResult:
+        self.calls += 1
+        self.requests.append(request)
+        started = time.perf_counter()
+        answer = self._responder(request)
+        pieces = [word for word in answer.split(" ") if word]
+        stats = GenerationStats(prompt_tokens=_prompt_length(request))
+        stats.tokens_evaluated = stats.prompt_tokens
+        text = ""
+        reason = StopReason.EOS
+        for index, word in enumerate(pieces):
+            if cancel.cancelled:
+                reason = StopReason.CANCELLED
+                break
+            if stats.tokens_generated >= request.max_tokens:
+                reason = StopReason.LENGTH
+                break
+            if self._delay:
+                time.sleep(self._delay)
+            piece = word if index == 0 else " " + word
+            candidate = text + piece
+            stop_at = min((candidate.find(s) for s in request.stop if s in candidate), default=-1)
+            if stop_at >= 0:
+                if on_text is not None and stop_at > len(text):
+                    on_text(candidate[len(text) : stop_at])
+                text = candidate[:stop_at]
+                reason = StopReason.STOP
+                break
+            text = candidate
+            stats.tokens_generated += 1
+            if stats.tokens_generated == 1:
+                stats.time_to_first_token_ms = (time.perf_counter() - started) * 1000
+            if on_text is not None:
+                on_text(piece)
+        stats.total_ms = (time.perf_counter() - started) * 1000
+        return GenerationResult(text, reason, stats)
+
+
+def _prompt_length(request: GenerationRequest) -> int:
+    prompt = request.prompt
+    text = prompt.prefix + prompt.suffix if isinstance(prompt, InfillPrompt) else prompt.text
+    return len(text.split())

@@ -1,0 +1,194 @@
+"""JSON-RPC and LSP lifecycle rules that pygls 2.1 leaves out.
+
+- Every request is answered: a request whose params fail to deserialize gets InvalidParams
+  (pygls would log and send nothing, and the client would wait forever).
+- Before ``initialize`` a request gets ServerNotInitialized and a notification is dropped; after
+  ``shutdown`` a request gets InvalidRequest; a second ``initialize`` gets InvalidRequest.
+- The position encoding is chosen per LSP 3.17: utf-8 when the client offers it, else utf-16
+  (utf-32 only when the client offers nothing else we know).
+- Text synchronisation bypasses pygls' workspace documents, which rebuild the whole text on every
+  change; the server's own DocumentStore handles it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Generator
+from typing import Any
+
+import attrs
+from lsprotocol import types
+from pygls.capabilities import ServerCapabilitiesBuilder
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcServerNotInitialized,
+)
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+from pygls.uris import from_fs_path
+from pygls.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+_ENCODING_PREFERENCE = (
+    types.PositionEncodingKind.Utf8,
+    types.PositionEncodingKind.Utf16,
+    types.PositionEncodingKind.Utf32,
+)
+
+
+@attrs.define
+class UnreadableMessage:
+    """A request or notification whose params did not deserialize into the method's type."""
+
+    method: str
+    params: Any
+    error: str
+    id: int | str | None = None
+
+
+def as_plain(value: Any) -> Any:
+    """Params of a custom method as plain dicts and lists (pygls hands them over as namedtuples)."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {key: as_plain(item) for key, item in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [as_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: as_plain(item) for key, item in value.items()}
+    return value
+
+
+def choose_position_encoding(
+    capabilities: types.ClientCapabilities,
+) -> types.PositionEncodingKind:
+    offered = capabilities.general.position_encodings if capabilities.general else None
+    if not offered:
+        return types.PositionEncodingKind.Utf16
+    for encoding in _ENCODING_PREFERENCE:
+        if encoding in offered:
+            return encoding
+    return types.PositionEncodingKind.Utf16
+
+
+class SparkProtocol(LanguageServerProtocol):
+    """LanguageServerProtocol with strict lifecycle handling and an answer for every request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initialize_received = False
+        self.position_encoding = types.PositionEncodingKind.Utf16
+        # Set by the exit notification: 0 after a shutdown request, 1 otherwise (LSP spec).
+        self.exit_code: int | None = None
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            method = data.get("method")
+            if not isinstance(method, str):
+                raise
+            reason = str(error.__cause__ or error)
+            return UnreadableMessage(method, data.get("params"), reason, data.get("id"))
+
+    def handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        if method is None or method == types.EXIT:
+            super().handle_message(message)
+            return
+        is_request = getattr(message, "id", None) is not None
+        error = self._lifecycle_error(method)
+        if error is not None:
+            if is_request:
+                self._send_response(message.id, error=error.to_response_error())
+            else:
+                logger.warning("Dropped notification %s: %s", method, error.message)
+        elif isinstance(message, UnreadableMessage):
+            self._handle_unreadable(message)
+        else:
+            super().handle_message(message)
+
+    def _lifecycle_error(self, method: str) -> JsonRpcException | None:
+        """The error a message gets at this point of the lifecycle, if any (records initialize)."""
+        if method == types.INITIALIZE:
+            if self.initialize_received:
+                return JsonRpcInvalidRequest("initialize may be sent only once")
+            self.initialize_received = True
+            return None
+        if not self.initialize_received:
+            return JsonRpcServerNotInitialized(f"{method} before initialize")
+        if self._shutdown:
+            return JsonRpcInvalidRequest(f"{method} after shutdown")
+        return None
+
+    def _handle_unreadable(self, message: UnreadableMessage) -> None:
+        logger.warning("Invalid params for %s: %s", message.method, message.error)
+        if message.id is not None:
+            error = JsonRpcInvalidParams(f"invalid params for {message.method}: {message.error}")
+            self._send_response(message.id, error=error.to_response_error())
+        else:
+            self._server.on_unreadable_notification(message)  # type: ignore[attr-defined]
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(
+        self, params: types.InitializeParams
+    ) -> Generator[Any, Any, types.InitializeResult]:
+        self._server.process_id = params.process_id
+        self.client_capabilities = params.capabilities
+        self.position_encoding = choose_position_encoding(params.capabilities)
+        root_uri = params.root_uri
+        if root_uri is None and params.root_path is not None:
+            root_uri = from_fs_path(params.root_path)
+        self._workspace = Workspace(
+            root_uri,
+            self._server._text_document_sync_kind,
+            params.workspace_folders or [],
+            self.position_encoding,
+        )
+        if (user_handler := self.fm.features.get(types.INITIALIZE)) is not None:
+            yield user_handler, (params,), None
+        self.server_capabilities = ServerCapabilitiesBuilder(
+            self.client_capabilities,
+            set({**self.fm.features, **self.fm.builtin_features}.keys()),
+            self.fm.feature_options,
+            list(self.fm.commands.keys()),
+            self._server._text_document_sync_kind,
+            self._server._notebook_document_sync,
+            self.position_encoding,
+        ).build()
+        logger.debug(
+            "Server capabilities: %s",
+            json.dumps(self.server_capabilities, default=self._serialize_message),
+        )
+        return types.InitializeResult(
+            capabilities=self.server_capabilities, server_info=self.server_info
+        )
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        self.exit_code = 0 if self._shutdown else 1
+        yield from super().lsp_exit(*args)
+
+    def _user_handler(self, method: str, params: Any) -> Generator[Any, Any, None]:
+        if (user_handler := self.fm.features.get(method)) is not None:
+            yield user_handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(
+        self, params: types.DidOpenTextDocumentParams
+    ) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(
+        self, params: types.DidChangeTextDocumentParams
+    ) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(
+        self, params: types.DidCloseTextDocumentParams
+    ) -> Generator[Any, Any, None]:
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)

@@ -1,0 +1,136 @@
+"""The pygls language server: wires LSP methods to the services, and nothing more.
+
+Text synchronisation goes to the incremental DocumentStore (pygls' own workspace documents rebuild
+the whole text on each change). Request handlers fetch a document snapshot, call a service and
+convert the result; errors from the store become JSON-RPC errors the client can show.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from spark_lsp import __version__, convert
+from spark_lsp.documents import (
+    DocumentError,
+    DocumentOutOfSync,
+    DocumentSnapshot,
+    DocumentStore,
+    InvalidChange,
+    PositionEncoding,
+    UnknownDocument,
+)
+from spark_lsp.engine import Engine
+from spark_lsp.protocol import SparkProtocol, UnreadableMessage, as_plain
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "spark-lsp"
+DEBUG_DOCUMENT_REQUEST = "spark/debug/document"
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed (-32803): the request was valid but the server cannot serve it now."""
+
+    CODE = -32803
+
+
+class SparkLanguageServer(LanguageServer):
+    protocol: SparkProtocol
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        super().__init__(SERVER_NAME, __version__, protocol_cls=SparkProtocol)
+        self.store = DocumentStore()
+        self.engine = engine
+
+    @property
+    def encoding(self) -> PositionEncoding:
+        return convert.position_encoding(self.protocol.position_encoding)
+
+    def snapshot(self, uri: str) -> DocumentSnapshot:
+        """The document's current text, or a JSON-RPC error the client can show."""
+        try:
+            return self.store.snapshot(uri)
+        except UnknownDocument as error:
+            raise JsonRpcInvalidParams(str(error)) from None
+        except DocumentOutOfSync as error:
+            raise RequestFailed(str(error)) from None
+
+    def on_unreadable_notification(self, message: UnreadableMessage) -> None:
+        """A notification we could not read; a lost didChange leaves its document out of sync."""
+        if message.method != types.TEXT_DOCUMENT_DID_CHANGE:
+            return
+        params = message.params if isinstance(message.params, dict) else {}
+        text_document = params.get("textDocument")
+        uri = text_document.get("uri") if isinstance(text_document, dict) else None
+        if isinstance(uri, str) and self.store.mark_out_of_sync(uri, "unreadable didChange"):
+            self.warn_client(f"{uri} is out of sync: a didChange could not be read")
+
+    def warn_client(self, message: str) -> None:
+        self.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Warning, message=message)
+        )
+
+
+def create_server(engine: Engine | None = None) -> SparkLanguageServer:
+    server = SparkLanguageServer(engine)
+    _register_text_sync(server)
+    _register_debug_requests(server)
+    return server
+
+
+def _register_text_sync(server: SparkLanguageServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: SparkLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        item = params.text_document
+        ls.store.open(item.uri, item.language_id, item.version, item.text)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: SparkLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        changes = [convert.to_text_change(change) for change in params.content_changes]
+        try:
+            ls.store.change(uri, params.text_document.version, changes, ls.encoding)
+        except InvalidChange as error:
+            if error.newly_out_of_sync:
+                ls.warn_client(f"{uri} is out of sync: {error}")
+        except UnknownDocument as error:
+            logger.warning("didChange ignored: %s", error)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    def did_save(ls: SparkLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        if params.text_document.uri not in ls.store:
+            logger.warning("didSave for %s, which is not open", params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: SparkLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        try:
+            ls.store.close(params.text_document.uri)
+        except DocumentError as error:
+            logger.warning("didClose ignored: %s", error)
+
+
+def _register_debug_requests(server: SparkLanguageServer) -> None:
+    @server.feature(DEBUG_DOCUMENT_REQUEST)
+    def debug_document(ls: SparkLanguageServer, params: Any) -> dict[str, Any]:
+        """The server's view of one document, to diagnose a suspected desync."""
+        params = as_plain(params)
+        uri = params.get("uri") if isinstance(params, dict) else None
+        if not isinstance(uri, str):
+            raise JsonRpcInvalidParams(f"{DEBUG_DOCUMENT_REQUEST} needs params {{uri: string}}")
+        try:
+            document = ls.store.document(uri)
+        except UnknownDocument as error:
+            raise JsonRpcInvalidParams(str(error)) from None
+        return {
+            "uri": uri,
+            "version": document.version,
+            "lineCount": document.line_count,
+            "inSync": document.out_of_sync_reason is None,
+            "outOfSyncReason": document.out_of_sync_reason,
+            "text": document.text,
+        }
