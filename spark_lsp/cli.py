@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from spark_lsp import __version__
+from spark_lsp.settings import add_arguments
 
 PROG = "spark-lsp"
-SUBCOMMANDS = ("serve", "bench")
+SUBCOMMANDS = ("serve", "complete", "model", "bench")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -63,6 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     transport.add_argument("--ws", type=_address, metavar="HOST:PORT", help="listen for WebSocket")
     serve.add_argument("--log-file", metavar="PATH", help="write logs here instead of stderr")
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="default: info")
+    add_arguments(serve)
+
+    complete = commands.add_parser("complete", help="print the completion at FILE:LINE:COL")
+    target = complete.add_mutually_exclusive_group(required=True)
+    target.add_argument("target", nargs="?", help="FILE:LINE:COL, 1-based")
+    target.add_argument("--demo", action="store_true", help="complete the bundled demo file")
+    complete.add_argument("--max-tokens", type=int, default=64, help="default: 64")
+    add_arguments(complete)
+
+    model = commands.add_parser("model", help="locate, describe or verify the model")
+    model.add_argument("action", choices=("path", "info", "verify"))
+    add_arguments(model)
 
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     benches = bench.add_subparsers(dest="bench", required=True, parser_class=_OneLineParser)
@@ -79,6 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="line counts, comma-separated",
     )
     sync.add_argument("--seed", type=int, default=7)
+    latency = benches.add_parser("latency", help="keystroke-to-first-token on typing traces")
+    latency.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    latency.add_argument("--points-per-file", type=int, default=3, help="positions per file")
+    latency.add_argument("--max-positions", type=int, default=0, help="cap on positions (0: none)")
+    latency.add_argument(
+        "--exact-keystrokes", type=int, default=200, help="keystrokes also run exactly"
+    )
+    latency.add_argument(
+        "--baseline-keystrokes", type=int, default=40, help="keystrokes run on the baseline"
+    )
+    add_arguments(latency)
     return parser
 
 
@@ -109,9 +133,10 @@ def _claim_stdout_for_protocol() -> tuple[object, object]:
 
 def serve(args: argparse.Namespace) -> int:
     from spark_lsp.server import create_server
+    from spark_lsp.settings import from_arguments
 
     configure_logging(args.log_level, args.log_file)
-    server = create_server()
+    server = create_server(from_arguments(args))
     try:
         if args.tcp:
             server.start_tcp(*args.tcp)
@@ -125,11 +150,29 @@ def serve(args: argparse.Namespace) -> int:
     return server.protocol.exit_code or 0
 
 
+def complete(args: argparse.Namespace) -> int:
+    from spark_lsp import complete_command
+
+    configure_logging("warning", None)
+    return complete_command.run(args)
+
+
+def model(args: argparse.Namespace) -> int:
+    from spark_lsp import model_command
+
+    configure_logging("warning", None)
+    return model_command.run(args)
+
+
 def bench(args: argparse.Namespace) -> int:
+    configure_logging("warning", None)
+    if args.bench == "latency":
+        from spark_lsp.bench import latency
+
+        return latency.main(args)
     from spark_lsp.bench import sync
 
-    runners = {"sync": sync.main}
-    return runners[args.bench](args)
+    return sync.main(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments or arguments[0] not in (*SUBCOMMANDS, "-h", "--help", "--version"):
         arguments.insert(0, "serve")
     args = build_parser().parse_args(arguments)
-    handlers = {"serve": serve, "bench": bench}
+    handlers = {"serve": serve, "complete": complete, "model": model, "bench": bench}
     try:
         return handlers[args.command](args)
     except UsageError as error:

@@ -24,8 +24,9 @@ from spark_lsp.documents import (
     PositionEncoding,
     UnknownDocument,
 )
-from spark_lsp.engine import Engine
+from spark_lsp.model_service import ModelService
 from spark_lsp.protocol import SparkProtocol, UnreadableMessage, as_plain
+from spark_lsp.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,10 @@ class RequestFailed(JsonRpcException):
 class SparkLanguageServer(LanguageServer):
     protocol: SparkProtocol
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, settings: EngineSettings) -> None:
         super().__init__(SERVER_NAME, __version__, protocol_cls=SparkProtocol)
         self.store = DocumentStore()
-        self.engine = engine
+        self.models = ModelService(self, settings)
 
     @property
     def encoding(self) -> PositionEncoding:
@@ -76,11 +77,19 @@ class SparkLanguageServer(LanguageServer):
         )
 
 
-def create_server(engine: Engine | None = None) -> SparkLanguageServer:
-    server = SparkLanguageServer(engine)
+def create_server(settings: EngineSettings | None = None) -> SparkLanguageServer:
+    server = SparkLanguageServer(settings or EngineSettings(preload=False))
+    _register_lifecycle(server)
     _register_text_sync(server)
     _register_debug_requests(server)
     return server
+
+
+def _register_lifecycle(server: SparkLanguageServer) -> None:
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: SparkLanguageServer, params: types.InitializedParams) -> None:
+        if ls.models.settings.preload:
+            await ls.models.start()
 
 
 def _register_text_sync(server: SparkLanguageServer) -> None:

@@ -10,7 +10,7 @@ import threading
 from queue import Empty, Queue
 from typing import Any
 
-SERVER_COMMAND = [sys.executable, "-m", "spark_lsp"]
+SERVER_COMMAND = [sys.executable, "-m", "spark_lsp", "--no-preload"]
 
 
 class RawClient:

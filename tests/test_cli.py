@@ -15,6 +15,7 @@ import pytest
 from spark_lsp import __version__
 
 COMMAND = [sys.executable, "-m", "spark_lsp"]
+SERVE = [*COMMAND, "serve", "--no-preload"]
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -69,7 +70,7 @@ def test_an_unwritable_log_file_is_one_clear_line(tmp_path: Path) -> None:
 def test_log_file_receives_the_logs(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     process = subprocess.run(
-        [*COMMAND, "--log-file", str(log), "--log-level", "debug"],
+        [*SERVE, "--log-file", str(log), "--log-level", "debug"],
         input=frame(INITIALIZE) + frame({"jsonrpc": "2.0", "method": "exit"}),
         capture_output=True,
         timeout=60,
@@ -93,7 +94,7 @@ def connect_when_listening(port: int, timeout: float = 20) -> socket.socket:
 
 def test_tcp_transport_serves_lsp_and_a_busy_port_is_one_line() -> None:
     port = free_port()
-    server = subprocess.Popen([*COMMAND, "--tcp", f"127.0.0.1:{port}"], stderr=subprocess.PIPE)
+    server = subprocess.Popen([*SERVE, "--tcp", f"127.0.0.1:{port}"], stderr=subprocess.PIPE)
     try:
         with connect_when_listening(port) as connection:
             connection.sendall(frame(INITIALIZE))
@@ -102,7 +103,7 @@ def test_tcp_transport_serves_lsp_and_a_busy_port_is_one_line() -> None:
                 chunk = connection.recv(65536)
                 assert chunk, "connection closed before the initialize result"
                 reply += chunk
-            busy = run("--tcp", f"127.0.0.1:{port}", timeout=60)
+            busy = run("serve", "--no-preload", "--tcp", f"127.0.0.1:{port}", timeout=60)
             assert busy.returncode == 1
             assert len(busy.stderr.strip().splitlines()) == 1
             assert "cannot start the server" in busy.stderr
@@ -116,7 +117,7 @@ def test_websocket_transport_serves_lsp() -> None:
     from websockets.asyncio.client import connect
 
     port = free_port()
-    server = subprocess.Popen([*COMMAND, "--ws", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([*SERVE, "--ws", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
 
     async def talk() -> dict:
         for _ in range(200):

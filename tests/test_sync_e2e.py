@@ -12,7 +12,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from spark_lsp.documents import PositionEncoding, code_points_to_units, split_lines
 
-SERVER = [sys.executable, "-m", "spark_lsp"]
+SERVER = [sys.executable, "-m", "spark_lsp", "--no-preload"]
 
 
 def capabilities(encodings: list[str]) -> types.ClientCapabilities:

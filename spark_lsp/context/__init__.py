@@ -1,0 +1,1 @@
+"""What goes into a prompt: the cursor window now; workspace context comes later."""

@@ -1,0 +1,443 @@
+"""The in-process llama.cpp engine, with KV-cache reuse across keystrokes.
+
+llama-cpp-python's ``Llama`` class keeps one sequence and ignores ``n_seq_max``/``kv_unified``,
+so this module builds the context itself: several sequences share one unified KV cache. Each
+document keeps its cells in its own sequence (up to ``max_documents``, least recently used evicted).
+A request copies the reusable cells into a scratch sequence (copying shares cells, it computes
+nothing), decodes only what changed, and the scratch becomes the document's sequence. See
+``engine/reuse.py`` for the plan and DESIGN.md for the measurements behind it.
+
+Cancellation: between tokens the loop checks the request's CancelToken; inside one llama_decode
+call llama.cpp's abort callback checks it between graph nodes, so prompt evaluation stops within
+a micro-batch. Cells that were computed before a stop are kept for the next request.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+from llama_cpp import _internals
+from llama_cpp import _logger as llama_cpp_logger
+
+from spark_lsp import templates
+from spark_lsp.engine.base import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    InfillPrompt,
+    StopReason,
+    TextPrompt,
+    TokenCallback,
+)
+from spark_lsp.engine.reuse import SequenceState, plan_reuse
+from spark_lsp.settings import EngineSettings
+
+logger = logging.getLogger(__name__)
+
+_DECODE_ABORTED = 2
+_DECODE_NO_SLOT = 1
+
+
+class EngineError(Exception):
+    """The model cannot serve a request (for example a prompt larger than the context)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    body: list[int]
+    split: int  # body[:split] is the prefix side, body[split:] the suffix side
+    trigger: int
+
+
+class _Aborted(Exception):
+    def __init__(self, reason: StopReason, evaluated: int) -> None:
+        self.reason = reason
+        self.evaluated = evaluated
+
+
+class LlamaEngine:
+    """Engine over one GGUF model; not thread-safe: one worker thread calls ``generate``."""
+
+    def __init__(self, model_path: Path, settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.model_path = model_path
+        llama_cpp.llama_backend_init()
+        llama_cpp_logger.set_verbose(logger.isEnabledFor(logging.DEBUG))
+        model_params = _internals.LlamaModel.default_params()
+        self._model = _internals.LlamaModel(
+            path_model=str(model_path), params=model_params, verbose=False
+        )
+        self._vocab = self._model.vocab
+        self.n_vocab = self._model.n_vocab()
+        self.n_ctx_train = self._model.n_ctx_train()
+        self.n_seq = self.settings.max_documents + 1
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = min(self.settings.n_ctx, self.n_ctx_train)
+        params.n_batch = self.settings.batch_size
+        params.n_ubatch = self.settings.batch_size
+        params.n_seq_max = self.n_seq
+        params.kv_unified = True
+        params.n_threads = self.settings.thread_count
+        params.n_threads_batch = self.settings.thread_count
+        params.no_perf = True
+        self._context = _internals.LlamaContext(model=self._model, params=params, verbose=False)
+        self._ctx = self._context.ctx
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(self.settings.batch_size, 0, 1)
+        self._cancel: CancelToken | None = None
+        self._prompt_deadline = float("inf")
+        self._abort_reason: StopReason | None = None
+        self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)
+        self._no_abort_callback = llama_cpp.ggml_abort_callback(0)
+        self._special_cache: dict[str, int | None] = {}
+        self.template = templates.detect(self)
+        self._stop_ids = templates.stop_token_ids(self.template, self) | self._eog_ids()
+        self._states: OrderedDict[str, SequenceState] = OrderedDict()
+        # Counters for tests and benchmarks.
+        self.requests = 0
+        self.tokens_evaluated = 0
+
+    # -- vocabulary -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return f"llama.cpp:{self.model_path.name}"
+
+    def special_token_id(self, text: str) -> int | None:
+        if text not in self._special_cache:
+            ids = self._model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            exact = len(ids) == 1 and self._model.token_get_text(ids[0]) == text
+            self._special_cache[text] = ids[0] if exact else None
+        return self._special_cache[text]
+
+    def tokenize(self, text: str) -> list[int]:
+        """Document text as plain tokens: special-token spellings in it stay plain text."""
+        if not text:
+            return []
+        return self._model.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def token_bytes(self, token: int) -> bytes:
+        return self._model.token_to_piece(token, special=False).rstrip(b"\0")
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return self._model.detokenize(list(tokens), special=False).decode("utf-8", "replace")
+
+    def metadata(self, key: str) -> str | None:
+        return self._model.metadata().get(key)
+
+    def _eog_ids(self) -> frozenset[int]:
+        return frozenset(
+            token
+            for token in range(self.n_vocab)
+            if llama_cpp.llama_vocab_is_eog(self._vocab, token)
+        )
+
+    # -- prompt layout ----------------------------------------------------------------------
+
+    def _segment_tokens(self, segments: Sequence[templates.Segment]) -> list[int]:
+        tokens: list[int] = []
+        for segment in segments:
+            if segment.special:
+                token = self.special_token_id(segment.text)
+                if token is None:
+                    raise EngineError(f"the model has no {segment.text} token")
+                tokens.append(token)
+            else:
+                tokens.extend(self.tokenize(segment.text))
+        return tokens
+
+    def layout(self, request: GenerationRequest) -> Layout:
+        prompt = request.prompt
+        if isinstance(prompt, TextPrompt):
+            prefix_side, suffix_side, trigger = [templates.Segment(prompt.text)], [], None
+        else:
+            assert isinstance(prompt, InfillPrompt)
+            prefix_side, suffix_side, trigger = templates.fim_segments(
+                self.template,
+                prompt.prefix,
+                prompt.suffix,
+                prompt.file_path,
+                prompt.extra_context,
+            )
+        budget = self.n_ctx - request.max_tokens - 1
+        prefix_tokens = self._segment_tokens(prefix_side)
+        if llama_cpp.llama_vocab_get_add_bos(self._vocab):
+            prefix_tokens.insert(0, llama_cpp.llama_vocab_bos(self._vocab))
+        suffix_tokens = self._segment_tokens(suffix_side)
+        tokens = prefix_tokens + suffix_tokens
+        if trigger is not None:
+            tokens.append(self._segment_tokens([trigger])[0])
+        if len(tokens) > budget:
+            raise EngineError(
+                f"prompt of {len(tokens)} tokens does not fit the context "
+                f"({self.n_ctx} tokens, {request.max_tokens} reserved for the answer)"
+            )
+        if not tokens:
+            raise EngineError("empty prompt")
+        split = min(len(prefix_tokens), len(tokens) - 1)
+        return Layout(tokens[:-1], split, tokens[-1])
+
+    # -- sequences --------------------------------------------------------------------------
+
+    def _free_seq_id(self, keep: str) -> int:
+        used = {state.seq_id for state in self._states.values()}
+        for seq_id in range(self.n_seq):
+            if seq_id not in used:
+                return seq_id
+        for key in self._states:
+            if key != keep:
+                self._drop_state(key)
+                return self._free_seq_id(keep)
+        raise EngineError("no free sequence")  # unreachable: n_seq >= 2
+
+    def _drop_state(self, key: str) -> None:
+        state = self._states.pop(key)
+        llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
+
+    def _state_for(self, key: str) -> SequenceState:
+        state = self._states.get(key)
+        if state is None:
+            state = SequenceState(self._free_seq_id(keep=key))
+            llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
+            self._states[key] = state
+        self._states.move_to_end(key)
+        return state
+
+    def forget(self, key: str) -> None:
+        """Drop a document's cached cells (for example when it is closed)."""
+        if key in self._states:
+            self._drop_state(key)
+
+    def reset(self) -> None:
+        llama_cpp.llama_memory_clear(self._memory, True)
+        self._states.clear()
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def _watch_prompt(self, enabled: bool) -> None:
+        """The abort callback runs between graph nodes: on for prompt evaluation, where one
+        llama_decode call can take seconds; off while generating, where the loop checks
+        between tokens and the per-node Python call would only slow decoding down."""
+        callback = self._abort_callback if enabled else self._no_abort_callback
+        llama_cpp.llama_set_abort_callback(self._ctx, callback, None)
+
+    def _should_abort(self, _data: ctypes.c_void_p) -> bool:
+        if self._cancel is not None and self._cancel.cancelled:
+            self._abort_reason = StopReason.CANCELLED
+            return True
+        if time.perf_counter() > self._prompt_deadline:
+            self._abort_reason = StopReason.TIME_BUDGET
+            return True
+        return False
+
+    def _decode(self, seq_id: int, tokens: Sequence[int], start: int, want_logits: bool) -> None:
+        """Decode ``tokens`` at positions ``start...`` of ``seq_id``, in batches."""
+        done = 0
+        while done < len(tokens):
+            if self._cancel is not None and self._cancel.cancelled:
+                raise _Aborted(StopReason.CANCELLED, done)
+            if time.perf_counter() > self._prompt_deadline:
+                raise _Aborted(StopReason.TIME_BUDGET, done)
+            chunk = tokens[done : done + self.settings.batch_size]
+            batch = self._batch
+            batch.n_tokens = len(chunk)
+            for index, token in enumerate(chunk):
+                batch.token[index] = token
+                batch.pos[index] = start + done + index
+                batch.n_seq_id[index] = 1
+                batch.seq_id[index][0] = seq_id
+                batch.logits[index] = 0
+            last = done + len(chunk) == len(tokens)
+            batch.logits[len(chunk) - 1] = 1 if (want_logits and last) else 0
+            self._abort_reason = None
+            status = llama_cpp.llama_decode(self._ctx, batch)
+            if status == _DECODE_ABORTED:
+                reached = llama_cpp.llama_memory_seq_pos_max(self._memory, seq_id) + 1
+                raise _Aborted(self._abort_reason or StopReason.CANCELLED, max(0, reached - start))
+            if status == _DECODE_NO_SLOT:
+                reached = llama_cpp.llama_memory_seq_pos_max(self._memory, seq_id) + 1
+                raise _NoSlot(max(0, reached - start))
+            if status != 0:
+                raise EngineError(f"llama_decode failed with status {status}")
+            done += len(chunk)
+            self.tokens_evaluated += len(chunk)
+
+    def _greedy(self) -> int:
+        logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
+        return int(np.argmax(np.ctypeslib.as_array(logits, shape=(self.n_vocab,))))
+
+    # -- the request --------------------------------------------------------------------------
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken,
+        on_text: TokenCallback | None = None,
+    ) -> GenerationResult:
+        started = time.perf_counter()
+        self.requests += 1
+        layout = self.layout(request)
+        self._cancel = cancel
+        budget = request.prompt_time_budget_ms
+        self._prompt_deadline = started + budget / 1000 if budget else float("inf")
+        stats = GenerationStats(prompt_tokens=len(layout.body) + 1)
+        key = request.key or "<default>"
+        self._watch_prompt(True)
+        try:
+            for attempt in range(3):
+                try:
+                    seq_id = self._prepare(key, layout, stats)
+                    break
+                except _NoSlot:
+                    if attempt == 0 and len(self._states) > 1:
+                        for other in [k for k in self._states if k != key]:
+                            self._drop_state(other)
+                    else:
+                        logger.info("KV cache full: resetting the context")
+                        self.reset()
+            else:
+                raise EngineError("the prompt does not fit the KV cache even after a reset")
+        except _Aborted as aborted:
+            stats.total_ms = (time.perf_counter() - started) * 1000
+            return GenerationResult("", aborted.reason, stats)
+        finally:
+            self._prompt_deadline = float("inf")
+            self._watch_prompt(False)
+        try:
+            return self._generate_tokens(request, key, seq_id, layout, stats, started, on_text)
+        finally:
+            self._cancel = None
+
+    def _prepare(self, key: str, layout: Layout, stats: GenerationStats) -> int:
+        """Bring the document's cells up to ``layout.body`` in a fresh sequence; decode the
+        trigger. Returns that sequence; on abort the document keeps what was computed."""
+        state = self._state_for(key)
+        refresh = None if self.settings.kv_reuse == "exact" else self.settings.suffix_refresh_tokens
+        plan = plan_reuse(state, layout.body, layout.split, refresh)
+        body, mem, old = layout.body, self._memory, state.seq_id
+        # Trim the old sequence to the kept head and the reused tail, then move the tail.
+        if plan.reuse_count:
+            reuse_end = plan.reuse_old_start + plan.reuse_count
+            llama_cpp.llama_memory_seq_rm(mem, old, plan.keep_head, plan.reuse_old_start)
+            llama_cpp.llama_memory_seq_rm(mem, old, reuse_end, -1)
+            if plan.shift:
+                llama_cpp.llama_memory_seq_add(
+                    mem, old, plan.reuse_old_start, reuse_end, plan.shift
+                )
+        else:
+            llama_cpp.llama_memory_seq_rm(mem, old, plan.keep_head, -1)
+        state.head = list(body[: plan.keep_head])
+        state.tail_start = plan.reuse_new_start
+        state.tail = list(body[plan.reuse_new_start :])
+        scratch = self._free_seq_id(keep=key)
+        llama_cpp.llama_memory_seq_rm(mem, scratch, -1, -1)
+        if plan.keep_head:
+            llama_cpp.llama_memory_seq_cp(mem, old, scratch, 0, plan.keep_head)
+        first, until = plan.evaluate_range
+        try:
+            self._decode(scratch, body[first:until], first, want_logits=False)
+            stats.tokens_evaluated = until - first
+        except (_Aborted, _NoSlot) as stop:
+            evaluated = stop.evaluated
+            if evaluated:
+                llama_cpp.llama_memory_seq_cp(mem, scratch, old, first, first + evaluated)
+                state.head = list(body[: first + evaluated])
+            llama_cpp.llama_memory_seq_rm(mem, scratch, -1, -1)
+            raise
+        if plan.reuse_count:
+            llama_cpp.llama_memory_seq_cp(mem, old, scratch, plan.reuse_new_start, len(body))
+        # The scratch now holds the whole body: it becomes the document's sequence.
+        llama_cpp.llama_memory_seq_rm(mem, old, -1, -1)
+        state.seq_id = scratch
+        state.head = list(body[: layout.split])
+        state.tail_start = layout.split
+        state.tail = list(body[layout.split :])
+        self._decode(scratch, [layout.trigger], len(body), want_logits=True)
+        stats.tokens_evaluated += 1
+        return scratch
+
+    def _generate_tokens(
+        self,
+        request: GenerationRequest,
+        key: str,
+        seq_id: int,
+        layout: Layout,
+        stats: GenerationStats,
+        started: float,
+        on_text: TokenCallback | None,
+    ) -> GenerationResult:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = ""
+        emitted = 0
+        hold_back = max((len(s) for s in request.stop), default=1) - 1
+        reason = StopReason.LENGTH
+        position = len(layout.body) + 1
+        deadline = (
+            time.perf_counter() + request.predict_time_budget_ms / 1000
+            if request.predict_time_budget_ms
+            else float("inf")
+        )
+        try:
+            while stats.tokens_generated < request.max_tokens:
+                token = self._greedy()
+                if token in self._stop_ids:
+                    reason = StopReason.EOS
+                    break
+                stats.tokens_generated += 1
+                if stats.tokens_generated == 1:
+                    stats.time_to_first_token_ms = (time.perf_counter() - started) * 1000
+                text += decoder.decode(self.token_bytes(token))
+                stop_at = min((text.find(s) for s in request.stop if s in text), default=-1)
+                if stop_at >= 0:
+                    text = text[:stop_at]
+                    reason = StopReason.STOP
+                    break
+                if on_text is not None and len(text) - hold_back > emitted:
+                    on_text(text[emitted : len(text) - hold_back])
+                    emitted = len(text) - hold_back
+                if stats.tokens_generated >= request.max_tokens:
+                    break
+                if self._cancel is not None and self._cancel.cancelled:
+                    reason = StopReason.CANCELLED
+                    break
+                if time.perf_counter() > deadline:
+                    reason = StopReason.TIME_BUDGET
+                    break
+                try:
+                    self._decode(seq_id, [token], position, want_logits=True)
+                except _Aborted as aborted:
+                    reason = aborted.reason
+                    break
+                except _NoSlot:
+                    reason = StopReason.LENGTH  # the KV cache is full: end the answer here
+                    break
+                position += 1
+        finally:
+            # Generated cells are not part of any prompt: drop them (and the trigger).
+            llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
+        text += decoder.decode(b"", final=True)
+        if on_text is not None and len(text) > emitted and reason is not StopReason.CANCELLED:
+            on_text(text[emitted:])
+        stats.total_ms = (time.perf_counter() - started) * 1000
+        return GenerationResult(text, reason, stats)
+
+    def close(self) -> None:
+        llama_cpp.llama_batch_free(self._batch)
+        self._context.close()
+        self._model.close()
+
+
+class _NoSlot(Exception):
+    def __init__(self, evaluated: int) -> None:
+        self.evaluated = evaluated

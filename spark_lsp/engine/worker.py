@@ -1,0 +1,112 @@
+"""One inference worker thread owns the engine; requests queue by priority.
+
+A newer request with the same key supersedes older ones: a queued one is dropped, a running one
+is cancelled (the engine stops within one decode step). Callers get a concurrent Future, which
+asyncio code wraps with ``asyncio.wrap_future``; cancelling through ``Job.cancel`` works from any
+thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from spark_lsp.engine.base import (
+    CancelToken,
+    Engine,
+    GenerationRequest,
+    GenerationResult,
+    StopReason,
+    TokenCallback,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(order=True)
+class _Entry:
+    priority: int
+    order: int
+    job: Job = field(compare=False)
+
+
+@dataclass(eq=False)
+class Job:
+    request: GenerationRequest
+    on_text: TokenCallback | None = None
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    future: Future[GenerationResult] = field(default_factory=Future)
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        self.cancel_token.cancel(reason)
+
+
+class InferenceWorker:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: list[_Entry] = []
+        self._order = itertools.count()
+        self._lock = threading.Condition()
+        self._running: Job | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="spark-inference", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: GenerationRequest, on_text: TokenCallback | None = None) -> Job:
+        job = Job(request, on_text)
+        with self._lock:
+            if self._stopped:
+                raise RuntimeError("the inference worker is stopped")
+            if request.key:
+                self._supersede(request.key)
+            heapq.heappush(self._queue, _Entry(request.priority, next(self._order), job))
+            self._lock.notify()
+        return job
+
+    def _supersede(self, key: str) -> None:
+        for entry in self._queue:
+            if entry.job.request.key == key:
+                entry.job.cancel("superseded")
+        if self._running is not None and self._running.request.key == key:
+            self._running.cancel("superseded")
+
+    def _next_job(self) -> Job | None:
+        with self._lock:
+            while not self._stopped:
+                while self._queue:
+                    job = heapq.heappop(self._queue).job
+                    if not job.cancel_token.cancelled:
+                        self._running = job
+                        return job
+                    job.future.set_result(GenerationResult("", StopReason.CANCELLED))
+                self._lock.wait()
+            return None
+
+    def _run(self) -> None:
+        while (job := self._next_job()) is not None:
+            try:
+                result = self.engine.generate(job.request, job.cancel_token, job.on_text)
+            except Exception as error:  # reported to the caller through its future
+                logger.exception("generation failed")
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
+            finally:
+                with self._lock:
+                    self._running = None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            for entry in self._queue:
+                entry.job.cancel("stopped")
+                entry.job.future.set_result(GenerationResult("", StopReason.CANCELLED))
+            self._queue.clear()
+            if self._running is not None:
+                self._running.cancel("stopped")
+            self._lock.notify_all()
+        self._thread.join(timeout=10)

@@ -1,0 +1,42 @@
+"""``spark-lsp model path|info|verify``: where the model is, what it is, whether it is intact."""
+
+from __future__ import annotations
+
+import argparse
+
+from spark_lsp import models
+from spark_lsp.engine.loader import load_engine
+from spark_lsp.settings import from_arguments
+
+
+def run(args: argparse.Namespace) -> int:
+    from spark_lsp.cli import UsageError
+
+    settings = from_arguments(args)
+    progress = models.stderr_progress()
+    try:
+        if args.action == "verify":
+            if settings.model or settings.hf_repo:
+                raise UsageError("verify checks the embedded default model only")
+            print(f"verified {models.verify(progress=progress)}")
+        elif args.action == "path":
+            print(models.resolve(settings.model, settings.hf_repo, settings.hf_file, progress))
+        else:
+            engine = load_engine(settings, progress)
+            chat = "yes" if engine.metadata("tokenizer.chat_template") else "no"
+            rows = {
+                "path": str(engine.model_path),
+                "name": engine.metadata("general.name") or "?",
+                "architecture": engine.metadata("general.architecture") or "?",
+                "size": f"{engine.model_path.stat().st_size:,} bytes",
+                "template": engine.template.family,
+                "context (trained)": f"{engine.n_ctx_train} tokens",
+                "context (used)": f"{engine.n_ctx} tokens",
+                "chat template": chat,
+            }
+            width = max(map(len, rows))
+            for key, value in rows.items():
+                print(f"{key:<{width}}  {value}")
+    except models.ModelError as error:
+        raise UsageError(str(error)) from None
+    return 0

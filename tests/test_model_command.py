@@ -1,0 +1,68 @@
+"""``spark-lsp model`` and ``spark-lsp bench latency`` on the real embedded model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spark_lsp import models
+
+pytestmark = pytest.mark.model
+COMMAND = [sys.executable, "-m", "spark_lsp"]
+
+
+def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_model_path_info_and_verify() -> None:
+    path = run("model", "path")
+    assert path.returncode == 0, path.stderr
+    assert path.stdout.strip() == str(models.assemble())
+    info = run("model", "info")
+    assert info.returncode == 0, info.stderr
+    assert "qwen2.5-coder" in info.stdout
+    assert "chat template      yes" in info.stdout
+    verify = run("model", "verify")
+    assert verify.returncode == 0, verify.stderr
+    assert verify.stdout.startswith("verified ")
+
+
+def test_model_errors_are_one_line() -> None:
+    result = run("model", "info", "--model", "/nonexistent.gguf")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "spark-lsp: error: model file /nonexistent.gguf does not exist"
+
+
+def test_bench_latency_runs_side_by_side_and_writes_json(tmp_path: Path) -> None:
+    output = tmp_path / "latency.json"
+    result = run(
+        "bench",
+        "latency",
+        "--max-positions",
+        "1",
+        "--exact-keystrokes",
+        "2",
+        "--baseline-keystrokes",
+        "2",
+        "--json",
+        str(output),
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "engine (reuse)" in result.stdout
+    figures = json.loads(output.read_text())
+    assert figures["benchmark"] == "latency"
+    assert figures["engine_reuse"]["keystrokes"] >= 16
+    assert figures["engine_exact"]["keystrokes"] == 2
+    assert figures["baseline"]["keystrokes"] == 2
+    assert figures["agreement"]["compared"] == 2
+    # Reuse must evaluate far fewer tokens per keystroke than exact recomputation.
+    assert (
+        figures["engine_reuse"]["tokens_evaluated_p50"]
+        < figures["engine_exact"]["tokens_evaluated_p50"] / 4
+    )

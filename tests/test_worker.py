@@ -1,0 +1,86 @@
+"""The inference worker: priorities, supersession and cancellation, with the fake engine."""
+
+from __future__ import annotations
+
+import threading
+
+from spark_lsp.engine import GenerationRequest, Priority, StopReason, TextPrompt
+from spark_lsp.engine.fake import FakeEngine
+from spark_lsp.engine.worker import InferenceWorker
+
+LONG = " ".join(["w"] * 400)
+
+
+def slow_engine() -> FakeEngine:
+    return FakeEngine(lambda request: LONG, delay_per_token_s=0.002)
+
+
+def test_a_newer_request_supersedes_the_running_one_for_the_same_key() -> None:
+    worker = InferenceWorker(slow_engine())
+    try:
+        first = worker.submit(GenerationRequest(TextPrompt("a"), max_tokens=400, key="doc"))
+        started = threading.Event()
+        second = worker.submit(
+            GenerationRequest(TextPrompt("b"), max_tokens=3, key="doc"),
+            on_text=lambda _piece: started.set(),
+        )
+        assert first.future.result(timeout=10).stop_reason is StopReason.CANCELLED
+        assert first.cancel_token.reason == "superseded"
+        assert second.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        assert started.is_set()
+    finally:
+        worker.stop()
+
+
+def test_other_keys_are_not_superseded_and_priority_orders_the_queue() -> None:
+    engine = slow_engine()
+    worker = InferenceWorker(engine)
+    try:
+        blocker = worker.submit(GenerationRequest(TextPrompt("x"), max_tokens=50, key="a"))
+        low = worker.submit(
+            GenerationRequest(TextPrompt("low"), max_tokens=1, priority=Priority.WARMUP, key="b")
+        )
+        high = worker.submit(GenerationRequest(TextPrompt("high"), max_tokens=1, key="c"))
+        for job in (blocker, low, high):
+            assert job.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        order = [r.prompt.text for r in engine.requests]
+        assert order == ["x", "high", "low"]
+    finally:
+        worker.stop()
+
+
+def test_cancel_stops_a_running_job_and_a_queued_job_never_runs() -> None:
+    engine = slow_engine()
+    worker = InferenceWorker(engine)
+    try:
+        started = threading.Event()
+        running = worker.submit(
+            GenerationRequest(TextPrompt("r"), max_tokens=400, key="a"),
+            on_text=lambda _piece: started.set(),
+        )
+        queued = worker.submit(GenerationRequest(TextPrompt("q"), max_tokens=400, key="b"))
+        assert started.wait(10)
+        queued.cancel()
+        running.cancel()
+        assert running.future.result(timeout=10).stop_reason is StopReason.CANCELLED
+        assert queued.future.result(timeout=10).stop_reason is StopReason.CANCELLED
+        assert [r.prompt.text for r in engine.requests] == ["r"]
+    finally:
+        worker.stop()
+
+
+def test_engine_errors_reach_the_caller() -> None:
+    def broken(_request: GenerationRequest) -> str:
+        raise RuntimeError("boom")
+
+    worker = InferenceWorker(FakeEngine(broken))
+    try:
+        job = worker.submit(GenerationRequest(TextPrompt("x")))
+        try:
+            job.future.result(timeout=10)
+        except RuntimeError as error:
+            assert str(error) == "boom"
+        else:
+            raise AssertionError("expected the engine's error")
+    finally:
+        worker.stop()
