@@ -143,6 +143,22 @@ def code_points_to_units(content: str, code_points: int, encoding: PositionEncod
     return len(head.encode("utf-8", "surrogatepass"))
 
 
+def resolve_position(
+    lines: list[str] | tuple[str, ...], position: Position, encoding: PositionEncoding
+) -> tuple[int, int]:
+    """Resolve a position to (line, code-point column), validating it against ``lines``.
+
+    ``(line_count, 0)`` is accepted as the end of the document, since some clients address the
+    end that way.
+    """
+    line, character = position.line, position.character
+    if line == len(lines) and character == 0:
+        return line - 1, len(line_content(lines[line - 1]))
+    if not 0 <= line < len(lines):
+        raise InvalidChange(f"line {line} is out of range (the document has {len(lines)} lines)")
+    return line, units_to_code_points(line_content(lines[line]), character, encoding)
+
+
 @dataclass(slots=True)
 class _Undo:
     first: int
@@ -172,6 +188,12 @@ class DocumentSnapshot:
 
     def line(self, index: int) -> str:
         return line_content(self.lines[index])
+
+    def to_code_points(self, position: Position, encoding: PositionEncoding) -> tuple[int, int]:
+        return resolve_position(self.lines, position, encoding)
+
+    def to_units(self, line: int, code_point: int, encoding: PositionEncoding) -> int:
+        return code_points_to_units(line_content(self.lines[line]), code_point, encoding)
 
     def offset_at(self, line: int, code_point: int) -> int:
         """Offset into ``text`` of a (line, code-point column) position."""
@@ -209,20 +231,7 @@ class TextDocument:
         return DocumentSnapshot(self.uri, self.language_id, self.version, tuple(self._lines))
 
     def to_code_points(self, position: Position, encoding: PositionEncoding) -> tuple[int, int]:
-        """Resolve a position to (line, code-point column), validating it against the text.
-
-        ``(line_count, 0)`` is accepted as the end of the document, since some clients address
-        the end that way.
-        """
-        line, character = position.line, position.character
-        if line == len(self._lines) and character == 0:
-            last = len(self._lines) - 1
-            return last, len(line_content(self._lines[last]))
-        if not 0 <= line < len(self._lines):
-            raise InvalidChange(
-                f"line {line} is out of range (the document has {len(self._lines)} lines)"
-            )
-        return line, units_to_code_points(line_content(self._lines[line]), character, encoding)
+        return resolve_position(self._lines, position, encoding)
 
     def apply_changes(
         self, changes: Iterable[TextChange], version: int, encoding: PositionEncoding

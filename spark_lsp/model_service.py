@@ -18,6 +18,7 @@ from lsprotocol import types
 
 from spark_lsp import models
 from spark_lsp.engine.loader import load_engine
+from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.settings import EngineSettings
 
 if TYPE_CHECKING:
@@ -33,7 +34,17 @@ class ModelService:
         self._server = server
         self.settings = settings
         self.engine: Future[LlamaEngine] = Future()
+        self.worker: InferenceWorker | None = None
         self._started = False
+
+    async def ready_worker(self) -> InferenceWorker | None:
+        """The worker once the model is loaded (starting the load if needed); None on failure."""
+        await self.start()
+        try:
+            await asyncio.wrap_future(self.engine)
+        except Exception:  # the failure was already shown to the user
+            return None
+        return self.worker
 
     async def start(self) -> None:
         """Begin loading in a thread; progress starts once the client accepted its token."""
@@ -86,6 +97,7 @@ class ModelService:
     ) -> None:
         if error is None:
             assert engine is not None
+            self.worker = InferenceWorker(engine)
             self.engine.set_result(engine)
             message = f"{engine.model_path.name} ready ({engine.template.family})"
         else:

@@ -149,9 +149,11 @@ class SparkProtocol(LanguageServerProtocol):
         )
         if (user_handler := self.fm.features.get(types.INITIALIZE)) is not None:
             yield user_handler, (params,), None
+        hidden = self._server.hidden_features(params.capabilities)  # type: ignore[attr-defined]
+        features = set({**self.fm.features, **self.fm.builtin_features}.keys()) - hidden
         self.server_capabilities = ServerCapabilitiesBuilder(
             self.client_capabilities,
-            set({**self.fm.features, **self.fm.builtin_features}.keys()),
+            features,
             self.fm.feature_options,
             list(self.fm.commands.keys()),
             self._server._text_document_sync_kind,

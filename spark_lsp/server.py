@@ -14,7 +14,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp import __version__, convert
+from spark_lsp import __version__, convert, inline_feature
 from spark_lsp.documents import (
     DocumentError,
     DocumentOutOfSync,
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 SERVER_NAME = "spark-lsp"
 DEBUG_DOCUMENT_REQUEST = "spark/debug/document"
+DEBUG_COUNTERS_REQUEST = "spark/debug/counters"
 
 
 class RequestFailed(JsonRpcException):
@@ -47,6 +48,8 @@ class SparkLanguageServer(LanguageServer):
         super().__init__(SERVER_NAME, __version__, protocol_cls=SparkProtocol)
         self.store = DocumentStore()
         self.models = ModelService(self, settings)
+        self.completions = inline_feature.build_service(self)
+        self.accepted_items = 0
 
     @property
     def encoding(self) -> PositionEncoding:
@@ -71,6 +74,9 @@ class SparkLanguageServer(LanguageServer):
         if isinstance(uri, str) and self.store.mark_out_of_sync(uri, "unreadable didChange"):
             self.warn_client(f"{uri} is out of sync: a didChange could not be read")
 
+    def hidden_features(self, capabilities: types.ClientCapabilities) -> set[str]:
+        return inline_feature.hidden_features(capabilities)
+
     def warn_client(self, message: str) -> None:
         self.window_log_message(
             types.LogMessageParams(type=types.MessageType.Warning, message=message)
@@ -81,6 +87,7 @@ def create_server(settings: EngineSettings | None = None) -> SparkLanguageServer
     server = SparkLanguageServer(settings or EngineSettings(preload=False))
     _register_lifecycle(server)
     _register_text_sync(server)
+    inline_feature.register(server)
     _register_debug_requests(server)
     return server
 
@@ -117,10 +124,12 @@ def _register_text_sync(server: SparkLanguageServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SparkLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
         try:
-            ls.store.close(params.text_document.uri)
+            ls.store.close(uri)
         except DocumentError as error:
             logger.warning("didClose ignored: %s", error)
+        ls.completions.forget(uri)
 
 
 def _register_debug_requests(server: SparkLanguageServer) -> None:
@@ -142,4 +151,15 @@ def _register_debug_requests(server: SparkLanguageServer) -> None:
             "inSync": document.out_of_sync_reason is None,
             "outOfSyncReason": document.out_of_sync_reason,
             "text": document.text,
+        }
+
+    @server.feature(DEBUG_COUNTERS_REQUEST)
+    def debug_counters(ls: SparkLanguageServer, params: Any) -> dict[str, int]:
+        """Counters for tests and diagnosis: model calls versus suggestions served from cache."""
+        engine = ls.models.engine.result() if ls.models.engine.done() else None
+        return {
+            "modelCalls": ls.completions.model_calls,
+            "cacheHits": ls.completions.cache_hits,
+            "engineRequests": getattr(engine, "requests", 0),
+            "acceptedItems": ls.accepted_items,
         }

@@ -40,8 +40,25 @@ def test_initialize_result_announces_version_and_only_implemented_features(
     assert capabilities["textDocumentSync"]["change"] == 2  # incremental
     assert capabilities["textDocumentSync"]["openClose"] is True
     assert capabilities["positionEncoding"] == "utf-16"
-    for unimplemented in ("hoverProvider", "completionProvider", "codeActionProvider"):
+    for unimplemented in ("hoverProvider", "codeActionProvider", "definitionProvider"):
         assert unimplemented not in capabilities
+    # Without inline completion on the client side, the completion fallback is advertised.
+    assert "inlineCompletionProvider" in capabilities
+    assert "completionProvider" in capabilities
+    assert capabilities["executeCommandProvider"]["commands"] == [
+        "spark-lsp.didAcceptCompletionItem"
+    ]
+
+
+def test_the_completion_fallback_is_hidden_from_inline_completion_clients() -> None:
+    raw = RawClient()
+    try:
+        result = raw.initialize({"textDocument": {"inlineCompletion": {}}})
+        capabilities = result["result"]["capabilities"]
+        assert "inlineCompletionProvider" in capabilities
+        assert "completionProvider" not in capabilities
+    finally:
+        raw.close()
 
 
 def test_a_second_initialize_is_an_invalid_request(client: RawClient) -> None:
