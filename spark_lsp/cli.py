@@ -18,7 +18,7 @@ from spark_lsp import __version__
 from spark_lsp.settings import add_arguments
 
 PROG = "spark-lsp"
-SUBCOMMANDS = ("serve", "complete", "model", "bench")
+SUBCOMMANDS = ("serve", "complete", "model", "stats", "bench")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("action", choices=("path", "info", "verify"))
     add_arguments(model)
 
+    commands.add_parser("stats", help="print local suggestion statistics (they never leave)")
+
     bench = commands.add_parser("bench", help="run a benchmark and print its table")
     benches = bench.add_subparsers(dest="bench", required=True, parser_class=_OneLineParser)
     sync = benches.add_parser("sync", help="per-edit cost of document synchronisation")
@@ -103,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-keystrokes", type=int, default=40, help="keystrokes run on the baseline"
     )
     add_arguments(latency)
+    infill = benches.add_parser("infill", help="HumanEval single-line infilling, raw vs pipeline")
+    infill.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    infill.add_argument("--limit", type=int, default=0, help="first N tasks only (0: all 1,033)")
+    add_arguments(infill)
     return parser
 
 
@@ -164,12 +170,26 @@ def model(args: argparse.Namespace) -> int:
     return model_command.run(args)
 
 
+def stats(args: argparse.Namespace) -> int:
+    from spark_lsp.stats import StatsStore
+
+    store = StatsStore()
+    print(f"statistics from {store.path}")
+    for key, value in store.stats.summary().items():
+        print(f"{key.replace('_', ' '):<22}{'-' if value is None else value}")
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     configure_logging("warning", None)
     if args.bench == "latency":
         from spark_lsp.bench import latency
 
         return latency.main(args)
+    if args.bench == "infill":
+        from spark_lsp.bench import infill
+
+        return infill.main(args)
     from spark_lsp.bench import sync
 
     return sync.main(args)
@@ -180,7 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not arguments or arguments[0] not in (*SUBCOMMANDS, "-h", "--help", "--version"):
         arguments.insert(0, "serve")
     args = build_parser().parse_args(arguments)
-    handlers = {"serve": serve, "complete": complete, "model": model, "bench": bench}
+    handlers = {
+        "serve": serve,
+        "complete": complete,
+        "model": model,
+        "stats": stats,
+        "bench": bench,
+    }
     try:
         return handlers[args.command](args)
     except UsageError as error:

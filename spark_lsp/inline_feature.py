@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -18,18 +20,51 @@ from pygls.lsp.server import LanguageServer
 from spark_lsp import convert
 from spark_lsp.completion.pipeline import CompletionService, Suggestion
 from spark_lsp.documents import DocumentSnapshot, InvalidChange
+from spark_lsp.protocol import as_plain
 
 if TYPE_CHECKING:
+    from spark_lsp.engine.worker import InferenceWorker
     from spark_lsp.server import SparkLanguageServer
 
 logger = logging.getLogger(__name__)
 
 ACCEPT_COMMAND = "spark-lsp.didAcceptCompletionItem"
-_item_ids = itertools.count(1)
+STATISTICS_COMMAND = "spark-lsp.showStatistics"
+# copilot-language-server's names for what an editor shows and partially accepts.
+DID_SHOW = "textDocument/didShowCompletion"
+DID_PARTIALLY_ACCEPT = "textDocument/didPartiallyAcceptCompletion"
+KEPT_ITEMS = 200
+
+
+class ShownItems:
+    """The suggestions handed out recently, by item id, so acceptance signals can be counted."""
+
+    def __init__(self) -> None:
+        self._texts: OrderedDict[int, str] = OrderedDict()
+        self._ids = itertools.count(1)
+
+    def add(self, text: str) -> int:
+        item_id = next(self._ids)
+        self._texts[item_id] = text
+        while len(self._texts) > KEPT_ITEMS:
+            self._texts.popitem(last=False)
+        return item_id
+
+    def text(self, item_id: object) -> str | None:
+        return self._texts.get(item_id) if isinstance(item_id, int) else None
+
+
+def item_id_of(params: object) -> object:
+    """The item id in a notification's ``{item: {command: {arguments: [id]}}}`` params."""
+    plain = as_plain(params)
+    item = plain.get("item") if isinstance(plain, dict) else None
+    command = item.get("command") if isinstance(item, dict) else None
+    arguments = command.get("arguments") if isinstance(command, dict) else None
+    return arguments[0] if isinstance(arguments, list) and arguments else None
 
 
 def build_service(server: SparkLanguageServer) -> CompletionService:
-    async def worker_for(automatic: bool):  # noqa: ANN202 - a coroutine returning the worker
+    async def worker_for(automatic: bool) -> InferenceWorker | None:
         if automatic and server.models.worker is None:
             await server.models.start()
             return None  # do not make a keystroke wait for the model to load
@@ -72,6 +107,7 @@ def register(server: SparkLanguageServer) -> None:
     async def inline_completion(
         ls: SparkLanguageServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList:
+        started = time.perf_counter()
         snapshot = ls.snapshot(params.text_document.uri)
         line, column = _resolve(ls, snapshot, params.position)
         automatic = params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic
@@ -85,7 +121,8 @@ def register(server: SparkLanguageServer) -> None:
         suggestion = await ls.completions.suggest(snapshot, line, column, automatic, selected)
         if suggestion is None:
             return types.InlineCompletionList(items=[])
-        item_id = next(_item_ids)
+        ls.usage.record_suggested((time.perf_counter() - started) * 1000)
+        item_id = ls.shown_items.add(suggestion.text)
         return types.InlineCompletionList(
             items=[
                 types.InlineCompletionItem(
@@ -127,11 +164,30 @@ def register(server: SparkLanguageServer) -> None:
         )
         return types.CompletionList(is_incomplete=True, items=[item])
 
-    # pygls resolves a command's type hints at run time, so this one names pygls' own class.
+    # pygls resolves a command's type hints at run time, so these name pygls' own class.
     @server.command(ACCEPT_COMMAND)
     def accepted(ls: LanguageServer, *args: object) -> None:
-        server.accepted_items += 1
-        logger.debug("suggestion %s accepted", args)
+        text = server.shown_items.text(args[0] if args else None)
+        if text is None:
+            logger.info("accept for an unknown or expired item %s", args)
+            return
+        server.usage.record_accepted(len(text))
+
+    @server.command(STATISTICS_COMMAND)
+    def statistics(ls: LanguageServer, *args: object) -> dict[str, float | int | None]:
+        return server.usage.stats.summary()
+
+    @server.feature(DID_SHOW)
+    def did_show(ls: LanguageServer, params: object) -> None:
+        if server.shown_items.text(item_id_of(params)) is not None:
+            server.usage.record_shown()
+
+    @server.feature(DID_PARTIALLY_ACCEPT)
+    def did_partially_accept(ls: LanguageServer, params: object) -> None:
+        plain = as_plain(params)
+        length = plain.get("acceptedLength") if isinstance(plain, dict) else None
+        if server.shown_items.text(item_id_of(params)) is not None and isinstance(length, int):
+            server.usage.record_partially_accepted(max(0, length))
 
 
 def hidden_features(capabilities: types.ClientCapabilities) -> set[str]:

@@ -27,6 +27,7 @@ from spark_lsp.documents import (
 from spark_lsp.model_service import ModelService
 from spark_lsp.protocol import SparkProtocol, UnreadableMessage, as_plain
 from spark_lsp.settings import EngineSettings
+from spark_lsp.stats import StatsStore
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ class SparkLanguageServer(LanguageServer):
         self.store = DocumentStore()
         self.models = ModelService(self, settings)
         self.completions = inline_feature.build_service(self)
-        self.accepted_items = 0
+        self.shown_items = inline_feature.ShownItems()
+        self.usage = StatsStore()
 
     @property
     def encoding(self) -> PositionEncoding:
@@ -161,5 +163,5 @@ def _register_debug_requests(server: SparkLanguageServer) -> None:
             "modelCalls": ls.completions.model_calls,
             "cacheHits": ls.completions.cache_hits,
             "engineRequests": getattr(engine, "requests", 0),
-            "acceptedItems": ls.accepted_items,
+            "acceptedItems": ls.usage.stats.accepted,
         }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 
 import pytest
 import pytest_lsp
@@ -27,7 +29,12 @@ def capabilities(encodings: list[str]) -> types.ClientCapabilities:
     )
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=SERVER,
+        server_env={**os.environ, "SPARK_LSP_STATE_DIR": tempfile.mkdtemp(prefix="spark-stats-")},
+    )
+)
 async def client(lsp_client: LanguageClient):
     yield
     await lsp_client.shutdown_session()
@@ -94,10 +101,28 @@ async def test_a_suggestion_and_type_through_without_a_model_call(client: Langua
     after = await counters(client)
     assert after.engineRequests == before.engineRequests  # served from the cache
     assert after.cacheHits == before.cacheHits + 1
+    client.protocol.notify(
+        "textDocument/didShowCompletion",
+        {
+            "item": {
+                "insertText": item.insert_text,
+                "command": {
+                    "title": "",
+                    "command": item.command.command,
+                    "arguments": list(item.command.arguments),
+                },
+            }
+        },
+    )
     await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=item.command.command, arguments=item.command.arguments)
     )
     assert (await counters(client)).acceptedItems == 1
+    stats = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="spark-lsp.showStatistics")
+    )
+    assert (stats.shown, stats.accepted, stats.characters_accepted) == (1, 1, len("a + b"))
+    assert stats.suggested >= 1 and stats.latency_ms_p50 > 0
 
 
 async def test_selected_completion_info_is_extended(client: LanguageClient) -> None:

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from spark_lsp import models
-from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt, StopReason, TextPrompt
+from spark_lsp.engine import (
+    CancelToken,
+    EngineError,
+    GenerationRequest,
+    InfillPrompt,
+    StopReason,
+    TextPrompt,
+)
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.settings import EngineSettings
@@ -146,9 +153,13 @@ def test_a_full_context_evicts_other_documents_and_still_answers() -> None:
         for key in ("a", "b", "c", "d"):
             result = small.generate(infill(chunk, "\n", key=key, max_tokens=4), CancelToken())
             assert result.stop_reason is not StopReason.CANCELLED
-        assert len(small._states) <= 3
-        with pytest.raises(Exception, match="does not fit the context"):
-            small.generate(infill(LONG_SOURCE[:8000], "\n", key="e"), CancelToken())
+        assert len(small._states) <= 4  # max_documents, plus the one being answered
+        # A prompt over the context is trimmed from the far end of the prefix, and answered.
+        trimmed = small.generate(infill(LONG_SOURCE[:8000], "\n", key="e"), CancelToken())
+        assert trimmed.stop_reason is not StopReason.CANCELLED
+        assert trimmed.stats.prompt_tokens <= small.n_ctx - 16
+        with pytest.raises(EngineError, match="does not fit the context"):
+            small.generate(infill("x", "\n", key="f", max_tokens=2000), CancelToken())
     finally:
         small.close()
 

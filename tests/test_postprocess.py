@@ -7,6 +7,7 @@ from spark_lsp.completion.postprocess import (
     CursorContext,
     balance_brackets,
     clean,
+    cut_at_existing_line,
     repeats_existing_code,
     stop_at_block_end,
     trim_suffix_overlap,
@@ -39,6 +40,12 @@ def test_overlap_with_the_text_after_the_cursor_is_removed() -> None:
 def test_an_unbalanced_closer_the_line_already_has_is_cut() -> None:
     assert balance_brackets("x, y) + 1", ctx("f(", after=")")) == "x, y"
     assert balance_brackets("g(x), y", ctx("f(", after=")")) == "g(x), y"
+
+
+def test_a_block_is_cut_where_it_repeats_the_following_code() -> None:
+    raw = "for x in xs:\n        total += x\n    return total\n"
+    context = ctx("    ", next_lines=["    return total"], previous="def f(xs):")
+    assert cut_at_existing_line(raw, context) == "for x in xs:\n        total += x"
 
 
 def test_a_suggestion_repeating_the_next_line_is_detected() -> None:

@@ -8,15 +8,27 @@ still goes to the cache, where typing through it finds it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+import logging
+from asyncio import FIRST_COMPLETED
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.postprocess import CursorContext, clean, wants_multiline
-from spark_lsp.context.window import cursor_window
+from spark_lsp.context.window import CursorWindow, cursor_window
 from spark_lsp.documents import DocumentSnapshot, line_content
-from spark_lsp.engine import GenerationRequest, InfillPrompt, Priority, StopReason
+from spark_lsp.engine import (
+    EngineError,
+    GenerationRequest,
+    GenerationResult,
+    InfillPrompt,
+    Priority,
+    StopReason,
+)
 from spark_lsp.engine.worker import InferenceWorker
+
+logger = logging.getLogger(__name__)
 
 # llama.vim's rule: with more than this many characters right of the cursor, do not auto-trigger.
 MAX_TEXT_AFTER_CURSOR_AUTOMATIC = 8
@@ -28,6 +40,55 @@ class CompletionSettings:
     max_tokens_line: int = 48
     max_tokens_block: int = 128
     predict_time_budget_ms: int = 2000
+
+
+@dataclass(frozen=True)
+class CursorState:
+    """Everything the pipeline derives from the text and the cursor, before any model call."""
+
+    context: CursorContext
+    window: CursorWindow
+    multiline: bool
+    start_column: int  # where the suggestion's range starts (a selected popup item's start)
+    head: str  # the selected popup item's text, which the suggestion extends
+
+    def request(self, settings: CompletionSettings, key: str, file_path: str) -> GenerationRequest:
+        return GenerationRequest(
+            InfillPrompt(self.window.prefix, self.window.suffix, file_path=file_path),
+            max_tokens=settings.max_tokens_block if self.multiline else settings.max_tokens_line,
+            stop=() if self.multiline else ("\n",),
+            priority=Priority.INTERACTIVE,
+            key=key,
+            predict_time_budget_ms=settings.predict_time_budget_ms,
+        )
+
+
+def cursor_state(
+    lines: Sequence[str], line: int, column: int, selected: tuple[int, str] | None = None
+) -> CursorState:
+    """``lines`` keep their terminators; columns count code points. ``selected`` is a popup
+    item the suggestion must extend: (its start column, its text), as if already inserted."""
+    lines = list(lines)
+    start_column = column
+    if selected is not None:
+        start_column, selected_text = selected
+        entry = lines[line]
+        lines[line] = entry[:start_column] + selected_text + entry[column:]
+        column = start_column + len(selected_text)
+    content = line_content(lines[line])
+    context = CursorContext(
+        line_before=content[:column],
+        line_after=content[column:],
+        next_lines=tuple(line_content(e) for e in lines[line + 1 : line + 4]),
+        previous_line=line_content(lines[line - 1]) if line > 0 else "",
+    )
+    return CursorState(
+        context,
+        cursor_window(lines, line, column),
+        wants_multiline(context),
+        start_column,
+        content[start_column:column],
+    )
 
 
 @dataclass(frozen=True)
@@ -48,6 +109,7 @@ class CompletionService:
         self._current_version = current_version
         self.settings = settings or CompletionSettings()
         self._caches: dict[str, SuggestionCache] = {}
+        self._background: dict[str, tuple[CursorWindow, asyncio.Future[GenerationResult]]] = {}
         self.model_calls = 0
 
     @property
@@ -65,30 +127,24 @@ class CompletionService:
         automatic: bool,
         selected: tuple[int, str] | None = None,
     ) -> Suggestion | None:
-        """A suggestion at (line, column) in code points. ``selected`` is a popup item the
-        suggestion must extend: (its start column, its text), as if it were already inserted."""
-        lines = list(snapshot.lines)
-        start_column = column
-        if selected is not None:
-            start_column, selected_text = selected
-            entry = lines[line]
-            lines[line] = entry[:start_column] + selected_text + entry[column:]
-            column = start_column + len(selected_text)
-        content = line_content(lines[line])
-        context = CursorContext(
-            line_before=content[:column],
-            line_after=content[column:],
-            next_lines=tuple(line_content(e) for e in lines[line + 1 : line + 4]),
-            previous_line=line_content(lines[line - 1]) if line > 0 else "",
-        )
+        """A suggestion at (line, column) in code points; see ``cursor_state``."""
+        state = cursor_state(snapshot.lines, line, column, selected)
+        context, window = state.context, state.window
         if automatic and len(context.line_after.strip()) > MAX_TEXT_AFTER_CURSOR_AUTOMATIC:
             return None
-        window = cursor_window(lines, line, column)
-        head = content[start_column:column]  # the selected item's text, if any
         cache = self._caches.setdefault(snapshot.uri, SuggestionCache())
         cached = cache.lookup(window.prefix, window.suffix)
         if cached is not None:
-            return Suggestion(head + cached, start_column, from_cache=True)
+            return Suggestion(state.head + cached, state.start_column, from_cache=True)
+        if (pending := self._continuation_for(snapshot.uri, window)) is not None:
+            # A block is still generating for text this request extends: wait for it rather
+            # than superseding it, then serve from the cache.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pending)
+            cached = cache.lookup(window.prefix, window.suffix)
+            if cached is None:
+                return None
+            return self._fresh(snapshot, state, cached, from_cache=True)
         worker = await self._worker(automatic)
         if worker is None:
             return None
@@ -96,30 +152,98 @@ class CompletionService:
             await asyncio.sleep(self.settings.debounce_ms / 1000)
             if self._current_version(snapshot.uri) != snapshot.version:
                 return None  # the user kept typing; a newer request will come
-        multiline = wants_multiline(context)
-        request = GenerationRequest(
-            InfillPrompt(window.prefix, window.suffix, file_path=snapshot.uri.rsplit("/", 1)[-1]),
-            max_tokens=self.settings.max_tokens_block
-            if multiline
-            else self.settings.max_tokens_line,
-            stop=() if multiline else ("\n",),
-            priority=Priority.INTERACTIVE,
-            key=snapshot.uri,
-            predict_time_budget_ms=self.settings.predict_time_budget_ms,
-        )
+        file_path = snapshot.uri.rsplit("/", 1)[-1]
+        request = state.request(self.settings, snapshot.uri, file_path)
         self.model_calls += 1
-        job = worker.submit(request)
+        first_line = FirstLine(asyncio.get_running_loop()) if state.multiline else None
+        job = worker.submit(request, first_line.feed if first_line else None)
+        finished = asyncio.wrap_future(job.future)
         try:
-            result = await asyncio.wrap_future(job.future)
+            if first_line is not None:
+                # A block answers with its first line as soon as it is decoded; the rest keeps
+                # generating in the background and lands in the cache for the next request.
+                await asyncio.wait((first_line.ready, finished), return_when=FIRST_COMPLETED)
+                if not finished.done():
+                    self._complete_in_background(snapshot.uri, finished, state, cache)
+                    line_text = clean(first_line.ready.result(), context, multiline=False)
+                    return self._fresh(snapshot, state, line_text)
+            result = await finished
         except asyncio.CancelledError:
             job.cancel("request cancelled")
             raise
+        except EngineError as error:
+            logger.warning("no suggestion for %s: %s", snapshot.uri, error)
+            return None
         if result.stop_reason is StopReason.CANCELLED:
             return None
-        text = clean(result.text, context, multiline)
-        if text is None:
+        text = clean(result.text, context, state.multiline)
+        if text is not None:
+            cache.store(window.prefix, window.suffix, text)
+        return self._fresh(snapshot, state, text)
+
+    def _fresh(
+        self,
+        snapshot: DocumentSnapshot,
+        state: CursorState,
+        text: str | None,
+        from_cache: bool = False,
+    ) -> Suggestion | None:
+        """The suggestion, unless the document changed while the model worked (it is stale)."""
+        if text is None or self._current_version(snapshot.uri) != snapshot.version:
             return None
-        cache.store(window.prefix, window.suffix, text)
-        if self._current_version(snapshot.uri) != snapshot.version:
+        return Suggestion(state.head + text, state.start_column, from_cache)
+
+    def _continuation_for(
+        self, uri: str, window: CursorWindow
+    ) -> asyncio.Future[GenerationResult] | None:
+        entry = self._background.get(uri)
+        if entry is None or entry[1].done():
             return None
-        return Suggestion(head + text, start_column, from_cache=False)
+        started_at, pending = entry
+        if window.suffix == started_at.suffix and window.prefix.startswith(started_at.prefix):
+            return pending
+        return None
+
+    def _complete_in_background(
+        self,
+        uri: str,
+        finished: asyncio.Future[GenerationResult],
+        state: CursorState,
+        cache: SuggestionCache,
+    ) -> None:
+        self._background[uri] = (state.window, finished)
+
+        def store(future: asyncio.Future[GenerationResult]) -> None:
+            if self._background.get(uri, (None, None))[1] is future:
+                del self._background[uri]
+            if future.cancelled() or future.exception() is not None:
+                return
+            result = future.result()
+            if result.stop_reason is StopReason.CANCELLED:
+                return
+            text = clean(result.text, state.context, multiline=True)
+            if text is not None:
+                cache.store(state.window.prefix, state.window.suffix, text)
+
+        finished.add_done_callback(store)
+
+
+class FirstLine:
+    """Collects streamed text from the worker thread; ``ready`` resolves with the first
+    non-empty line once its newline arrives."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._text = ""
+        self.ready: asyncio.Future[str] = loop.create_future()
+
+    def feed(self, piece: str) -> None:
+        self._text += piece
+        line, newline, _rest = self._text.partition("\n")
+        if newline and line.strip() and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between: nobody waits
+                self._loop.call_soon_threadsafe(self._resolve, line)
+
+    def _resolve(self, line: str) -> None:
+        if not self.ready.done():
+            self.ready.set_result(line)

@@ -44,6 +44,18 @@ def stop_at_block_end(text: str, context: CursorContext) -> str:
     return "\n".join(kept).rstrip()
 
 
+def cut_at_existing_line(text: str, context: CursorContext) -> str:
+    """Cut a block where it starts repeating the code that already follows the cursor."""
+    following = next((line.strip() for line in context.next_lines if line.strip()), "")
+    if not following:
+        return text
+    lines = text.split("\n")
+    for index, line in enumerate(lines[1:], start=1):
+        if line.strip() == following:
+            return "\n".join(lines[:index])
+    return text
+
+
 def first_line_only(text: str) -> str:
     return text.split("\n", 1)[0]
 
@@ -82,7 +94,10 @@ def repeats_existing_code(text: str, context: CursorContext) -> bool:
 
 def clean(raw: str, context: CursorContext, multiline: bool) -> str | None:
     """The suggestion to show for ``raw`` output, or None to show nothing."""
-    text = stop_at_block_end(raw, context) if multiline else first_line_only(raw)
+    if multiline:
+        text = cut_at_existing_line(stop_at_block_end(raw, context), context)
+    else:
+        text = first_line_only(raw)
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     if not multiline:
         text = balance_brackets(text, context)

@@ -3,6 +3,7 @@
 from spark_lsp.engine.base import (
     CancelToken,
     Engine,
+    EngineError,
     GenerationRequest,
     GenerationResult,
     GenerationStats,
@@ -16,6 +17,7 @@ from spark_lsp.engine.base import (
 __all__ = [
     "CancelToken",
     "Engine",
+    "EngineError",
     "GenerationRequest",
     "GenerationResult",
     "GenerationStats",

@@ -79,6 +79,10 @@ class GenerationResult:
     stats: GenerationStats = field(default_factory=GenerationStats)
 
 
+class EngineError(Exception):
+    """The model cannot serve a request (for example a prompt that cannot fit the context)."""
+
+
 class CancelToken:
     """Set from any thread; the engine checks it between decode steps."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -26,7 +27,8 @@ def echo_line_responder(request: GenerationRequest) -> str:
 
 
 class FakeEngine:
-    """Streams a scripted answer word by word, honouring max_tokens, stop strings and cancellation.
+    """Streams a scripted answer word by word (whitespace kept), honouring max_tokens, stop
+    strings and cancellation.
 
     ``delay_per_token_s`` makes it slow enough to cancel mid-generation in tests. ``calls`` counts
     generate() calls so tests can assert that a cache served a request without the engine.
@@ -54,12 +56,12 @@ class FakeEngine:
         self.requests.append(request)
         started = time.perf_counter()
         answer = self._responder(request)
-        pieces = [word for word in answer.split(" ") if word]
+        pieces = re.findall(r"\s*\S+", answer)  # words with the whitespace before them
         stats = GenerationStats(prompt_tokens=_prompt_length(request))
         stats.tokens_evaluated = stats.prompt_tokens
         text = ""
         reason = StopReason.EOS
-        for index, word in enumerate(pieces):
+        for piece in pieces:
             if cancel.cancelled:
                 reason = StopReason.CANCELLED
                 break
@@ -68,7 +70,6 @@ class FakeEngine:
                 break
             if self._delay:
                 time.sleep(self._delay)
-            piece = word if index == 0 else " " + word
             candidate = text + piece
             stop_at = min((candidate.find(s) for s in request.stop if s in candidate), default=-1)
             if stop_at >= 0:

@@ -31,6 +31,7 @@ from llama_cpp import _logger as llama_cpp_logger
 from spark_lsp import templates
 from spark_lsp.engine.base import (
     CancelToken,
+    EngineError,
     GenerationRequest,
     GenerationResult,
     GenerationStats,
@@ -46,10 +47,6 @@ logger = logging.getLogger(__name__)
 
 _DECODE_ABORTED = 2
 _DECODE_NO_SLOT = 1
-
-
-class EngineError(Exception):
-    """The model cannot serve a request (for example a prompt larger than the context)."""
 
 
 @dataclass(frozen=True)
@@ -170,23 +167,49 @@ class LlamaEngine:
                 prompt.file_path,
                 prompt.extra_context,
             )
-        budget = self.n_ctx - request.max_tokens - 1
-        prefix_tokens = self._segment_tokens(prefix_side)
+        prefix_parts = [self._segment_tokens([segment]) for segment in prefix_side]
+        suffix_parts = [self._segment_tokens([segment]) for segment in suffix_side]
         if llama_cpp.llama_vocab_get_add_bos(self._vocab):
-            prefix_tokens.insert(0, llama_cpp.llama_vocab_bos(self._vocab))
-        suffix_tokens = self._segment_tokens(suffix_side)
-        tokens = prefix_tokens + suffix_tokens
-        if trigger is not None:
-            tokens.append(self._segment_tokens([trigger])[0])
-        if len(tokens) > budget:
-            raise EngineError(
-                f"prompt of {len(tokens)} tokens does not fit the context "
-                f"({self.n_ctx} tokens, {request.max_tokens} reserved for the answer)"
-            )
+            prefix_parts.insert(0, [llama_cpp.llama_vocab_bos(self._vocab)])
+            # A placeholder keeps segments and token parts aligned for _fit; BOS is never cut.
+            prefix_side = [templates.Segment("<bos>", special=True), *prefix_side]
+        trigger_tokens = self._segment_tokens([trigger]) if trigger is not None else []
+        budget = self.n_ctx - request.max_tokens - 1 - len(trigger_tokens)
+        self._fit(prefix_side, prefix_parts, suffix_side, suffix_parts, budget)
+        prefix_tokens = [token for part in prefix_parts for token in part]
+        tokens = prefix_tokens + [token for part in suffix_parts for token in part] + trigger_tokens
         if not tokens:
             raise EngineError("empty prompt")
         split = min(len(prefix_tokens), len(tokens) - 1)
         return Layout(tokens[:-1], split, tokens[-1])
+
+    @staticmethod
+    def _fit(
+        prefix_side: Sequence[templates.Segment],
+        prefix_parts: list[list[int]],
+        suffix_side: Sequence[templates.Segment],
+        suffix_parts: list[list[int]],
+        budget: int,
+    ) -> None:
+        """Trim a prompt over ``budget`` tokens: the suffix text from its end (keeping a quarter
+        of the budget), then the prefix text from its start. The cursor's neighbourhood stays."""
+        overflow = sum(map(len, prefix_parts)) + sum(map(len, suffix_parts)) - budget
+        if overflow <= 0:
+            return
+        texts = [i for i, segment in enumerate(suffix_side) if not segment.special]
+        if texts:
+            part = suffix_parts[texts[-1]]
+            cut = min(overflow, max(0, len(part) - budget // 4))
+            suffix_parts[texts[-1]] = part[: len(part) - cut]
+            overflow -= cut
+        texts = [i for i, segment in enumerate(prefix_side) if not segment.special]
+        if texts and overflow > 0:
+            part = prefix_parts[texts[-1]]
+            cut = min(overflow, len(part))
+            prefix_parts[texts[-1]] = part[cut:]
+            overflow -= cut
+        if overflow > 0:
+            raise EngineError(f"the prompt does not fit the context ({overflow} tokens too many)")
 
     # -- sequences --------------------------------------------------------------------------
 

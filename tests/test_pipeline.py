@@ -1,0 +1,102 @@
+"""The completion pipeline with the fake engine: early first line, staleness, triggers, cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+from spark_lsp.completion.pipeline import CompletionService, CompletionSettings
+from spark_lsp.documents import DocumentStore
+from spark_lsp.engine.fake import FakeEngine
+from spark_lsp.engine.worker import InferenceWorker
+
+URI = "file:///m.py"
+BLOCK = "for x in xs:\n        total += x\n    return total"
+
+
+def service(engine: FakeEngine, store: DocumentStore) -> tuple[CompletionService, InferenceWorker]:
+    worker = InferenceWorker(engine)
+
+    async def worker_for(automatic: bool) -> InferenceWorker:
+        return worker
+
+    def version(uri: str) -> int | None:
+        return store.document(uri).version if uri in store else None
+
+    return CompletionService(worker_for, version, CompletionSettings(debounce_ms=0)), worker
+
+
+def test_a_block_answers_with_its_first_line_and_caches_the_rest() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "def f(xs):\n    \n")
+    engine = FakeEngine(lambda request: BLOCK, 0.05)
+    completions, worker = service(engine, store)
+
+    async def scenario() -> None:
+        first = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+        assert first is not None
+        assert first.text == "for x in xs:"
+        for _ in range(200):  # the rest keeps generating in the background
+            again = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+            if again is not None and again.from_cache and "\n" in again.text:
+                assert again.text == BLOCK
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the full block never reached the cache")
+
+    try:
+        asyncio.run(scenario())
+        assert completions.model_calls == 1
+    finally:
+        worker.stop()
+
+
+def test_a_suggestion_for_an_outdated_version_is_not_returned() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "x = \n")
+    engine = FakeEngine(lambda request: "compute ( )", 0.05)
+    completions, worker = service(engine, store)
+
+    async def scenario() -> None:
+        pending = asyncio.ensure_future(completions.suggest(store.snapshot(URI), 0, 4, False))
+        await asyncio.sleep(0.02)
+        store.open(URI, "python", 2, "x = 1\n")  # the user typed meanwhile
+        assert await pending is None
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        worker.stop()
+
+
+def test_automatic_triggers_skip_lines_with_text_after_the_cursor() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "x = (a_long_expression_here)\n")
+    engine = FakeEngine()
+    completions, worker = service(engine, store)
+    try:
+        result = asyncio.run(completions.suggest(store.snapshot(URI), 0, 4, automatic=True))
+        assert result is None
+        assert engine.calls == 0
+    finally:
+        worker.stop()
+
+
+def test_typing_into_a_block_still_generating_waits_for_it_instead_of_restarting() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "def f(xs):\n    \n")
+    engine = FakeEngine(lambda request: BLOCK, 0.05)
+    completions, worker = service(engine, store)
+
+    async def scenario() -> None:
+        first = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+        assert first is not None and first.text == "for x in xs:"
+        store.open(URI, "python", 2, "def f(xs):\n    f\n")  # the user types the first letter
+        typed = await completions.suggest(store.snapshot(URI), 1, 5, automatic=True)
+        assert typed is not None and typed.from_cache
+        assert typed.text == BLOCK[1:]
+
+    try:
+        asyncio.run(scenario())
+        assert engine.calls == 1  # the running generation was awaited, not superseded
+    finally:
+        worker.stop()
