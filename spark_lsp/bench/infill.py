@@ -24,8 +24,7 @@ from typing import Any
 
 from spark_lsp import models
 from spark_lsp.bench.report import format_table, median, write_json
-from spark_lsp.completion.pipeline import CompletionSettings, cursor_state
-from spark_lsp.completion.postprocess import clean
+from spark_lsp.completion.pipeline import CompletionSettings, cursor_state, finish
 from spark_lsp.documents import split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
 from spark_lsp.engine.loader import load_engine
@@ -119,7 +118,7 @@ def main(args: argparse.Namespace) -> int:
             generated = engine.generate(pipeline_request, CancelToken())
         else:
             generated = raw
-        shown = clean(generated.text, state.context, state.multiline)
+        shown = finish(generated.text, state, "python", state.multiline)
         for name, candidate, result in (
             ("raw", raw.text, raw),
             ("pipeline", shown, generated),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.postprocess import CursorContext, clean, wants_multiline
+from spark_lsp.completion.syntax import keeps_syntax
 from spark_lsp.context.window import CursorWindow, cursor_window
 from spark_lsp.documents import DocumentSnapshot, line_content
 from spark_lsp.engine import (
@@ -91,6 +92,17 @@ def cursor_state(
     )
 
 
+def finish(raw: str, state: CursorState, language_id: str, multiline: bool) -> str | None:
+    """The text to show for raw model output, or None: the rules of ``postprocess``, then the
+    syntax check (a suggestion may not add syntax errors around the cursor)."""
+    text = clean(raw, state.context, multiline)
+    if text is None:
+        return None
+    if not keeps_syntax(language_id, state.window.prefix, text, state.window.suffix):
+        return None
+    return text
+
+
 @dataclass(frozen=True)
 class Suggestion:
     text: str  # replaces [start_column, cursor column) of the line, code points
@@ -153,6 +165,7 @@ class CompletionService:
             if self._current_version(snapshot.uri) != snapshot.version:
                 return None  # the user kept typing; a newer request will come
         file_path = snapshot.uri.rsplit("/", 1)[-1]
+        language = snapshot.language_id
         request = state.request(self.settings, snapshot.uri, file_path)
         self.model_calls += 1
         first_line = FirstLine(asyncio.get_running_loop()) if state.multiline else None
@@ -164,8 +177,8 @@ class CompletionService:
                 # generating in the background and lands in the cache for the next request.
                 await asyncio.wait((first_line.ready, finished), return_when=FIRST_COMPLETED)
                 if not finished.done():
-                    self._complete_in_background(snapshot.uri, finished, state, cache)
-                    line_text = clean(first_line.ready.result(), context, multiline=False)
+                    self._complete_in_background(snapshot.uri, finished, state, language, cache)
+                    line_text = finish(first_line.ready.result(), state, language, multiline=False)
                     return self._fresh(snapshot, state, line_text)
             result = await finished
         except asyncio.CancelledError:
@@ -176,7 +189,7 @@ class CompletionService:
             return None
         if result.stop_reason is StopReason.CANCELLED:
             return None
-        text = clean(result.text, context, state.multiline)
+        text = finish(result.text, state, language, state.multiline)
         if text is not None:
             cache.store(window.prefix, window.suffix, text)
         return self._fresh(snapshot, state, text)
@@ -209,6 +222,7 @@ class CompletionService:
         uri: str,
         finished: asyncio.Future[GenerationResult],
         state: CursorState,
+        language: str,
         cache: SuggestionCache,
     ) -> None:
         self._background[uri] = (state.window, finished)
@@ -221,7 +235,7 @@ class CompletionService:
             result = future.result()
             if result.stop_reason is StopReason.CANCELLED:
                 return
-            text = clean(result.text, state.context, multiline=True)
+            text = finish(result.text, state, language, multiline=True)
             if text is not None:
                 cache.store(state.window.prefix, state.window.suffix, text)
 
