@@ -11,6 +11,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -36,22 +37,34 @@ DID_PARTIALLY_ACCEPT = "textDocument/didPartiallyAcceptCompletion"
 KEPT_ITEMS = 200
 
 
+@dataclass(frozen=True)
+class ShownItem:
+    suggestion: Suggestion
+    snapshot: DocumentSnapshot
+    line: int
+    column: int  # the cursor when the suggestion was made, code points
+
+
 class ShownItems:
-    """The suggestions handed out recently, by item id, so acceptance signals can be counted."""
+    """The suggestions handed out recently, by item id, for acceptance signals and prefetch."""
 
     def __init__(self) -> None:
-        self._texts: OrderedDict[int, str] = OrderedDict()
+        self._items: OrderedDict[int, ShownItem] = OrderedDict()
         self._ids = itertools.count(1)
 
-    def add(self, text: str) -> int:
+    def add(self, item: ShownItem) -> int:
         item_id = next(self._ids)
-        self._texts[item_id] = text
-        while len(self._texts) > KEPT_ITEMS:
-            self._texts.popitem(last=False)
+        self._items[item_id] = item
+        while len(self._items) > KEPT_ITEMS:
+            self._items.popitem(last=False)
         return item_id
 
+    def get(self, item_id: object) -> ShownItem | None:
+        return self._items.get(item_id) if isinstance(item_id, int) else None
+
     def text(self, item_id: object) -> str | None:
-        return self._texts.get(item_id) if isinstance(item_id, int) else None
+        item = self.get(item_id)
+        return item.suggestion.text if item is not None else None
 
 
 def item_id_of(params: object) -> object:
@@ -122,7 +135,7 @@ def register(server: SparkLanguageServer) -> None:
         if suggestion is None:
             return types.InlineCompletionList(items=[])
         ls.usage.record_suggested((time.perf_counter() - started) * 1000)
-        item_id = ls.shown_items.add(suggestion.text)
+        item_id = ls.shown_items.add(ShownItem(suggestion, snapshot, line, column))
         return types.InlineCompletionList(
             items=[
                 types.InlineCompletionItem(
@@ -166,12 +179,15 @@ def register(server: SparkLanguageServer) -> None:
 
     # pygls resolves a command's type hints at run time, so these name pygls' own class.
     @server.command(ACCEPT_COMMAND)
-    def accepted(ls: LanguageServer, *args: object) -> None:
-        text = server.shown_items.text(args[0] if args else None)
-        if text is None:
+    async def accepted(ls: LanguageServer, *args: object) -> None:
+        item = server.shown_items.get(args[0] if args else None)
+        if item is None:
             logger.info("accept for an unknown or expired item %s", args)
             return
-        server.usage.record_accepted(len(text))
+        server.usage.record_accepted(len(item.suggestion.text))
+        await server.completions.prefetch_after_accept(
+            item.snapshot, item.line, item.column, item.suggestion
+        )
 
     @server.command(STATISTICS_COMMAND)
     def statistics(ls: LanguageServer, *args: object) -> dict[str, float | int | None]:

@@ -100,3 +100,32 @@ def test_typing_into_a_block_still_generating_waits_for_it_instead_of_restarting
         assert engine.calls == 1  # the running generation was awaited, not superseded
     finally:
         worker.stop()
+
+
+def test_after_accepting_a_line_the_next_line_is_prefetched() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "def f(xs):\n    total = \n")
+    answers = iter(["sum(xs)", "return total"])
+    engine = FakeEngine(lambda request: next(answers))
+    completions, worker = service(engine, store)
+
+    async def scenario() -> None:
+        shown = await completions.suggest(store.snapshot(URI), 1, 12, automatic=False)
+        assert shown is not None and shown.text == "sum(xs)"
+        snapshot = store.snapshot(URI)
+        await completions.prefetch_after_accept(snapshot, 1, 12, shown)
+        for _ in range(100):
+            if engine.calls == 2 and not worker._queue and worker._running is None:
+                break
+            await asyncio.sleep(0.01)
+        # The editor inserts the suggestion, then the user presses Enter (indent kept).
+        store.open(URI, "python", 2, "def f(xs):\n    total = sum(xs)\n    \n")
+        following = await completions.suggest(store.snapshot(URI), 2, 4, automatic=True)
+        assert following is not None and following.from_cache
+        assert following.text == "return total"
+
+    try:
+        asyncio.run(scenario())
+        assert engine.calls == 2
+    finally:
+        worker.stop()

@@ -12,10 +12,11 @@ import contextlib
 import logging
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 
 from spark_lsp.completion.cache import SuggestionCache
-from spark_lsp.completion.postprocess import CursorContext, clean, wants_multiline
+from spark_lsp.completion.postprocess import BLOCK_OPENERS, CursorContext, clean, wants_multiline
 from spark_lsp.completion.syntax import keeps_syntax
 from spark_lsp.context.window import CursorWindow, cursor_window
 from spark_lsp.documents import DocumentSnapshot, line_content
@@ -90,6 +91,15 @@ def cursor_state(
         start_column,
         content[start_column:column],
     )
+
+
+def next_line_indent(line: str) -> str:
+    """The indentation an editor gives the line after ``line``: the same, one level deeper after
+    a block opener (a tab when the line is indented with tabs, else four spaces)."""
+    indent = line[: len(line) - len(line.lstrip())]
+    if line.rstrip().endswith(BLOCK_OPENERS):
+        indent += "\t" if indent.startswith("\t") else "    "
+    return indent
 
 
 def finish(raw: str, state: CursorState, language_id: str, multiline: bool) -> str | None:
@@ -193,6 +203,43 @@ class CompletionService:
         if text is not None:
             cache.store(window.prefix, window.suffix, text)
         return self._fresh(snapshot, state, text)
+
+    async def prefetch_after_accept(
+        self, snapshot: DocumentSnapshot, line: int, column: int, suggestion: Suggestion
+    ) -> None:
+        """After a one-line suggestion is accepted at the end of its line, compute the next one
+        for the state the user most likely reaches next: Enter pressed, indentation kept (one
+        level deeper after an opener). It waits in the cache; a keystroke supersedes it."""
+        if "\n" in suggestion.text or line_content(snapshot.lines[line])[column:].strip():
+            return
+        worker = await self._worker(True)  # only a loaded model: a prefetch never waits
+        if worker is None:
+            return
+        lines = list(snapshot.lines)
+        content = line_content(lines[line])
+        accepted = content[: suggestion.start_column] + suggestion.text
+        indent = next_line_indent(accepted)
+        ending = lines[line][len(content) :] or "\n"
+        lines[line : line + 1] = [accepted + ending, indent + lines[line][len(content) :]]
+        state = cursor_state(lines, line + 1, len(indent))
+        request = replace(
+            state.request(self.settings, snapshot.uri, snapshot.uri.rsplit("/", 1)[-1]),
+            priority=Priority.SPECULATIVE,
+        )
+        job = worker.submit(request)
+        cache = self._caches.setdefault(snapshot.uri, SuggestionCache())
+
+        def store(future: Future[GenerationResult]) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return
+            result = future.result()
+            if result.stop_reason is StopReason.CANCELLED:
+                return
+            text = finish(result.text, state, snapshot.language_id, state.multiline)
+            if text is not None:
+                cache.store(state.window.prefix, state.window.suffix, text)
+
+        job.future.add_done_callback(store)
 
     def _fresh(
         self,
