@@ -121,8 +121,8 @@ async def test_a_suggestion_and_type_through_without_a_model_call(client: Langua
     stats = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="spark-lsp.showStatistics")
     )
-    assert (stats.shown, stats.accepted, stats.characters_accepted) == (1, 1, len("a + b"))
-    assert stats.suggested >= 1 and stats.latency_ms_p50 > 0
+    assert (stats["shown"], stats["accepted"], stats["characters_accepted"]) == (1, 1, 5)
+    assert stats["suggested"] >= 1 and stats["latency_ms_p50"] > 0
 
 
 async def test_selected_completion_info_is_extended(client: LanguageClient) -> None:

@@ -45,8 +45,9 @@ def test_initialize_result_announces_version_and_only_implemented_features(
     # Without inline completion on the client side, the completion fallback is advertised.
     assert "inlineCompletionProvider" in capabilities
     assert "completionProvider" in capabilities
-    assert capabilities["executeCommandProvider"]["commands"] == [
-        "spark-lsp.didAcceptCompletionItem"
+    assert sorted(capabilities["executeCommandProvider"]["commands"]) == [
+        "spark-lsp.didAcceptCompletionItem",
+        "spark-lsp.showStatistics",
     ]
 
 
