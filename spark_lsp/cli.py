@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("target", nargs="?", help="FILE:LINE:COL, 1-based")
     target.add_argument("--demo", action="store_true", help="complete the bundled demo file")
     complete.add_argument("--max-tokens", type=int, default=64, help="default: 64")
+    complete.add_argument("--raw", action="store_true", help="print the model's output as is")
     add_arguments(complete)
 
     model = commands.add_parser("model", help="locate, describe or verify the model")

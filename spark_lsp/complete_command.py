@@ -1,4 +1,7 @@
-"""``spark-lsp complete FILE:LINE:COL``: one completion at a position, for headless use."""
+"""``spark-lsp complete FILE:LINE:COL``: one completion at a position, for headless use.
+
+It runs the same request and post-processing as the editor's inline completion (``--raw`` prints
+the model's output untouched)."""
 
 from __future__ import annotations
 
@@ -8,14 +11,25 @@ from importlib import resources
 from pathlib import Path
 
 from spark_lsp import models
-from spark_lsp.context.window import cursor_window
+from spark_lsp.completion.pipeline import CompletionSettings, cursor_state, finish
 from spark_lsp.documents import line_content, split_lines
-from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
+from spark_lsp.engine import CancelToken
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.settings import from_arguments
 
+LANGUAGE_IDS = {
+    ".py": "python",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".rs": "rust",
+    ".go": "go",
+    ".lua": "lua",
+    ".c": "c",
+    ".cpp": "cpp",
+    ".java": "java",
+}
 DEMO_FILE = "fibonacci.py"
-DEMO_LINE = 16  # `    return ` in is_prime, completed at the end of the line
+DEMO_LINE = 18  # `            return ` in is_prime, completed at the end of the line
 
 
 class PositionError(ValueError):
@@ -50,18 +64,21 @@ def run(args: argparse.Namespace) -> int:
     lines = split_lines(text)
     if not 1 <= line <= len(lines) or not 1 <= column <= len(line_content(lines[line - 1])) + 1:
         raise UsageError(f"{path}:{line}:{column} is outside the file")
-    window = cursor_window(lines, line - 1, column - 1)
+    state = cursor_state(lines, line - 1, column - 1)
     try:
         engine = load_engine(from_arguments(args), models.stderr_progress())
     except models.ModelError as error:
         raise UsageError(str(error)) from None
-    request = GenerationRequest(
-        InfillPrompt(window.prefix, window.suffix, file_path=path.name),
-        max_tokens=args.max_tokens,
-        key=str(path),
+    settings = CompletionSettings(
+        max_tokens_line=args.max_tokens, max_tokens_block=args.max_tokens, predict_time_budget_ms=0
     )
-    result = engine.generate(request, CancelToken())
-    sys.stdout.write(result.text + ("\n" if not result.text.endswith("\n") else ""))
+    result = engine.generate(state.request(settings, str(path), path.name), CancelToken())
+    language = LANGUAGE_IDS.get(path.suffix, path.suffix.lstrip("."))
+    text = finish(result.text, state, language, state.multiline) if not args.raw else result.text
+    if text is None:
+        print("(no suggestion: the post-processing dropped the model's output)", file=sys.stderr)
+        return 0
+    sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
     stats = result.stats
     print(
         f"[{engine.template.family}] {stats.prompt_tokens} prompt tokens, "

@@ -13,7 +13,9 @@ def is_prime(n: int) -> bool:
     """Return True when n is a prime number."""
     if n < 2:
         return False
-    return 
+    for d in range(2, int(n**0.5) + 1):
+        if n % d == 0:
+            return 
 
 
 if __name__ == "__main__":
