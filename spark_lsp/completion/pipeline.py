@@ -229,17 +229,9 @@ class CompletionService:
         job = worker.submit(request)
         cache = self._caches.setdefault(snapshot.uri, SuggestionCache())
 
-        def store(future: Future[GenerationResult]) -> None:
-            if future.cancelled() or future.exception() is not None:
-                return
-            result = future.result()
-            if result.stop_reason is StopReason.CANCELLED:
-                return
-            text = finish(result.text, state, snapshot.language_id, state.multiline)
-            if text is not None:
-                cache.store(state.window.prefix, state.window.suffix, text)
-
-        job.future.add_done_callback(store)
+        job.future.add_done_callback(
+            lambda future: _cache_result(future, state, snapshot.language_id, cache)
+        )
 
     def _fresh(
         self,
@@ -277,16 +269,26 @@ class CompletionService:
         def store(future: asyncio.Future[GenerationResult]) -> None:
             if self._background.get(uri, (None, None))[1] is future:
                 del self._background[uri]
-            if future.cancelled() or future.exception() is not None:
-                return
-            result = future.result()
-            if result.stop_reason is StopReason.CANCELLED:
-                return
-            text = finish(result.text, state, language, multiline=True)
-            if text is not None:
-                cache.store(state.window.prefix, state.window.suffix, text)
+            _cache_result(future, state, language, cache)
 
         finished.add_done_callback(store)
+
+
+def _cache_result(
+    future: Future[GenerationResult] | asyncio.Future[GenerationResult],
+    state: CursorState,
+    language_id: str,
+    cache: SuggestionCache,
+) -> None:
+    """Store a finished background generation's suggestion under the window it was made for."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    result = future.result()
+    if result.stop_reason is StopReason.CANCELLED:
+        return
+    text = finish(result.text, state, language_id, state.multiline)
+    if text is not None:
+        cache.store(state.window.prefix, state.window.suffix, text)
 
 
 class FirstLine:
