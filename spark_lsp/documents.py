@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -220,10 +220,6 @@ class TextDocument:
 
     def line(self, index: int) -> str:
         return line_content(self._lines[index])
-
-    def lines(self) -> Iterator[str]:
-        """The lines without their terminators."""
-        return (line_content(entry) for entry in self._lines)
 
     def snapshot(self) -> DocumentSnapshot:
         if self.out_of_sync_reason is not None:

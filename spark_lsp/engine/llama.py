@@ -237,11 +237,6 @@ class LlamaEngine:
         self._states.move_to_end(key)
         return state
 
-    def forget(self, key: str) -> None:
-        """Drop a document's cached cells (for example when it is closed)."""
-        if key in self._states:
-            self._drop_state(key)
-
     def reset(self) -> None:
         llama_cpp.llama_memory_clear(self._memory, True)
         self._states.clear()
