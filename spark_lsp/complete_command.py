@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     lines = split_lines(text)
     if not 1 <= line <= len(lines) or not 1 <= column <= len(line_content(lines[line - 1])) + 1:
         raise UsageError(f"{path}:{line}:{column} is outside the file")
-    state = cursor_state(lines, line - 1, column - 1)
+    language = LANGUAGE_IDS.get(path.suffix, path.suffix.lstrip("."))
+    state = cursor_state(lines, line - 1, column - 1, language_id=language)
     try:
         engine = load_engine(from_arguments(args), models.stderr_progress())
     except models.ModelError as error:
@@ -73,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
         max_tokens_line=args.max_tokens, max_tokens_block=args.max_tokens, predict_time_budget_ms=0
     )
     result = engine.generate(state.request(settings, str(path), path.name), CancelToken())
-    language = LANGUAGE_IDS.get(path.suffix, path.suffix.lstrip("."))
     text = finish(result.text, state, language, state.multiline) if not args.raw else result.text
     if text is None:
         print("(no suggestion: the post-processing dropped the model's output)", file=sys.stderr)

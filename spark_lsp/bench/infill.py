@@ -6,9 +6,13 @@ its start). For each task the benchmark reports exact match (the line, whitespac
 ignored) and pass@1 (the problem's tests run in a subprocess with a timeout, in a temporary
 directory) for:
 
-- raw: the model's first line as generated (stop at the first newline), substituted for the line;
-- pipeline: what the completion pipeline would show: its single- or multi-line decision, its
-  request, and its post-processing; nothing shown counts as a miss.
+- raw: the model's first line as generated (stop at the first newline), substituted for the line,
+  the usual protocol of single-line infilling;
+- pipeline: what the completion pipeline would show: its single- or multi-line decision (from the
+  syntax tree), its request, and its post-processing; nothing shown counts as a miss.
+
+Then each post-processing rule is switched off in turn, over the same generations, to show what it
+is worth ("without multiline_decision" shows the raw request's line, post-processed).
 """
 
 from __future__ import annotations
@@ -18,19 +22,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from spark_lsp import models
 from spark_lsp.bench.report import format_table, median, write_json
-from spark_lsp.completion.pipeline import CompletionSettings, cursor_state, finish
+from spark_lsp.completion.pipeline import CompletionSettings, CursorState, cursor_state, finish
+from spark_lsp.completion.postprocess import RULE_NAMES
 from spark_lsp.documents import split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.settings import from_arguments
 
 TEST_TIMEOUT_S = 10
+LINE_TOKENS = 64
+ABLATED_RULES = (*RULE_NAMES, "syntax_check")
 
 
 @dataclass(frozen=True)
@@ -98,53 +105,99 @@ def _exact(candidate: str | None, task: Task) -> bool:
     return candidate is not None and candidate.rstrip() == task.target.rstrip()
 
 
+@dataclass
+class Outcomes:
+    """Exact match, pass@1 and latency per path; pass@1 runs are cached per candidate text."""
+
+    exact: dict[str, list[bool]] = field(default_factory=dict)
+    passed: dict[str, list[bool]] = field(default_factory=dict)
+    ms: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(
+        self, path: str, task: Task, candidate: str | None, runs: dict[str | None, bool]
+    ) -> None:
+        if candidate not in runs:
+            runs[candidate] = candidate is not None and passes(task, candidate)
+        self.exact.setdefault(path, []).append(_exact(candidate, task))
+        self.passed.setdefault(path, []).append(runs[candidate])
+
+    def summary(self, path: str, total: int) -> dict[str, Any]:
+        return {
+            "tasks": len(self.exact[path]),
+            "exact_match": round(100 * sum(self.exact[path]) / total, 2),
+            "pass_at_1": round(100 * sum(self.passed[path]) / total, 2),
+            "median_ms": round(median(self.ms[path]), 1) if path in self.ms else None,
+        }
+
+
+def _line_request(state: CursorState, key: str) -> GenerationRequest:
+    """The request of the raw protocol: the same prompt, the first line as generated."""
+    prompt = InfillPrompt(state.window.prefix, state.window.suffix)
+    return GenerationRequest(prompt, max_tokens=LINE_TOKENS, stop=("\n",), key=key)
+
+
 def main(args: argparse.Namespace) -> int:
     engine = load_engine(from_arguments(args), models.stderr_progress())
     tasks = load_tasks(args.limit)
-    settings = CompletionSettings(predict_time_budget_ms=0)
-    rows: dict[str, dict[str, list[float]]] = {
-        name: {"exact": [], "pass": [], "ms": []} for name in ("raw", "pipeline")
-    }
+    settings = CompletionSettings(max_tokens_line=LINE_TOKENS, predict_time_budget_ms=0)
+    outcomes = Outcomes()
     started = time.perf_counter()
     for index, task in enumerate(tasks):
         lines, line = task.document()
-        state = cursor_state(lines, line, 0)
+        state = cursor_state(lines, line, 0, language_id="python")
         key = task.problem["task_id"]  # tasks of one problem share their prompt's cells
-        prompt = InfillPrompt(state.window.prefix, state.window.suffix)
-        raw_request = GenerationRequest(prompt, max_tokens=64, stop=("\n",), key=key)
-        raw = engine.generate(raw_request, CancelToken())
+        raw = engine.generate(_line_request(state, key), CancelToken())
         if state.multiline:
-            pipeline_request = state.request(settings, key, "")
-            generated = engine.generate(pipeline_request, CancelToken())
-        else:
+            generated = engine.generate(state.request(settings, key, ""), CancelToken())
+        elif raw.text.strip():
+            # The pipeline's one-line request differs from the raw one only when the model
+            # starts with a blank line; otherwise it is the same request, already answered.
             generated = raw
+        else:
+            line_state = replace(state, multiline=False)
+            generated = engine.generate(line_state.request(settings, key, ""), CancelToken())
+        runs: dict[str | None, bool] = {}
+        outcomes.add("raw", task, raw.text, runs)
+        outcomes.ms.setdefault("raw", []).append(raw.stats.total_ms)
         shown = finish(generated.text, state, "python", state.multiline)
-        for name, candidate, result in (
-            ("raw", raw.text, raw),
-            ("pipeline", shown, generated),
-        ):
-            rows[name]["exact"].append(float(_exact(candidate, task)))
-            rows[name]["pass"].append(float(candidate is not None and passes(task, candidate)))
-            rows[name]["ms"].append(result.stats.total_ms)
+        outcomes.add("pipeline", task, shown, runs)
+        outcomes.ms.setdefault("pipeline", []).append(generated.stats.total_ms)
+        for rule in ABLATED_RULES:
+            candidate = finish(generated.text, state, "python", state.multiline, frozenset({rule}))
+            outcomes.add(f"without {rule}", task, candidate, runs)
+        single = finish(raw.text, state, "python", multiline=False) if state.multiline else shown
+        outcomes.add("without multiline_decision", task, single, runs)
         if (index + 1) % 50 == 0:
             elapsed = time.perf_counter() - started
             print(f"{index + 1}/{len(tasks)} tasks, {elapsed:.0f} s", file=sys.stderr)
-    summary = {
-        name: {
-            "tasks": len(values["exact"]),
-            "exact_match": round(100 * sum(values["exact"]) / len(tasks), 2),
-            "pass_at_1": round(100 * sum(values["pass"]) / len(tasks), 2),
-            "median_ms": round(median(values["ms"]), 1),
-        }
-        for name, values in rows.items()
-    }
+    summary = {path: outcomes.summary(path, len(tasks)) for path in outcomes.exact}
+    main_paths = ("raw", "pipeline")
     print(
         format_table(
             ("path", "tasks", "exact match %", "pass@1 %", "median ms"),
-            [(name, *s.values()) for name, s in summary.items()],
+            [(path, *summary[path].values()) for path in main_paths],
         )
     )
-    gain = summary["pipeline"]["pass_at_1"] - summary["raw"]["pass_at_1"]
+    gain = round(summary["pipeline"]["pass_at_1"] - summary["raw"]["pass_at_1"], 2)
     print(f"pipeline - raw pass@1: {gain:+.2f} points (target on the full set: >= +5)")
+    print()
+    print("Each rule's effect: the pipeline with that rule switched off, same generations.")
+    ablation_rows = []
+    for path, values in summary.items():
+        if path in main_paths:
+            continue
+        ablation_rows.append(
+            (
+                path,
+                values["exact_match"],
+                values["pass_at_1"],
+                f"{summary['pipeline']['pass_at_1'] - values['pass_at_1']:+.2f}",
+            )
+        )
+    print(
+        format_table(
+            ("pipeline", "exact match %", "pass@1 %", "rule's pass@1 effect"), ablation_rows
+        )
+    )
     write_json(args.json, "infill", {"limit": args.limit, "results": summary, "gain": gain})
     return 0

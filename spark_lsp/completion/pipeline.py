@@ -16,8 +16,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from spark_lsp.completion.cache import SuggestionCache
-from spark_lsp.completion.postprocess import BLOCK_OPENERS, CursorContext, clean, wants_multiline
-from spark_lsp.completion.syntax import keeps_syntax
+from spark_lsp.completion.postprocess import (
+    BLOCK_OPENERS,
+    LEADING_BLANK_LINES,
+    CursorContext,
+    clean,
+    wants_multiline,
+)
+from spark_lsp.completion.syntax import keeps_syntax, starts_empty_block
 from spark_lsp.context.window import CursorWindow, cursor_window
 from spark_lsp.documents import DocumentSnapshot, line_content
 from spark_lsp.engine import (
@@ -39,7 +45,7 @@ MAX_TEXT_AFTER_CURSOR_AUTOMATIC = 8
 @dataclass(frozen=True)
 class CompletionSettings:
     debounce_ms: int = 40
-    max_tokens_line: int = 48
+    max_tokens_line: int = 64
     max_tokens_block: int = 128
     predict_time_budget_ms: int = 2000
 
@@ -59,6 +65,7 @@ class CursorState:
             InfillPrompt(self.window.prefix, self.window.suffix, file_path=file_path),
             max_tokens=settings.max_tokens_block if self.multiline else settings.max_tokens_line,
             stop=() if self.multiline else ("\n",),
+            stop_after_text=self.context.on_blank_line,
             priority=Priority.INTERACTIVE,
             key=key,
             predict_time_budget_ms=settings.predict_time_budget_ms,
@@ -66,10 +73,15 @@ class CursorState:
 
 
 def cursor_state(
-    lines: Sequence[str], line: int, column: int, selected: tuple[int, str] | None = None
+    lines: Sequence[str],
+    line: int,
+    column: int,
+    selected: tuple[int, str] | None = None,
+    language_id: str = "",
 ) -> CursorState:
     """``lines`` keep their terminators; columns count code points. ``selected`` is a popup
-    item the suggestion must extend: (its start column, its text), as if already inserted."""
+    item the suggestion must extend: (its start column, its text), as if already inserted.
+    ``language_id`` picks the grammar that decides between one line and a block."""
     lines = list(lines)
     start_column = column
     if selected is not None:
@@ -82,15 +94,28 @@ def cursor_state(
         line_before=content[:column],
         line_after=content[column:],
         next_lines=tuple(line_content(e) for e in lines[line + 1 : line + 4]),
-        previous_line=line_content(lines[line - 1]) if line > 0 else "",
+        previous_line=_previous_code_line(lines, line),
+    )
+    window = cursor_window(lines, line, column)
+    empty_block = (
+        starts_empty_block(language_id, window.prefix, window.suffix)
+        if context.on_blank_line
+        else None
     )
     return CursorState(
         context,
-        cursor_window(lines, line, column),
-        wants_multiline(context),
+        window,
+        wants_multiline(context, empty_block),
         start_column,
         content[start_column:column],
     )
+
+
+def _previous_code_line(lines: Sequence[str], line: int, limit: int = 16) -> str:
+    for index in range(line - 1, max(-1, line - 1 - limit), -1):
+        if (content := line_content(lines[index])).strip():
+            return content
+    return ""
 
 
 def next_line_indent(line: str) -> str:
@@ -102,13 +127,21 @@ def next_line_indent(line: str) -> str:
     return indent
 
 
-def finish(raw: str, state: CursorState, language_id: str, multiline: bool) -> str | None:
+def finish(
+    raw: str,
+    state: CursorState,
+    language_id: str,
+    multiline: bool,
+    disabled: frozenset[str] = frozenset(),
+) -> str | None:
     """The text to show for raw model output, or None: the rules of ``postprocess``, then the
-    syntax check (a suggestion may not add syntax errors around the cursor)."""
-    text = clean(raw, state.context, multiline)
+    syntax check (a suggestion may not add syntax errors around the cursor). ``disabled`` names
+    rules to skip, ``"syntax_check"`` included."""
+    text = clean(raw, state.context, multiline, disabled)
     if text is None:
         return None
-    if not keeps_syntax(language_id, state.window.prefix, text, state.window.suffix):
+    prefix, suffix = state.window.prefix, state.window.suffix
+    if "syntax_check" not in disabled and not keeps_syntax(language_id, prefix, text, suffix):
         return None
     return text
 
@@ -150,7 +183,7 @@ class CompletionService:
         selected: tuple[int, str] | None = None,
     ) -> Suggestion | None:
         """A suggestion at (line, column) in code points; see ``cursor_state``."""
-        state = cursor_state(snapshot.lines, line, column, selected)
+        state = cursor_state(snapshot.lines, line, column, selected, snapshot.language_id)
         context, window = state.context, state.window
         if automatic and len(context.line_after.strip()) > MAX_TEXT_AFTER_CURSOR_AUTOMATIC:
             return None
@@ -221,7 +254,7 @@ class CompletionService:
         indent = next_line_indent(accepted)
         ending = lines[line][len(content) :] or "\n"
         lines[line : line + 1] = [accepted + ending, indent + lines[line][len(content) :]]
-        state = cursor_state(lines, line + 1, len(indent))
+        state = cursor_state(lines, line + 1, len(indent), language_id=snapshot.language_id)
         request = replace(
             state.request(self.settings, snapshot.uri, snapshot.uri.rsplit("/", 1)[-1]),
             priority=Priority.SPECULATIVE,
@@ -292,8 +325,8 @@ def _cache_result(
 
 
 class FirstLine:
-    """Collects streamed text from the worker thread; ``ready`` resolves with the first
-    non-empty line once its newline arrives."""
+    """Collects streamed text from the worker thread; ``ready`` resolves with the text up to the
+    end of the first non-blank line once its newline arrives."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -302,8 +335,11 @@ class FirstLine:
 
     def feed(self, piece: str) -> None:
         self._text += piece
-        line, newline, _rest = self._text.partition("\n")
-        if newline and line.strip() and not self._loop.is_closed():
+        blank = LEADING_BLANK_LINES.match(self._text)
+        start = blank.end() if blank else 0
+        end = self._text.find("\n", start)
+        if end >= 0 and self._text[start:end].strip() and not self._loop.is_closed():
+            line = self._text[:end]  # blank lines before it kept: post-processing handles them
             with contextlib.suppress(RuntimeError):  # the loop closed in between: nobody waits
                 self._loop.call_soon_threadsafe(self._resolve, line)
 

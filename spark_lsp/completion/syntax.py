@@ -1,14 +1,20 @@
-"""Syntax checks with tree-sitter (grammars from tree-sitter-language-pack, bundled, offline).
+"""Syntax questions answered with tree-sitter (grammars from tree-sitter-language-pack, bundled,
+offline).
 
-A suggestion must not make the code around the cursor less parseable than it already is: the
-number of syntax-error nodes with the suggestion inserted may not exceed the number without it.
-Languages without a grammar pass unchecked (the indentation rules still apply to them).
+- ``keeps_syntax``: a suggestion must not make the code around the cursor less parseable than it
+  already is: the number of syntax-error nodes with the suggestion inserted may not exceed the
+  number without it.
+- ``starts_empty_block``: whether the cursor sits at the start of a block (or bracketed list)
+  that has nothing in it yet, the one place where a multi-line suggestion is wanted.
+
+Languages without a grammar get None, and the callers fall back to indentation rules.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import cache
+import threading
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +29,26 @@ LANGUAGE_NAMES = {
 }
 
 
-@cache
-def _parser(language_id: str) -> object | None:
-    name = LANGUAGE_NAMES.get(language_id, language_id)
-    try:
-        from tree_sitter_language_pack import get_parser
+# Node types that hold a block's statements, beyond those whose name says "block" or "body".
+BLOCK_TYPES = {"compound_statement", "declaration_list", "field_declaration_list", "suite"}
+OPENING_BRACKETS = {"(", "[", "{"}
 
-        return get_parser(name)  # type: ignore[arg-type]
-    except (ImportError, LookupError, ValueError) as error:
-        logger.debug("no tree-sitter grammar for %s: %s", language_id, error)
-        return None
+# A parser is not safe to share between threads, and suggestions finish on the worker's thread too.
+_local = threading.local()
+
+
+def _parser(language_id: str) -> object | None:
+    parsers: dict[str, object | None] = _local.__dict__.setdefault("parsers", {})
+    if language_id not in parsers:
+        name = LANGUAGE_NAMES.get(language_id, language_id)
+        try:
+            from tree_sitter_language_pack import get_parser
+
+            parsers[language_id] = get_parser(name)  # type: ignore[arg-type]
+        except (ImportError, LookupError, ValueError) as error:
+            logger.debug("no tree-sitter grammar for %s: %s", language_id, error)
+            parsers[language_id] = None
+    return parsers[language_id]
 
 
 def has_grammar(language_id: str) -> bool:
@@ -72,3 +88,63 @@ def keeps_syntax(language_id: str, prefix: str, suggestion: str, suffix: str) ->
         return True
     after = error_count(language_id, prefix + suggestion + suffix)
     return after is not None and after <= before
+
+
+def _is_block(node: Any) -> bool:
+    kind: str = node.type
+    return "block" in kind or kind.endswith("body") or kind in BLOCK_TYPES
+
+
+def _is_empty(node: Any, ignoring: Any = None) -> bool:
+    return all("comment" in c.type or c == ignoring for c in node.named_children)
+
+
+def _docstring_statement(token: Any) -> Any:
+    """The statement a token ends when it closes a block's leading docstring, else None."""
+    node = token
+    while node is not None and node.type != "string":
+        node = node.parent
+    if node is not None and node.parent is not None and node.parent.type == "expression_statement":
+        node = node.parent  # grammars differ on whether a docstring is wrapped in a statement
+    if node is None or node.parent is None:
+        return None
+    block = node.parent
+    if not _is_block(block) or block.named_children[0] != node:
+        return None
+    return node
+
+
+def starts_empty_block(language_id: str, prefix: str, suffix: str) -> bool | None:
+    """True when the last token before the cursor opens a block or bracket pair that is still
+    empty (``def f():`` with no body yet, ``{`` with nothing before its ``}``); False when it does
+    not; None when the language has no grammar or the opener sits in a syntax error."""
+    parser = _parser(language_id)
+    if parser is None:
+        return None
+    text = (prefix + suffix).encode("utf-8")
+    tree = parser.parse(text)  # type: ignore[attr-defined]
+    end = len(prefix.rstrip().encode("utf-8"))
+    while end > 0:
+        token = tree.root_node.descendant_for_byte_range(end - 1, end)
+        if token is None or token.end_byte != end:
+            return False  # the cursor follows the end of a larger node, not an opening token
+        if "comment" not in token.type:
+            break
+        end = len(text[: token.start_byte].rstrip())  # look at what precedes the comment
+    else:
+        return False
+    if token.is_error or token.is_missing or (token.parent is not None and token.parent.is_error):
+        return None
+    parent = token.parent
+    if parent is None:
+        return False
+    if (docstring := _docstring_statement(token)) is not None:
+        return _is_empty(docstring.parent, ignoring=docstring)  # a body with only its docstring
+    if token.type in OPENING_BRACKETS and parent.child(0) == token:
+        return _is_empty(parent)  # { in a block, ( or [ in a literal or argument list
+    # The block follows its opener (Python's ":"); an empty one is zero-width, which sibling
+    # links skip, so look it up among the parent's children by position.
+    body = next((c for c in parent.named_children if c.start_byte >= end), None)
+    if body is None or not _is_block(body):
+        return False
+    return _is_empty(body)

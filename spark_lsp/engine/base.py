@@ -56,11 +56,27 @@ class GenerationRequest:
     prompt: Prompt
     max_tokens: int = 64
     stop: tuple[str, ...] = ()
+    # Stop strings count only once some non-blank text precedes them: a one-line suggestion on a
+    # blank line is the model's next non-blank line, not the empty one it may start with.
+    stop_after_text: bool = False
     priority: Priority = Priority.INTERACTIVE
     # Requests with the same key share cache-reuse state, and a newer one supersedes older ones.
     key: str = ""
     prompt_time_budget_ms: float | None = None
     predict_time_budget_ms: float | None = None
+
+
+def stop_index(text: str, request: GenerationRequest) -> int:
+    """Where ``text`` must be cut for the request's stop strings, or -1."""
+    found = -1
+    for stop in request.stop:
+        start = 0
+        while (index := text.find(stop, start)) >= 0:
+            if not request.stop_after_text or text[:index].strip():
+                found = index if found < 0 else min(found, index)
+                break
+            start = index + 1
+    return found
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from spark_lsp.engine.base import (
     InfillPrompt,
     StopReason,
     TokenCallback,
+    stop_index,
 )
 
 Responder = Callable[[GenerationRequest], str]
@@ -71,7 +72,7 @@ class FakeEngine:
             if self._delay:
                 time.sleep(self._delay)
             candidate = text + piece
-            stop_at = min((candidate.find(s) for s in request.stop if s in candidate), default=-1)
+            stop_at = stop_index(candidate, request)
             if stop_at >= 0:
                 if on_text is not None and stop_at > len(text):
                     on_text(candidate[len(text) : stop_at])

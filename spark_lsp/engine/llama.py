@@ -39,6 +39,7 @@ from spark_lsp.engine.base import (
     StopReason,
     TextPrompt,
     TokenCallback,
+    stop_index,
 )
 from spark_lsp.engine.reuse import SequenceState, plan_reuse
 from spark_lsp.settings import EngineSettings
@@ -416,7 +417,7 @@ class LlamaEngine:
                 if stats.tokens_generated == 1:
                     stats.time_to_first_token_ms = (time.perf_counter() - started) * 1000
                 text += decoder.decode(self.token_bytes(token))
-                stop_at = min((text.find(s) for s in request.stop if s in text), default=-1)
+                stop_at = stop_index(text, request)
                 if stop_at >= 0:
                     text = text[:stop_at]
                     reason = StopReason.STOP
