@@ -35,6 +35,8 @@ STATISTICS_COMMAND = "spark-lsp.showStatistics"
 DID_SHOW = "textDocument/didShowCompletion"
 DID_PARTIALLY_ACCEPT = "textDocument/didPartiallyAcceptCompletion"
 KEPT_ITEMS = 200
+# sortText that puts the AI item after ("~" sorts after letters) or before ("!") other items.
+FALLBACK_SORT_TEXT = {"last": "~spark", "first": "!spark"}
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def register(server: SparkLanguageServer) -> None:
             kind=types.CompletionItemKind.Snippet,
             detail="AI suggestion (spark-lsp)",
             label_details=types.CompletionItemLabelDetails(description="spark-lsp"),
-            sort_text="~spark",  # after the language server's own items
+            sort_text=FALLBACK_SORT_TEXT[ls.completions.settings.fallback_sort],
             filter_text=snapshot.line(line)[suggestion.start_column : column] + suggestion.text,
             text_edit=types.TextEdit(
                 range=_lsp_range(ls, snapshot, line, suggestion, column),

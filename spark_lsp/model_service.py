@@ -37,6 +37,11 @@ class ModelService:
         self.worker: InferenceWorker | None = None
         self._started = False
 
+    @property
+    def started(self) -> bool:
+        """Whether loading began: settings changed after this apply at the next start only."""
+        return self._started
+
     async def ready_worker(self) -> InferenceWorker | None:
         """The worker once the model is loaded (starting the load if needed); None on failure."""
         await self.start()

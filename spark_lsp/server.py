@@ -25,6 +25,7 @@ from spark_lsp.documents import (
     UnknownDocument,
 )
 from spark_lsp.model_service import ModelService
+from spark_lsp.options import SECTION, ServerOptions, merge_options, section_of, to_wire
 from spark_lsp.protocol import SparkProtocol, UnreadableMessage, as_plain
 from spark_lsp.settings import EngineSettings
 from spark_lsp.stats import StatsStore
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 SERVER_NAME = "spark-lsp"
 DEBUG_DOCUMENT_REQUEST = "spark/debug/document"
 DEBUG_COUNTERS_REQUEST = "spark/debug/counters"
+DEBUG_OPTIONS_REQUEST = "spark/debug/options"
 
 
 class RequestFailed(JsonRpcException):
@@ -47,6 +49,7 @@ class SparkLanguageServer(LanguageServer):
 
     def __init__(self, settings: EngineSettings) -> None:
         super().__init__(SERVER_NAME, __version__, protocol_cls=SparkProtocol)
+        self.options = ServerOptions(engine=settings)
         self.store = DocumentStore()
         self.models = ModelService(self, settings)
         self.completions = inline_feature.build_service(self)
@@ -79,6 +82,32 @@ class SparkLanguageServer(LanguageServer):
     def hidden_features(self, capabilities: types.ClientCapabilities) -> set[str]:
         return inline_feature.hidden_features(capabilities)
 
+    def apply_options(self, raw: object, source: str) -> None:
+        """Options from the client over the current ones; what was wrong with them is shown once
+        and logged, and the rest still applies."""
+        options, problems = merge_options(self.options, raw)
+        if problems:
+            message = f"spark-lsp: {source}: " + "; ".join(problems)
+            logger.warning("%s", message)
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=message)
+            )
+        if options.engine != self.options.engine and self.models.started:
+            changed = [
+                name
+                for name, value in vars(options.engine).items()
+                if getattr(self.options.engine, name) != value
+            ]
+            message = f"spark-lsp: restart the server to apply engine options: {', '.join(changed)}"
+            logger.info("%s", message)
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Info, message=message)
+            )
+        else:
+            self.models.settings = options.engine
+        self.options = options
+        self.completions.settings = options.completion
+
     def warn_client(self, message: str) -> None:
         self.window_log_message(
             types.LogMessageParams(type=types.MessageType.Warning, message=message)
@@ -95,10 +124,31 @@ def create_server(settings: EngineSettings | None = None) -> SparkLanguageServer
 
 
 def _register_lifecycle(server: SparkLanguageServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: SparkLanguageServer, params: types.InitializeParams) -> None:
+        ls.apply_options(section_of(params.initialization_options), "initializationOptions")
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: SparkLanguageServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        raw = section_of(params.settings)
+        if raw is None and _can_pull_configuration(ls):
+            pulled = await ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+            )
+            raw = pulled[0] if pulled else None
+        ls.apply_options(raw, "workspace/didChangeConfiguration")
+
     @server.feature(types.INITIALIZED)
     async def initialized(ls: SparkLanguageServer, params: types.InitializedParams) -> None:
         if ls.models.settings.preload:
             await ls.models.start()
+
+
+def _can_pull_configuration(server: SparkLanguageServer) -> bool:
+    workspace = server.client_capabilities.workspace if server.client_capabilities else None
+    return bool(workspace and workspace.configuration)
 
 
 def _register_text_sync(server: SparkLanguageServer) -> None:
@@ -154,6 +204,11 @@ def _register_debug_requests(server: SparkLanguageServer) -> None:
             "outOfSyncReason": document.out_of_sync_reason,
             "text": document.text,
         }
+
+    @server.feature(DEBUG_OPTIONS_REQUEST)
+    def debug_options(ls: SparkLanguageServer, params: Any) -> dict[str, Any]:
+        """The options in effect, as a client would write them."""
+        return to_wire(ls.options)
 
     @server.feature(DEBUG_COUNTERS_REQUEST)
     def debug_counters(ls: SparkLanguageServer, params: Any) -> dict[str, int]:

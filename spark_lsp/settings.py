@@ -8,38 +8,38 @@ from __future__ import annotations
 
 import argparse
 import os
+import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 REUSE_MODES = ("shift", "exact")
 
 
-def _setting(
-    default: Any, description: str, low: int | None = None, high: int | None = None
-) -> Any:
+def setting(default: Any, description: str, low: int | None = None, high: int | None = None) -> Any:
+    """A settings field: its default, a description for --help and docs, and integer bounds."""
     return field(default=default, metadata={"help": description, "low": low, "high": high})
 
 
 @dataclass(frozen=True)
 class EngineSettings:
-    model: str | None = _setting(None, "path to a GGUF model (default: the embedded model)")
-    hf_repo: str | None = _setting(None, "Hugging Face repo to take the GGUF from (with hf_file)")
-    hf_file: str | None = _setting(None, "GGUF file name inside hf_repo")
-    n_ctx: int = _setting(8192, "context size in tokens (all documents share it)", 512, 131072)
-    threads: int = _setting(0, "CPU threads for llama.cpp (0: all cores)", 0, 256)
-    batch_size: int = _setting(
+    model: str | None = setting(None, "path to a GGUF model (default: the embedded model)")
+    hf_repo: str | None = setting(None, "Hugging Face repo to take the GGUF from (with hf_file)")
+    hf_file: str | None = setting(None, "GGUF file name inside hf_repo")
+    n_ctx: int = setting(8192, "context size in tokens (all documents share it)", 512, 131072)
+    threads: int = setting(0, "CPU threads for llama.cpp (0: all cores)", 0, 256)
+    batch_size: int = setting(
         128, "prompt tokens per llama_decode call (work kept when a request stops)", 16, 4096
     )
-    max_documents: int = _setting(
+    max_documents: int = setting(
         4, "documents whose KV-cache state is kept at once (sequences - 1)", 1, 63
     )
-    kv_reuse: str = _setting(
+    kv_reuse: Literal["shift", "exact"] = setting(
         "shift", "shift: reuse the suffix's cells across keystrokes; exact: recompute the suffix"
     )
-    suffix_refresh_tokens: int = _setting(
+    suffix_refresh_tokens: int = setting(
         16, "suffix tokens re-evaluated after the cursor when reusing cells", 1, 4096
     )
-    preload: bool = _setting(True, "load the model when an LSP session starts")
+    preload: bool = setting(True, "load the model when an LSP session starts")
 
     def __post_init__(self) -> None:
         if self.kv_reuse not in REUSE_MODES:
@@ -76,7 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser, settings_type: type = EngineS
             )
             continue
         kind = int if isinstance(default, int) else str
-        extra: dict[str, Any] = {"choices": REUSE_MODES} if item.name == "kv_reuse" else {}
+        hint = typing.get_type_hints(settings_type)[item.name]
+        extra: dict[str, Any] = {}
+        if typing.get_origin(hint) is Literal:
+            extra["choices"] = typing.get_args(hint)
         parser.add_argument(
             flag,
             dest=item.name,

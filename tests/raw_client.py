@@ -70,10 +70,13 @@ class RawClient:
             for message in skipped:
                 self.messages.put(message)
 
-    def initialize(self, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.request(
-            "initialize", {"processId": None, "rootUri": None, "capabilities": capabilities or {}}
-        )
+    def initialize(
+        self, capabilities: dict[str, Any] | None = None, options: Any = None
+    ) -> dict[str, Any]:
+        params = {"processId": None, "rootUri": None, "capabilities": capabilities or {}}
+        if options is not None:
+            params["initializationOptions"] = options
+        response = self.request("initialize", params)
         self.notify("initialized", {})
         return response
 

@@ -42,3 +42,16 @@ def test_cancellation_from_another_thread_stops_at_the_next_step() -> None:
     timer.join()
     assert result.stop_reason is StopReason.CANCELLED
     assert 0 < result.stats.tokens_generated < 1000
+
+
+def test_stops_after_text_ignore_a_leading_blank_line() -> None:
+    from spark_lsp.engine.base import stop_index
+
+    def request(after_text: bool) -> GenerationRequest:
+        return GenerationRequest(TextPrompt("x"), stop=("\n",), stop_after_text=after_text)
+
+    assert stop_index("\n  \n    return x\nmore", request(True)) == len("\n  \n    return x")
+    assert stop_index("\n    return x\n", request(False)) == 0
+    assert stop_index("  \n", request(True)) == -1
+    engine = FakeEngine(lambda request: "\n return x\n more")
+    assert engine.generate(request(True), CancelToken()).text == "\n return x"

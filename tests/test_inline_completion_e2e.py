@@ -220,3 +220,33 @@ def test_superseded_and_cancelled_requests_never_return_stale_suggestions() -> N
         assert raw.request("shutdown")["result"] is None
     finally:
         raw.close()
+
+
+def test_completion_fallback_follows_the_client_options() -> None:
+    raw = RawClient()
+    try:
+        raw.initialize(options={"completion": {"fallbackSort": "first", "automatic": False}})
+        document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
+        raw.notify("textDocument/didOpen", {"textDocument": document})
+
+        def complete(trigger_kind: int) -> list[dict]:
+            params = {
+                "textDocument": {"uri": URI},
+                "position": {"line": 2, "character": 12},
+                "context": {"triggerKind": trigger_kind},
+            }
+            return raw.request("textDocument/completion", params, timeout=300)["result"]["items"]
+
+        (item,) = complete(1)  # invoked
+        assert item["textEdit"]["newText"] == "a + b"
+        assert item["textEdit"]["range"]["start"] == {"line": 2, "character": 12}
+        assert item["sortText"] == "!spark"  # fallbackSort "first"
+        assert item["labelDetails"]["description"] == "spark-lsp"
+        assert complete(3) == []  # as-you-type requests are off ("automatic": false)
+        settings = {"sparkLsp": {"completion": {"fallbackSort": "last", "automatic": True}}}
+        raw.notify("workspace/didChangeConfiguration", {"settings": settings})
+        (item,) = complete(3)
+        assert item["sortText"] == "~spark"
+        assert raw.request("shutdown")["result"] is None
+    finally:
+        raw.close()

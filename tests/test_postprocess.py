@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.postprocess import (
+    RULE_NAMES,
     CursorContext,
     balance_brackets,
     clean,
     cut_at_existing_line,
+    cut_repeated_lines,
+    is_repetitive,
     repeats_existing_code,
+    skip_leading_blank_lines,
     stop_at_block_end,
     trim_suffix_overlap,
     wants_multiline,
@@ -24,11 +28,46 @@ def test_multiline_only_on_an_empty_line_after_a_block_opener() -> None:
     assert not wants_multiline(ctx("    x = ", previous="def f(x):"))
     assert not wants_multiline(ctx("    ", previous="x = 1"))
     assert not wants_multiline(ctx("    ", after="pass", previous="def f(x):"))
+    # Without a grammar, indentation tells whether the block already has a body.
+    assert not wants_multiline(ctx("    ", next_lines=["", "    return x"], previous="def f(x):"))
+    assert wants_multiline(ctx("    ", next_lines=["", "print(1)"], previous="def f(x):"))
+
+
+def test_the_syntax_tree_overrides_the_indentation_guess() -> None:
+    assert not wants_multiline(ctx("    ", previous="def f(x):"), empty_block=False)
+    assert wants_multiline(ctx("    ", previous="x = 1"), empty_block=True)
+    assert not wants_multiline(ctx("    x", previous="def f(x):"), empty_block=True)
+
+
+def test_leading_blank_lines_are_skipped_on_a_blank_line_only() -> None:
+    assert skip_leading_blank_lines("\n    return x", ctx("")) == "    return x"
+    assert skip_leading_blank_lines("\n  \n    return x", ctx("    ")) == "return x"
+    assert skip_leading_blank_lines("\nreturn x", ctx("x = ")) == "\nreturn x"
+    assert clean("\n    return x\n", ctx(""), multiline=False) == "    return x"
+
+
+def test_repeated_lines_and_repetitive_output() -> None:
+    raw = "x += 1\n    y = 2\n    y = 2\n    y = 2\n    y = 2"
+    assert cut_repeated_lines(raw, ctx("    ")) == "x += 1\n    y = 2"
+    assert is_repetitive("foo.bar.foo.bar.foo.bar.foo.bar.", ctx(""))
+    assert not is_repetitive("                return True", ctx(""))  # indentation
+    assert not is_repetitive("x = [0, 0, 0, 0, 0]", ctx(""))
+
+
+def test_each_rule_can_be_switched_off_by_name() -> None:
+    assert clean("foo()  ", ctx("x = "), False, frozenset({"strip_trailing_whitespace"})) == (
+        "foo()  "
+    )
+    assert clean("   ", ctx("x = ", after=" y"), False, frozenset({"drop_blank"})) == ""
+    assert set(RULE_NAMES) >= {"drop_blank", "stop_at_block_end", "balance_brackets"}
 
 
 def test_a_block_stops_at_the_first_dedent() -> None:
     raw = "if x:\n        return 1\n    return 2\nprint('outside')"
     assert stop_at_block_end(raw, ctx("    ")) == "if x:\n        return 1\n    return 2"
+    # At column 0 the first line's own indentation sets the block's depth.
+    raw = "            return True\n    return False\n\n\ndef check():"
+    assert stop_at_block_end(raw, ctx("")) == "            return True"
 
 
 def test_overlap_with_the_text_after_the_cursor_is_removed() -> None:

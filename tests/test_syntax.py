@@ -41,3 +41,28 @@ def test_the_pipeline_drops_a_suggestion_that_breaks_the_syntax() -> None:
         assert engine.calls == 1
     finally:
         worker.stop()
+
+
+def test_an_empty_block_start_is_recognised_in_several_grammars() -> None:
+    from spark_lsp.completion.syntax import starts_empty_block
+
+    cases = [
+        ("python", "def f(x):\n    ", "\n\nprint(1)\n", True),
+        ("python", "def f(x):\n    ", "\n    return x\n", False),  # the body exists
+        ("python", "def f(x):\n    ", "", True),
+        ("python", "if x:\n    ", "\nelse:\n    pass\n", True),
+        ("python", "for a in b:\n    # a comment\n    ", "\n", True),
+        ("python", 'def f():\n    """Doc."""\n    ', "\n", True),  # only a docstring so far
+        ("python", 'def f():\n    """Doc."""\n    ', "\n    return 1\n", False),
+        ("python", "x = 1\n", "\n", False),
+        ("python", "x = [\n    ", "\n]\n", True),
+        ("python", "x = [\n    ", "\n    1]\n", False),
+        ("javascript", "function f() {\n  ", "\n}\n", True),
+        ("javascript", "function f() {\n  ", "\n  return 1;\n}\n", False),
+        ("rust", "fn main() {\n    ", "\n}\n", True),
+        ("go", "func main() {\n\t", "\n}\n", True),
+        ("c", "int main() {\n    ", "\n}\n", True),
+        ("no-such-language", "def f():\n    ", "\n", None),
+    ]
+    for language, prefix, suffix, expected in cases:
+        assert starts_empty_block(language, prefix, suffix) is expected, (language, prefix)

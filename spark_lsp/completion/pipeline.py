@@ -14,6 +14,7 @@ from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.postprocess import (
@@ -35,6 +36,7 @@ from spark_lsp.engine import (
     StopReason,
 )
 from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.settings import setting
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +44,21 @@ logger = logging.getLogger(__name__)
 MAX_TEXT_AFTER_CURSOR_AUTOMATIC = 8
 
 
+FALLBACK_SORTS = ("last", "first")
+
+
 @dataclass(frozen=True)
 class CompletionSettings:
-    debounce_ms: int = 40
-    max_tokens_line: int = 64
-    max_tokens_block: int = 128
-    predict_time_budget_ms: int = 2000
+    automatic: bool = setting(True, "suggest while typing (invoked requests always work)")
+    debounce_ms: int = setting(40, "wait after a keystroke before asking the model", 0, 2000)
+    max_tokens_line: int = setting(64, "token limit of a one-line suggestion", 1, 512)
+    max_tokens_block: int = setting(128, "token limit of a multi-line suggestion", 1, 2048)
+    predict_time_budget_ms: int = setting(
+        2000, "stop generating after this long (0: no limit)", 0, 60000
+    )
+    fallback_sort: Literal["last", "first"] = setting(
+        "last", "textDocument/completion items: after (last) or before (first) the others"
+    )
 
 
 @dataclass(frozen=True)
@@ -185,7 +196,10 @@ class CompletionService:
         """A suggestion at (line, column) in code points; see ``cursor_state``."""
         state = cursor_state(snapshot.lines, line, column, selected, snapshot.language_id)
         context, window = state.context, state.window
-        if automatic and len(context.line_after.strip()) > MAX_TEXT_AFTER_CURSOR_AUTOMATIC:
+        if automatic and (
+            not self.settings.automatic
+            or len(context.line_after.strip()) > MAX_TEXT_AFTER_CURSOR_AUTOMATIC
+        ):
             return None
         cache = self._caches.setdefault(snapshot.uri, SuggestionCache())
         cached = cache.lookup(window.prefix, window.suffix)

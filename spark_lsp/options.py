@@ -1,0 +1,114 @@
+"""Options an editor sends: ``initializationOptions`` and ``workspace/didChangeConfiguration``.
+
+One typed tree with a default for every field, written in camelCase on the wire:
+
+    {"completion": {"automatic": true, "debounceMs": 40, "fallbackSort": "last", ...},
+     "engine": {"model": "/path/model.gguf", "nCtx": 8192, ...}}
+
+Every value is untrusted: a field with a wrong type or out of range keeps its previous value and
+yields a problem message; unknown keys yield one too. Engine fields are the ``EngineSettings`` of
+the command line; they apply when the model loads, so a change after that asks for a restart.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from typing import Any, Literal
+
+from spark_lsp.completion.pipeline import CompletionSettings
+from spark_lsp.settings import EngineSettings
+
+SECTION = "sparkLsp"  # the configuration section editors store these options under
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _check(value: Any, hint: Any, metadata: Any) -> str | None:
+    """Why ``value`` does not fit the field, or None when it does."""
+    allowed = typing.get_args(hint) if typing.get_origin(hint) is not None else (hint,)
+    if typing.get_origin(hint) is Literal:
+        return None if value in allowed else f"must be one of {', '.join(map(repr, allowed))}"
+    if value is None:
+        return None if type(None) in allowed else "must not be null"
+    if isinstance(value, bool) != (bool in allowed):
+        return f"must be {'a boolean' if bool in allowed else _kind(allowed)}"
+    if not isinstance(value, tuple(t for t in allowed if isinstance(t, type))):
+        return f"must be {_kind(allowed)}"
+    low, high = metadata.get("low"), metadata.get("high")
+    if isinstance(value, int) and low is not None and not low <= value <= (high or value):
+        return f"must be between {low} and {high}"
+    return None
+
+
+def _kind(allowed: tuple[Any, ...]) -> str:
+    names = {int: "an integer", str: "a string", bool: "a boolean"}
+    return " or ".join(names.get(t, "null") for t in allowed)
+
+
+def _merge(current: Any, raw: object, path: str, problems: list[str]) -> Any:
+    """``current`` (a dataclass) updated from the camelCase dict ``raw``."""
+    if not isinstance(raw, dict):
+        problems.append(f"{path or 'options'} must be an object")
+        return current
+    hints = typing.get_type_hints(type(current))
+    by_wire = {camel(item.name): item for item in fields(current)}
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        item = by_wire.get(key)
+        where = f"{path}.{key}" if path else str(key)
+        if item is None:
+            problems.append(f"unknown option {where}")
+            continue
+        if item.default is MISSING and item.default_factory is not MISSING:  # a nested group
+            changes[item.name] = _merge(getattr(current, item.name), value, where, problems)
+            continue
+        if (problem := _check(value, hints[item.name], item.metadata)) is not None:
+            problems.append(
+                f"{where} {problem} (got {value!r}); keeping {getattr(current, item.name)!r}"
+            )
+            continue
+        changes[item.name] = value
+    try:
+        return replace(current, **changes)
+    except ValueError as error:  # a rule across fields, checked by the dataclass itself
+        problems.append(f"{path or 'options'}: {error}")
+        return current
+
+
+def merge_options(current: ServerOptions, raw: object) -> tuple[ServerOptions, list[str]]:
+    """New options from ``raw`` over ``current``, and what was wrong with ``raw``."""
+    problems: list[str] = []
+    if raw is None:
+        return current, problems
+    return _merge(current, raw, "", problems), problems
+
+
+def to_wire(options: Any) -> dict[str, Any]:
+    """A dataclass tree as camelCase JSON."""
+    return {
+        camel(item.name): to_wire(value) if is_dataclass(value) else value
+        for item in fields(options)
+        for value in (getattr(options, item.name),)
+    }
+
+
+def section_of(settings: object) -> object:
+    """Our options inside a configuration value: under ``sparkLsp`` (how VS Code and most clients
+    nest them), or the value itself when it has our keys; None when it holds nothing of ours
+    (other tools' sections, an empty value)."""
+    if isinstance(settings, dict):
+        if SECTION in settings:
+            return settings[SECTION]
+        ours = {camel(item.name) for item in fields(ServerOptions)}
+        return settings if ours & settings.keys() else None
+    return None if settings in (None, [], "") else settings
