@@ -51,6 +51,12 @@ def _parser(language_id: str) -> object | None:
     return parsers[language_id]
 
 
+def parse(language_id: str, text: str) -> Any:
+    """The syntax tree of ``text``, or None when the language has no grammar."""
+    parser = _parser(language_id)
+    return parser.parse(text.encode("utf-8")) if parser is not None else None  # type: ignore[attr-defined]
+
+
 def has_grammar(language_id: str) -> bool:
     return _parser(language_id) is not None
 

@@ -42,6 +42,7 @@ from spark_lsp.engine.base import (
     stop_index,
 )
 from spark_lsp.engine.reuse import SequenceState, plan_reuse
+from spark_lsp.engine.vocabulary import piece_bytes
 from spark_lsp.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,10 @@ class LlamaEngine:
         return self._model.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
     def token_bytes(self, token: int) -> bytes:
-        return self._model.token_to_piece(token, special=False).rstrip(b"\0")
+        return piece_bytes(self._vocab, token)
+
+    def is_normal_token(self, token: int) -> bool:
+        return bool(self._model.token_get_attr(token) & llama_cpp.LLAMA_TOKEN_ATTR_NORMAL)
 
     def detokenize(self, tokens: Sequence[int]) -> str:
         return self._model.detokenize(list(tokens), special=False).decode("utf-8", "replace")

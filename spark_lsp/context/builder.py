@@ -1,0 +1,225 @@
+"""The prompt for a cursor: the most useful context that fits a token budget.
+
+Sources, in order of priority: the cursor's neighbourhood (``near_lines_above``/``below``, never
+cut), recently edited places, snippets from open documents similar to the cursor's code,
+definitions from imported workspace modules, then the rest of the file above and below (far
+prefix and suffix). Filling follows that order, so trimming cuts the far text first, then
+definitions, then snippets, then recent edits. Everything is measured in whole pieces (a chunk, or
+a block of ``BLOCK_LINES`` lines aligned to the document), so the outcome is deterministic.
+
+Counting: the engine tokenizes each prompt segment on its own, so a prompt's length is the sum
+of its segments' counts; prefix and suffix are counted as aligned line blocks whose counts are
+cached by content (a keystroke recounts only the block it touched). A block split at a line end
+never tokenizes into fewer tokens than the joined text, so the sum errs on the safe side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from spark_lsp import templates
+from spark_lsp.context.tokens import TokenCounter
+from spark_lsp.context.window import CursorWindow
+from spark_lsp.settings import setting
+
+BLOCK_LINES = 32
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    max_prompt_tokens: int = setting(
+        131072, "prompt budget in tokens (capped by the model's context)", 256, 1048576
+    )
+    near_lines_above: int = setting(64, "lines above the cursor always in the prompt", 1, 4096)
+    near_lines_below: int = setting(16, "lines below the cursor always in the prompt", 0, 4096)
+    far_lines_above: int = setting(4096, "at most this many lines above the cursor", 0, 1000000)
+    far_lines_below: int = setting(1024, "at most this many lines below the cursor", 0, 1000000)
+    recent_edits: int = setting(8, "recently edited blocks (16 lines) offered as context", 0, 64)
+    similar_snippets: int = setting(3, "snippets from similar open documents", 0, 16)
+    definitions_tokens: int = setting(
+        2048, "tokens of definitions from imported workspace modules", 0, 65536
+    )
+    margin_tokens: int = setting(16, "tokens kept free besides the answer's", 0, 4096)
+
+
+@dataclass(frozen=True)
+class ExtraChunk:
+    source: str  # "recent", "similar" or "definitions": the order of priority
+    path: str
+    text: str
+
+
+SOURCE_PRIORITY = ("recent", "similar", "definitions")
+# In the prompt, the most stable chunks come first, so that the KV cache's prefix survives.
+LAYOUT_ORDER = ("definitions", "similar", "recent")
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    window: CursorWindow
+    extra_context: tuple[tuple[str, str], ...]
+    tokens: int  # the estimate: at least what the engine's tokenizer will count
+    budget: int
+    near_tokens: int
+
+
+def effective_budget(
+    settings: ContextSettings, context_size: int | None, max_new_tokens: int
+) -> int:
+    """The smaller of the configured budget and what the model's context leaves."""
+    budget = settings.max_prompt_tokens
+    if context_size is not None:
+        budget = min(budget, context_size - max_new_tokens - settings.margin_tokens)
+    return max(0, budget)
+
+
+class PromptBuilder:
+    def __init__(
+        self, counter: TokenCounter, template: templates.FimTemplate, add_bos: bool
+    ) -> None:
+        self.counter = counter
+        self.template = template
+        self._bos = int(add_bos)
+
+    def _overhead(self, extra: Sequence[tuple[str, str]], file_path: str) -> int:
+        """Tokens of everything but the prefix and suffix text (special tokens count one)."""
+        prefix_side, suffix_side, trigger = templates.fim_segments(
+            self.template, "", "", file_path, extra
+        )
+        segments = [*prefix_side, *suffix_side, *([trigger] if trigger else [])]
+        return self._bos + sum(
+            1 if segment.special else self.counter.count(segment.text) for segment in segments
+        )
+
+    def build(
+        self,
+        lines: Sequence[str],
+        line: int,
+        column: int,
+        file_path: str,
+        extra: Sequence[ExtraChunk],
+        budget: int,
+        settings: ContextSettings,
+    ) -> BuiltPrompt:
+        """``lines`` keep their terminators; ``column`` counts code points."""
+        count = self.counter.count
+        near_above = 1 + -(-max(0, settings.near_lines_above - line % BLOCK_LINES) // BLOCK_LINES)
+        near_below = 1 + -(-settings.near_lines_below // BLOCK_LINES)
+        far_above = near_above + -(-settings.far_lines_above // BLOCK_LINES)
+        far_below = near_below + -(-settings.far_lines_below // BLOCK_LINES)
+        current = lines[line]
+        above = _blocks_above(lines, line, current[:column], far_above)  # nearest first
+        below = _blocks_below(lines, line, current[column:], far_below)
+        near = sum(map(count, above[:near_above])) + sum(map(count, below[:near_below]))
+        room = budget - self._overhead((), file_path) - near
+
+        chosen: list[ExtraChunk] = []
+        definitions_left = settings.definitions_tokens
+        for source in SOURCE_PRIORITY:
+            for chunk in extra:
+                if chunk.source != source:
+                    continue
+                cost = count(f"{chunk.path}\n{chunk.text}\n") + 2  # + separator tokens
+                if cost > room or (source == "definitions" and cost > definitions_left):
+                    continue
+                chosen.append(chunk)
+                room -= cost
+                if source == "definitions":
+                    definitions_left -= cost
+        taken_above = _take(above[near_above:], room * 3 // 4, count)
+        room -= sum(map(count, above[near_above : near_above + taken_above]))
+        taken_below = _take(below[near_below:], room, count)
+        room -= sum(map(count, below[near_below : near_below + taken_below]))
+        more = _take(above[near_above + taken_above :], room, count)
+        prefix_blocks = above[: near_above + taken_above + more]
+        suffix_blocks = below[: near_below + taken_below]
+
+        chosen.sort(key=lambda chunk: LAYOUT_ORDER.index(chunk.source))
+        while True:  # the exact total; trim in reverse priority until it fits
+            extra_context = tuple((chunk.path, chunk.text) for chunk in chosen)
+            text_tokens = sum(map(count, prefix_blocks)) + sum(map(count, suffix_blocks))
+            total = self._overhead(extra_context, file_path) + text_tokens
+            if total <= budget:
+                break
+            if len(prefix_blocks) > near_above:
+                prefix_blocks = prefix_blocks[:-1]
+            elif len(suffix_blocks) > near_below:
+                suffix_blocks = suffix_blocks[:-1]
+            elif chosen:
+                lowest = max(chosen, key=lambda chunk: SOURCE_PRIORITY.index(chunk.source))
+                chosen.remove(lowest)
+            elif len(prefix_blocks) > 1 or len(suffix_blocks) > 1:
+                # Even the neighbourhood is over budget: it goes last, farthest lines first.
+                longer = (
+                    prefix_blocks if len(prefix_blocks) >= len(suffix_blocks) else suffix_blocks
+                )
+                longer.pop()
+            else:
+                prefix_blocks, suffix_blocks = _trim_lines(
+                    prefix_blocks[0], suffix_blocks[0], budget - (total - text_tokens), count
+                )
+                extra_context = ()
+                total = self._overhead((), file_path) + count(prefix_blocks[0])
+                total += count(suffix_blocks[0])
+                break
+        first_line = line - line % BLOCK_LINES - BLOCK_LINES * (len(prefix_blocks) - 1)
+        last_line = min(len(lines), line - line % BLOCK_LINES + BLOCK_LINES * len(suffix_blocks))
+        window = CursorWindow(
+            "".join(reversed(prefix_blocks)), "".join(suffix_blocks), max(0, first_line), last_line
+        )
+        return BuiltPrompt(window, extra_context, total, budget, near)
+
+
+def _trim_lines(
+    prefix: str, suffix: str, room: int, count: Callable[[str], int]
+) -> tuple[list[str], list[str]]:
+    """Cut whole lines from the far ends (the prefix's first, the suffix's last, alternately),
+    then characters from the prefix's start, until both fit in ``room`` tokens."""
+    head = prefix.splitlines(keepends=True)
+    tail = suffix.splitlines(keepends=True)
+    while count("".join(head)) + count("".join(tail)) > room:
+        if len(tail) > 1 and len(tail) >= len(head):
+            tail.pop()
+        elif len(head) > 1:
+            head.pop(0)
+        elif tail and tail != [""] and count("".join(tail)) > 0 and len(tail[0]) > 0:
+            tail = [tail[0][: len(tail[0]) // 2]] if len(tail[0]) > 1 else []
+        elif head and head[0]:
+            head = [head[0][len(head[0]) // 2 :]] if len(head[0]) > 1 else []
+        else:
+            break
+    return ["".join(head)], ["".join(tail)]
+
+
+def _take(blocks: Sequence[str], room: int, count: Callable[[str], int]) -> int:
+    """How many leading blocks fit in ``room`` tokens (contiguous: stop at the first misfit)."""
+    taken = 0
+    for text in blocks:
+        cost = count(text)
+        if cost > room:
+            break
+        room -= cost
+        taken += 1
+    return taken
+
+
+def _blocks_above(lines: Sequence[str], line: int, head: str, limit: int) -> list[str]:
+    """The prefix as aligned blocks, nearest first; the first is the cursor's block up to it."""
+    start = line - line % BLOCK_LINES
+    blocks = ["".join(lines[start:line]) + head]
+    while start > 0 and len(blocks) < limit:
+        blocks.append("".join(lines[start - BLOCK_LINES : start]))
+        start -= BLOCK_LINES
+    return blocks
+
+
+def _blocks_below(lines: Sequence[str], line: int, tail: str, limit: int) -> list[str]:
+    """The suffix as aligned blocks, nearest first; the first runs from the cursor to its
+    block's end."""
+    end = line - line % BLOCK_LINES + BLOCK_LINES
+    blocks = [tail + "".join(lines[line + 1 : end])]
+    while end < len(lines) and len(blocks) < limit:
+        blocks.append("".join(lines[end : end + BLOCK_LINES]))
+        end += BLOCK_LINES
+    return blocks

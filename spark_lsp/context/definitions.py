@@ -1,0 +1,220 @@
+"""Definitions from the workspace modules the current file imports (Python).
+
+Imports are read from the current text with tree-sitter (it copes with code being edited); each
+module is resolved under the workspace roots (``a.b`` -> ``a/b.py`` or ``a/b/__init__.py``, also
+under ``src/``; relative imports from the file's directory). A module becomes an outline: its
+top-level functions and classes with their signatures and docstrings, bodies elided, constants
+kept. Files are read from disk with care: ignored by the root's ``.gitignore`` (pathspec), larger
+than ``MAX_FILE_BYTES`` or binary means skipped. Outlines are cached by path, size and mtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pathspec
+
+from spark_lsp.completion.syntax import parse
+
+logger = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 512 * 1024
+ALWAYS_IGNORED = (".git/", "__pycache__/", "node_modules/", ".venv/", "venv/", ".tox/")
+DEFINITION_TYPES = ("function_definition", "class_definition", "decorated_definition")
+
+
+@dataclass(frozen=True)
+class Definitions:
+    path: str  # relative to its workspace root
+    outline: str
+
+
+class Workspace:
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = [root.resolve() for root in roots if root.is_dir()]
+        self._ignores: dict[Path, pathspec.PathSpec] = {}
+        self._outlines: dict[Path, tuple[int, int, str | None]] = {}
+
+    def root_of(self, path: Path) -> Path | None:
+        return next((root for root in self.roots if path.is_relative_to(root)), None)
+
+    def _ignore_spec(self, root: Path) -> pathspec.PathSpec:
+        if root not in self._ignores:
+            patterns = list(ALWAYS_IGNORED)
+            gitignore = root / ".gitignore"
+            with contextlib.suppress(OSError):
+                patterns += gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+            self._ignores[root] = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+        return self._ignores[root]
+
+    def ignored(self, path: Path) -> bool:
+        root = self.root_of(path)
+        if root is None:
+            return True  # outside the workspace
+        return self._ignore_spec(root).match_file(path.relative_to(root).as_posix())
+
+    def read_text(self, path: Path) -> str | None:
+        """A workspace file's text, or None when it is ignored, too large, binary or unreadable."""
+        try:
+            if self.ignored(path) or path.stat().st_size > MAX_FILE_BYTES:
+                return None
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if b"\0" in data[:8192]:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def resolve_python(self, module: str, level: int, current: Path | None) -> Path | None:
+        parts = [part for part in module.split(".") if part]
+        if level:
+            if current is None:
+                return None
+            base = current.parent
+            for _ in range(level - 1):
+                base = base.parent
+            bases = [base]
+        else:
+            bases = [base for root in self.roots for base in (root, root / "src")]
+        for base in bases:
+            target = base.joinpath(*parts)
+            for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+                if parts and candidate.is_file() and not self.ignored(candidate.resolve()):
+                    return candidate.resolve()
+            if not parts and (base / "__init__.py").is_file():
+                return (base / "__init__.py").resolve()
+        return None
+
+    def outline(self, path: Path) -> str | None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        cached = self._outlines.get(path)
+        if cached is not None and cached[:2] == (stat.st_size, stat.st_mtime_ns):
+            return cached[2]
+        text = self.read_text(path)
+        outline = python_outline(text) if text is not None else None
+        self._outlines[path] = (stat.st_size, stat.st_mtime_ns, outline)
+        return outline
+
+    def imported_definitions(
+        self, language_id: str, text: str, current: Path | None
+    ) -> list[Definitions]:
+        """Outlines of the workspace modules ``text`` imports, in import order."""
+        if language_id != "python" or not self.roots:
+            return []
+        found: list[Definitions] = []
+        seen: set[Path] = set()
+        for module, level in python_imports(text):
+            path = self.resolve_python(module, level, current)
+            if path is None or path in seen or path == current:
+                continue
+            seen.add(path)
+            outline = self.outline(path)
+            root = self.root_of(path)
+            if outline and root is not None:
+                found.append(Definitions(path.relative_to(root).as_posix(), outline))
+        return found
+
+
+def python_imports(text: str) -> list[tuple[str, int]]:
+    """(module, relative level) for each import in ``text``; ``from . import x`` gives ("x", 1)
+    as well as ("", 1), since x may be a module."""
+    tree = parse("python", text)
+    if tree is None:
+        return []
+    found: list[tuple[str, int]] = []
+    stack: list[Any] = list(reversed(tree.root_node.children))
+    while stack:
+        node = stack.pop()
+        if node.type == "import_statement":
+            for child in node.named_children:
+                name = (
+                    child.child_by_field_name("name") if child.type == "aliased_import" else child
+                )
+                if name is not None and name.type == "dotted_name":
+                    found.append((_text(name), 0))
+        elif node.type == "import_from_statement":
+            module = node.child_by_field_name("module_name")
+            if module is None:
+                continue
+            if module.type == "relative_import":
+                dots = next((c for c in module.children if c.type == "import_prefix"), None)
+                level = len(_text(dots)) if dots is not None else 1
+                named = next((c for c in module.named_children if c.type == "dotted_name"), None)
+                base = _text(named) if named is not None else ""
+                found.append((base, level))
+                if not base:
+                    for child in node.children_by_field_name("name"):
+                        name = (
+                            child.child_by_field_name("name")
+                            if child.type == "aliased_import"
+                            else child
+                        )
+                        if name is not None:
+                            found.append((_text(name), level))
+            else:
+                found.append((_text(module), 0))
+        elif node.type in (
+            "if_statement",
+            "try_statement",
+            "block",
+            "else_clause",
+            "except_clause",
+        ):
+            stack.extend(reversed(node.named_children))
+    return found
+
+
+def _text(node: Any) -> str:
+    return node.text.decode("utf-8", errors="replace")
+
+
+def python_outline(text: str) -> str | None:
+    """Top-level definitions with bodies elided (signature, docstring, "..."), methods inside
+    classes likewise, and one-line top-level assignments."""
+    tree = parse("python", text)
+    if tree is None:
+        return None
+    source = text.encode("utf-8")
+    lines: list[str] = []
+    for node in tree.root_node.named_children:
+        if node.type in DEFINITION_TYPES:
+            lines.extend(_definition_outline(node, source, ""))
+        elif node.type == "expression_statement" and node.start_point[0] == node.end_point[0]:
+            child = node.named_children[0] if node.named_children else None
+            if child is not None and child.type == "assignment":
+                lines.append(_text(node))
+    return "\n".join(lines) + "\n" if lines else None
+
+
+def _definition_outline(node: Any, source: bytes, indent: str) -> list[str]:
+    definition = node
+    if node.type == "decorated_definition":
+        definition = node.child_by_field_name("definition")
+    body = definition.child_by_field_name("body") if definition is not None else None
+    if definition is None or body is None:
+        return [indent + _text(node)]
+    header = source[node.start_byte : body.start_byte].decode("utf-8", errors="replace").rstrip()
+    lines = [indent + header]
+    inner = indent + "    "
+    statements = body.named_children
+    if statements and statements[0].type in ("expression_statement", "string"):
+        first = statements[0]
+        string = first if first.type == "string" else first.named_children[0]
+        if string.type == "string":
+            lines.append(inner + _text(first))
+    if definition.type == "class_definition":
+        methods = [child for child in statements if child.type in DEFINITION_TYPES]
+        for method in methods:
+            lines.extend(_definition_outline(method, source, inner))
+        if not methods:
+            lines.append(inner + "...")
+    else:
+        lines.append(inner + "...")
+    return lines
