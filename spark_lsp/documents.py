@@ -320,6 +320,14 @@ class DocumentStore:
             raise
         return document
 
+    def snapshots(self) -> list[DocumentSnapshot]:
+        """The open documents that are in sync."""
+        return [
+            document.snapshot()
+            for document in self._documents.values()
+            if document.out_of_sync_reason is None
+        ]
+
     def mark_out_of_sync(self, uri: str, reason: str) -> bool:
         """Mark an open document out of sync; returns False when the URI is not open."""
         document = self._documents.get(uri)

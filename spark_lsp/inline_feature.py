@@ -88,10 +88,10 @@ def build_service(server: SparkLanguageServer) -> CompletionService:
     def current_version(uri: str) -> int | None:
         return server.store.document(uri).version if uri in server.store else None
 
-    return CompletionService(worker_for, current_version)
+    return CompletionService(worker_for, current_version, context=server.context)
 
 
-def _resolve(
+def resolve_position(
     server: SparkLanguageServer, snapshot: DocumentSnapshot, position: types.Position
 ) -> tuple[int, int]:
     try:
@@ -124,12 +124,12 @@ def register(server: SparkLanguageServer) -> None:
     ) -> types.InlineCompletionList:
         started = time.perf_counter()
         snapshot = ls.snapshot(params.text_document.uri)
-        line, column = _resolve(ls, snapshot, params.position)
+        line, column = resolve_position(ls, snapshot, params.position)
         automatic = params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic
         selected = None
         if (info := params.context.selected_completion_info) is not None:
-            start_line, start_column = _resolve(ls, snapshot, info.range.start)
-            end_line, end_column = _resolve(ls, snapshot, info.range.end)
+            start_line, start_column = resolve_position(ls, snapshot, info.range.start)
+            end_line, end_column = resolve_position(ls, snapshot, info.range.end)
             if start_line != line or end_line != line or end_column != column:
                 raise JsonRpcInvalidParams("selectedCompletionInfo.range must end at the cursor")
             selected = (start_column, info.text)
@@ -155,7 +155,7 @@ def register(server: SparkLanguageServer) -> None:
         ls: SparkLanguageServer, params: types.CompletionParams
     ) -> types.CompletionList:
         snapshot = ls.snapshot(params.text_document.uri)
-        line, column = _resolve(ls, snapshot, params.position)
+        line, column = resolve_position(ls, snapshot, params.position)
         automatic = (
             params.context is None
             or params.context.trigger_kind != types.CompletionTriggerKind.Invoked

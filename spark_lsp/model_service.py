@@ -11,12 +11,14 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from spark_lsp import models
+from spark_lsp.context.tokens import TokenCounter, calibration_texts, counter_for
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.settings import EngineSettings
@@ -35,6 +37,8 @@ class ModelService:
         self.settings = settings
         self.engine: Future[LlamaEngine] = Future()
         self.worker: InferenceWorker | None = None
+        self.counter: TokenCounter | None = None  # token counts for prompt budgets
+        self.on_ready: list[Callable[[LlamaEngine, TokenCounter], None]] = []
         self._started = False
 
     @property
@@ -71,6 +75,7 @@ class ModelService:
         def load() -> None:
             try:
                 engine = load_engine(self.settings, report)
+                self.counter = counter_for(engine, calibration_texts())
             except Exception as error:  # reported to the user below, and to engine's waiters
                 loop.call_soon_threadsafe(self._finish, token, None, error)
             else:
@@ -103,6 +108,9 @@ class ModelService:
         if error is None:
             assert engine is not None
             self.worker = InferenceWorker(engine)
+            assert self.counter is not None
+            for callback in self.on_ready:
+                callback(engine, self.counter)
             self.engine.set_result(engine)
             message = f"{engine.model_path.name} ready ({engine.template.family})"
         else:

@@ -17,6 +17,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal
 
 from spark_lsp.completion.pipeline import CompletionSettings
+from spark_lsp.context.builder import ContextSettings
 from spark_lsp.settings import EngineSettings
 
 SECTION = "sparkLsp"  # the configuration section editors store these options under
@@ -25,6 +26,7 @@ SECTION = "sparkLsp"  # the configuration section editors store these options un
 @dataclass(frozen=True)
 class ServerOptions:
     completion: CompletionSettings = field(default_factory=CompletionSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
 
 

@@ -8,13 +8,17 @@ convert the result; errors from the store become JSON-RPC errors the client can 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from spark_lsp import __version__, convert, inline_feature
+from spark_lsp.context.builder import PromptBuilder
+from spark_lsp.context.service import ContextService, uri_to_path
+from spark_lsp.context.tokens import TokenCounter
 from spark_lsp.documents import (
     DocumentError,
     DocumentOutOfSync,
@@ -30,12 +34,16 @@ from spark_lsp.protocol import SparkProtocol, UnreadableMessage, as_plain
 from spark_lsp.settings import EngineSettings
 from spark_lsp.stats import StatsStore
 
+if TYPE_CHECKING:
+    from spark_lsp.engine.llama import LlamaEngine
+
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "spark-lsp"
 DEBUG_DOCUMENT_REQUEST = "spark/debug/document"
 DEBUG_COUNTERS_REQUEST = "spark/debug/counters"
 DEBUG_OPTIONS_REQUEST = "spark/debug/options"
+DEBUG_PROMPT_REQUEST = "spark/debug/prompt"
 
 
 class RequestFailed(JsonRpcException):
@@ -52,6 +60,8 @@ class SparkLanguageServer(LanguageServer):
         self.options = ServerOptions(engine=settings)
         self.store = DocumentStore()
         self.models = ModelService(self, settings)
+        self.context = ContextService(self.store.snapshots)
+        self.models.on_ready.append(self._attach_context)
         self.completions = inline_feature.build_service(self)
         self.shown_items = inline_feature.ShownItems()
         self.usage = StatsStore()
@@ -82,6 +92,10 @@ class SparkLanguageServer(LanguageServer):
     def hidden_features(self, capabilities: types.ClientCapabilities) -> set[str]:
         return inline_feature.hidden_features(capabilities)
 
+    def _attach_context(self, engine: LlamaEngine, counter: TokenCounter) -> None:
+        self.context.builder = PromptBuilder(counter, engine.template, engine.add_bos)
+        self.context.context_size = engine.n_ctx
+
     def apply_options(self, raw: object, source: str) -> None:
         """Options from the client over the current ones; what was wrong with them is shown once
         and logged, and the rest still applies."""
@@ -107,6 +121,8 @@ class SparkLanguageServer(LanguageServer):
             self.models.settings = options.engine
         self.options = options
         self.completions.settings = options.completion
+        if options.context != self.context.settings:
+            self.context.set_settings(options.context)
 
     def warn_client(self, message: str) -> None:
         self.window_log_message(
@@ -127,6 +143,7 @@ def _register_lifecycle(server: SparkLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: SparkLanguageServer, params: types.InitializeParams) -> None:
         ls.apply_options(section_of(params.initialization_options), "initializationOptions")
+        ls.context.set_roots(workspace_roots(params))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -146,6 +163,17 @@ def _register_lifecycle(server: SparkLanguageServer) -> None:
             await ls.models.start()
 
 
+def workspace_roots(params: types.InitializeParams) -> list[Path]:
+    """The workspace folders' paths (file URIs only), else the root URI's or root path's."""
+    uris = [folder.uri for folder in params.workspace_folders or []]
+    if not uris and params.root_uri:
+        uris = [params.root_uri]
+    roots = [path for path in map(uri_to_path, uris) if path is not None]
+    if not roots and params.root_path:
+        roots = [Path(params.root_path)]
+    return roots
+
+
 def _can_pull_configuration(server: SparkLanguageServer) -> bool:
     workspace = server.client_capabilities.workspace if server.client_capabilities else None
     return bool(workspace and workspace.configuration)
@@ -163,6 +191,10 @@ def _register_text_sync(server: SparkLanguageServer) -> None:
         changes = [convert.to_text_change(change) for change in params.content_changes]
         try:
             ls.store.change(uri, params.text_document.version, changes, ls.encoding)
+            for change in changes:
+                if change.range is not None:
+                    last = change.range.start.line + change.text.count("\n")
+                    ls.context.record_edit(uri, change.range.start.line, last)
         except InvalidChange as error:
             if error.newly_out_of_sync:
                 ls.warn_client(f"{uri} is out of sync: {error}")
@@ -210,12 +242,44 @@ def _register_debug_requests(server: SparkLanguageServer) -> None:
         """The options in effect, as a client would write them."""
         return to_wire(ls.options)
 
+    @server.feature(DEBUG_PROMPT_REQUEST)
+    def debug_prompt(ls: SparkLanguageServer, params: Any) -> dict[str, Any]:
+        """What a completion at a position would send the model: the extra context chosen, the
+        window's extent and the token count against the budget."""
+        params = as_plain(params)
+        uri = params.get("textDocument", {}).get("uri") if isinstance(params, dict) else None
+        position = params.get("position") if isinstance(params, dict) else None
+        if not isinstance(uri, str) or not isinstance(position, dict):
+            raise JsonRpcInvalidParams(
+                f"{DEBUG_PROMPT_REQUEST} needs params {{textDocument: {{uri}}, position}}"
+            )
+        snapshot = ls.snapshot(uri)
+        try:
+            position = types.Position(line=position["line"], character=position["character"])
+        except (KeyError, TypeError) as error:
+            raise JsonRpcInvalidParams(f"bad position: {error}") from None
+        line, column = inline_feature.resolve_position(ls, snapshot, position)
+        settings = ls.completions.settings
+        max_new = max(settings.max_tokens_line, settings.max_tokens_block)
+        built = ls.context.build(snapshot, line, column, max_new)
+        if built is None:
+            raise RequestFailed("the model is not loaded yet: its tokenizer sets the budget")
+        return {
+            "tokens": built.tokens,
+            "budget": built.budget,
+            "nearTokens": built.near_tokens,
+            "firstLine": built.window.first_line,
+            "lastLine": built.window.last_line,
+            "extraContext": [{"path": path, "text": text} for path, text in built.extra_context],
+        }
+
     @server.feature(DEBUG_COUNTERS_REQUEST)
     def debug_counters(ls: SparkLanguageServer, params: Any) -> dict[str, int]:
         """Counters for tests and diagnosis: model calls versus suggestions served from cache."""
         engine = ls.models.engine.result() if ls.models.engine.done() else None
         return {
             "modelCalls": ls.completions.model_calls,
+            "contextWarmups": ls.completions.warmups,
             "cacheHits": ls.completions.cache_hits,
             "engineRequests": getattr(engine, "requests", 0),
             "acceptedItems": ls.usage.stats.accepted,

@@ -25,6 +25,8 @@ from spark_lsp.completion.postprocess import (
     wants_multiline,
 )
 from spark_lsp.completion.syntax import keeps_syntax, starts_empty_block
+from spark_lsp.context.builder import BuiltPrompt
+from spark_lsp.context.service import ContextService
 from spark_lsp.context.window import CursorWindow, cursor_window
 from spark_lsp.documents import DocumentSnapshot, line_content
 from spark_lsp.engine import (
@@ -42,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 # llama.vim's rule: with more than this many characters right of the cursor, do not auto-trigger.
 MAX_TEXT_AFTER_CURSOR_AUTOMATIC = 8
+LOCAL_LINES_ABOVE = 300
+LOCAL_LINES_BELOW = 100
 
 
 FALLBACK_SORTS = ("last", "first")
@@ -59,6 +63,9 @@ class CompletionSettings:
     fallback_sort: Literal["last", "first"] = setting(
         "last", "textDocument/completion items: after (last) or before (first) the others"
     )
+    context_refresh_idle_ms: int = setting(
+        1000, "pause after which extra context is refreshed and warmed", 100, 60000
+    )
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,13 @@ class CursorState:
     multiline: bool
     start_column: int  # where the suggestion's range starts (a selected popup item's start)
     head: str  # the selected popup item's text, which the suggestion extends
+    extra_context: tuple[tuple[str, str], ...] = ()
 
     def request(self, settings: CompletionSettings, key: str, file_path: str) -> GenerationRequest:
         return GenerationRequest(
-            InfillPrompt(self.window.prefix, self.window.suffix, file_path=file_path),
+            InfillPrompt(
+                self.window.prefix, self.window.suffix, file_path, extra_context=self.extra_context
+            ),
             max_tokens=settings.max_tokens_block if self.multiline else settings.max_tokens_line,
             stop=() if self.multiline else ("\n",),
             stop_after_text=self.context.on_blank_line,
@@ -83,16 +93,21 @@ class CursorState:
         )
 
 
+PromptWindow = Callable[[Sequence[str], int, int], BuiltPrompt | None]
+
+
 def cursor_state(
     lines: Sequence[str],
     line: int,
     column: int,
     selected: tuple[int, str] | None = None,
     language_id: str = "",
+    prompt_window: PromptWindow | None = None,
 ) -> CursorState:
     """``lines`` keep their terminators; columns count code points. ``selected`` is a popup
     item the suggestion must extend: (its start column, its text), as if already inserted.
-    ``language_id`` picks the grammar that decides between one line and a block."""
+    ``language_id`` picks the grammar that decides between one line and a block.
+    ``prompt_window`` builds the prompt's text and extra context (default: the plain window)."""
     lines = list(lines)
     start_column = column
     if selected is not None:
@@ -107,11 +122,10 @@ def cursor_state(
         next_lines=tuple(line_content(e) for e in lines[line + 1 : line + 4]),
         previous_line=_previous_code_line(lines, line),
     )
-    window = cursor_window(lines, line, column)
+    built = prompt_window(lines, line, column) if prompt_window is not None else None
+    window = built.window if built is not None else cursor_window(lines, line, column)
     empty_block = (
-        starts_empty_block(language_id, window.prefix, window.suffix)
-        if context.on_blank_line
-        else None
+        starts_empty_block(language_id, *local_text(window)) if context.on_blank_line else None
     )
     return CursorState(
         context,
@@ -119,7 +133,25 @@ def cursor_state(
         wants_multiline(context, empty_block),
         start_column,
         content[start_column:column],
+        built.extra_context if built is not None else (),
     )
+
+
+def local_text(window: CursorWindow) -> tuple[str, str]:
+    """The window's text near the cursor, for syntax checks (a budget of 128k tokens can put
+    whole files in the window; parsing them per keystroke would cost tens of milliseconds)."""
+    prefix, suffix = window.prefix, window.suffix
+    start = len(prefix)
+    for _ in range(LOCAL_LINES_ABOVE):
+        start = prefix.rfind("\n", 0, start)
+        if start < 0:
+            break
+    end = -1
+    for _ in range(LOCAL_LINES_BELOW):
+        end = suffix.find("\n", end + 1)
+        if end < 0:
+            break
+    return prefix[start + 1 :], suffix if end < 0 else suffix[: end + 1]
 
 
 def _previous_code_line(lines: Sequence[str], line: int, limit: int = 16) -> str:
@@ -151,7 +183,7 @@ def finish(
     text = clean(raw, state.context, multiline, disabled)
     if text is None:
         return None
-    prefix, suffix = state.window.prefix, state.window.suffix
+    prefix, suffix = local_text(state.window)
     if "syntax_check" not in disabled and not keeps_syntax(language_id, prefix, text, suffix):
         return None
     return text
@@ -170,13 +202,17 @@ class CompletionService:
         worker: Callable[[bool], Awaitable[InferenceWorker | None]],
         current_version: Callable[[str], int | None],
         settings: CompletionSettings | None = None,
+        context: ContextService | None = None,
     ) -> None:
         self._worker = worker
         self._current_version = current_version
         self.settings = settings or CompletionSettings()
+        self.context = context
         self._caches: dict[str, SuggestionCache] = {}
         self._background: dict[str, tuple[CursorWindow, asyncio.Future[GenerationResult]]] = {}
+        self._refreshes: dict[str, asyncio.Task[None]] = {}
         self.model_calls = 0
+        self.warmups = 0
 
     @property
     def cache_hits(self) -> int:
@@ -184,6 +220,34 @@ class CompletionService:
 
     def forget(self, uri: str) -> None:
         self._caches.pop(uri, None)
+        if (task := self._refreshes.pop(uri, None)) is not None:
+            task.cancel()
+        if self.context is not None:
+            self.context.forget(uri)
+
+    def _prompt_window(
+        self, snapshot: DocumentSnapshot, lines_changed: bool = False
+    ) -> PromptWindow | None:
+        """Builds prompts with the context service; ``lines_changed``: the lines it will get
+        differ from the snapshot's (a popup item inserted, a prefetch's next line)."""
+        context = self.context
+        if context is None:
+            return None
+        max_new = max(self.settings.max_tokens_line, self.settings.max_tokens_block)
+
+        def build(lines: Sequence[str], line: int, column: int) -> BuiltPrompt | None:
+            if lines_changed:
+                snapshot_ = DocumentSnapshot(
+                    snapshot.uri, snapshot.language_id, snapshot.version, tuple(lines)
+                )
+            else:
+                snapshot_ = snapshot
+            return context.build(snapshot_, line, column, max_new)
+
+        return build
+
+    def _file_path(self, uri: str) -> str:
+        return self.context.display_path(uri) if self.context else uri.rsplit("/", 1)[-1]
 
     async def suggest(
         self,
@@ -194,7 +258,14 @@ class CompletionService:
         selected: tuple[int, str] | None = None,
     ) -> Suggestion | None:
         """A suggestion at (line, column) in code points; see ``cursor_state``."""
-        state = cursor_state(snapshot.lines, line, column, selected, snapshot.language_id)
+        state = cursor_state(
+            snapshot.lines,
+            line,
+            column,
+            selected,
+            snapshot.language_id,
+            self._prompt_window(snapshot, lines_changed=selected is not None),
+        )
         context, window = state.context, state.window
         if automatic and (
             not self.settings.automatic
@@ -221,9 +292,8 @@ class CompletionService:
             await asyncio.sleep(self.settings.debounce_ms / 1000)
             if self._current_version(snapshot.uri) != snapshot.version:
                 return None  # the user kept typing; a newer request will come
-        file_path = snapshot.uri.rsplit("/", 1)[-1]
         language = snapshot.language_id
-        request = state.request(self.settings, snapshot.uri, file_path)
+        request = state.request(self.settings, snapshot.uri, self._file_path(snapshot.uri))
         self.model_calls += 1
         first_line = FirstLine(asyncio.get_running_loop()) if state.multiline else None
         job = worker.submit(request, first_line.feed if first_line else None)
@@ -246,10 +316,64 @@ class CompletionService:
             return None
         if result.stop_reason is StopReason.CANCELLED:
             return None
+        self._refresh_context_when_idle(snapshot, line, column)
         text = finish(result.text, state, language, state.multiline)
         if text is not None:
             cache.store(window.prefix, window.suffix, text)
         return self._fresh(snapshot, state, text)
+
+    def _refresh_context_when_idle(
+        self, snapshot: DocumentSnapshot, line: int, column: int
+    ) -> None:
+        if self.context is None or self.context.builder is None:
+            return
+        if (previous := self._refreshes.get(snapshot.uri)) is not None:
+            previous.cancel()
+        task = asyncio.ensure_future(self._refresh_context(snapshot, line, column))
+        self._refreshes[snapshot.uri] = task
+
+    async def _refresh_context(self, snapshot: DocumentSnapshot, line: int, column: int) -> None:
+        """When the user pauses, offer the document's prompts fresh extra context (recent edits,
+        similar snippets, definitions). The engine evaluates the new prompt at the lowest
+        priority under a key of its own; only once that finished do requests switch to it, so
+        a keystroke never pays for it (a keystroke preempts it)."""
+        context = self.context
+        assert context is not None
+        await asyncio.sleep(self.settings.context_refresh_idle_ms / 1000)
+        if self._current_version(snapshot.uri) != snapshot.version:
+            return
+        candidates = context.candidates(snapshot, line)
+        if candidates == context.frozen(snapshot.uri):
+            return
+        worker = await self._worker(True)
+        max_new = max(self.settings.max_tokens_line, self.settings.max_tokens_block)
+        built = context.build(snapshot, line, column, max_new, extra=candidates)
+        if worker is None or built is None:
+            return
+        request = GenerationRequest(
+            InfillPrompt(
+                built.window.prefix,
+                built.window.suffix,
+                self._file_path(snapshot.uri),
+                extra_context=built.extra_context,
+            ),
+            max_tokens=1,
+            priority=Priority.WARMUP,
+            key=snapshot.uri + "#warm-up",
+            adopt_as=snapshot.uri,
+        )
+        job = worker.submit(request)
+        try:
+            result = await asyncio.wrap_future(job.future)
+        except asyncio.CancelledError:
+            job.cancel("warm-up cancelled")
+            raise
+        except EngineError as error:
+            logger.info("context warm-up failed for %s: %s", snapshot.uri, error)
+            return
+        if result.stop_reason is not StopReason.CANCELLED:
+            context.freeze(snapshot.uri, candidates)
+            self.warmups += 1
 
     async def prefetch_after_accept(
         self, snapshot: DocumentSnapshot, line: int, column: int, suggestion: Suggestion
@@ -268,9 +392,15 @@ class CompletionService:
         indent = next_line_indent(accepted)
         ending = lines[line][len(content) :] or "\n"
         lines[line : line + 1] = [accepted + ending, indent + lines[line][len(content) :]]
-        state = cursor_state(lines, line + 1, len(indent), language_id=snapshot.language_id)
+        state = cursor_state(
+            lines,
+            line + 1,
+            len(indent),
+            language_id=snapshot.language_id,
+            prompt_window=self._prompt_window(snapshot, lines_changed=True),
+        )
         request = replace(
-            state.request(self.settings, snapshot.uri, snapshot.uri.rsplit("/", 1)[-1]),
+            state.request(self.settings, snapshot.uri, self._file_path(snapshot.uri)),
             priority=Priority.SPECULATIVE,
         )
         job = worker.submit(request)

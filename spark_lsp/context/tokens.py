@@ -16,6 +16,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import tiktoken
@@ -135,6 +136,12 @@ class TokenCounter:
         if len(self._counts) > self._capacity:
             self._counts.popitem(last=False)
         return value
+
+
+def calibration_texts() -> list[str]:
+    """Code that is always at hand to compare tokenizers on: this package's own sources."""
+    package = Path(__file__).resolve().parent.parent
+    return [path.read_text(encoding="utf-8") for path in sorted(package.rglob("*.py"))]
 
 
 def counter_for(vocabulary: Vocabulary, calibration: Iterable[str] = ()) -> TokenCounter:

@@ -64,6 +64,9 @@ class GenerationRequest:
     key: str = ""
     prompt_time_budget_ms: float | None = None
     predict_time_budget_ms: float | None = None
+    # When the request completes, its cells become those of this key (a warm-up computed aside,
+    # so that a warm-up stopped half-way never disturbs the key's current cells).
+    adopt_as: str = ""
 
 
 def stop_index(text: str, request: GenerationRequest) -> int:

@@ -129,6 +129,10 @@ class LlamaEngine:
     def token_bytes(self, token: int) -> bytes:
         return piece_bytes(self._vocab, token)
 
+    @property
+    def add_bos(self) -> bool:
+        return bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
+
     def is_normal_token(self, token: int) -> bool:
         return bool(self._model.token_get_attr(token) & llama_cpp.LLAMA_TOKEN_ATTR_NORMAL)
 
@@ -232,6 +236,15 @@ class LlamaEngine:
     def _drop_state(self, key: str) -> None:
         state = self._states.pop(key)
         llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
+
+    def _adopt(self, key: str, new_key: str) -> None:
+        """``new_key``'s cells are now ``key``'s (whose own cells are dropped)."""
+        if key == new_key or key not in self._states:
+            return
+        if new_key in self._states:
+            self._drop_state(new_key)
+        self._states[new_key] = self._states.pop(key)
+        self._states.move_to_end(new_key)
 
     def _state_for(self, key: str) -> SequenceState:
         state = self._states.get(key)
@@ -338,9 +351,12 @@ class LlamaEngine:
             self._prompt_deadline = float("inf")
             self._watch_prompt(False)
         try:
-            return self._generate_tokens(request, key, seq_id, layout, stats, started, on_text)
+            result = self._generate_tokens(request, key, seq_id, layout, stats, started, on_text)
         finally:
             self._cancel = None
+        if request.adopt_as and result.stop_reason is not StopReason.CANCELLED:
+            self._adopt(key, request.adopt_as)
+        return result
 
     def _prepare(self, key: str, layout: Layout, stats: GenerationStats) -> int:
         """Bring the document's cells up to ``layout.body`` in a fresh sequence; decode the

@@ -20,6 +20,7 @@ from spark_lsp.engine.base import (
     Engine,
     GenerationRequest,
     GenerationResult,
+    Priority,
     StopReason,
     TokenCallback,
 )
@@ -63,9 +64,20 @@ class InferenceWorker:
                 raise RuntimeError("the inference worker is stopped")
             if request.key:
                 self._supersede(request.key)
+            if self._preempts(request):
+                self._running.cancel("preempted")  # type: ignore[union-attr]
             heapq.heappush(self._queue, _Entry(request.priority, next(self._order), job))
             self._lock.notify()
         return job
+
+    def _preempts(self, request: GenerationRequest) -> bool:
+        """A running warm-up gives way to any more urgent request: it never delays one."""
+        running = self._running
+        return (
+            running is not None
+            and running.request.priority >= Priority.WARMUP
+            and request.priority < running.request.priority
+        )
 
     def _supersede(self, key: str) -> None:
         for entry in self._queue:

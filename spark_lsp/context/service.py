@@ -1,0 +1,137 @@
+"""Chooses each document's extra context and builds prompts within the budget.
+
+The extra chunks a document's prompts carry are frozen between refreshes: recomputing them per
+keystroke would change the prompt's head and throw away the KV cache behind it. A refresh (when
+the user is idle, see ``CompletionService``) computes new candidates; they replace the frozen ones
+only once the engine has evaluated a prompt with them (warm-up), so the next keystroke finds them
+cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from spark_lsp.context.builder import BuiltPrompt, ContextSettings, ExtraChunk, PromptBuilder
+from spark_lsp.context.builder import effective_budget as budget_for
+from spark_lsp.context.definitions import Workspace
+from spark_lsp.context.recent import BLOCK_LINES as RECENT_BLOCK_LINES
+from spark_lsp.context.recent import RecentEdits
+from spark_lsp.context.similar import SimilarSnippets
+from spark_lsp.documents import DocumentSnapshot
+
+logger = logging.getLogger(__name__)
+
+QUERY_LINES = 24  # lines above the cursor that similar snippets are compared with
+
+
+def uri_to_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+
+
+class ContextService:
+    def __init__(
+        self,
+        open_documents: Callable[[], Iterable[DocumentSnapshot]],
+        settings: ContextSettings | None = None,
+    ) -> None:
+        self._open_documents = open_documents
+        self.settings = settings or ContextSettings()
+        self.recent = RecentEdits(self.settings.recent_edits)
+        self.similar = SimilarSnippets()
+        self.workspace = Workspace([])
+        self.builder: PromptBuilder | None = None  # set once the model (its tokenizer) is loaded
+        self.context_size: int | None = None
+        self._frozen: dict[str, tuple[ExtraChunk, ...]] = {}
+
+    def set_roots(self, roots: Iterable[Path]) -> None:
+        self.workspace = Workspace(list(roots))
+
+    def set_settings(self, settings: ContextSettings) -> None:
+        self.settings = settings
+        self.recent.capacity = settings.recent_edits
+        self._frozen.clear()
+
+    def record_edit(self, uri: str, first_line: int, last_line: int) -> None:
+        self.recent.record(uri, first_line, last_line)
+
+    def forget(self, uri: str) -> None:
+        self.recent.forget(uri)
+        self._frozen.pop(uri, None)
+
+    def display_path(self, uri: str) -> str:
+        path = uri_to_path(uri)
+        if path is None:
+            return uri.rsplit("/", 1)[-1]
+        root = self.workspace.root_of(path.resolve())
+        return path.resolve().relative_to(root).as_posix() if root else path.name
+
+    def candidates(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
+        """All extra chunks on offer for a cursor on ``line``, in priority order."""
+        settings = self.settings
+        chunks: list[ExtraChunk] = []
+        documents = {document.uri: document for document in self._open_documents()}
+        far_first = line - settings.far_lines_above
+        far_last = line + settings.far_lines_below
+        for block in self.recent.blocks():
+            document = documents.get(block.uri)
+            if document is None:
+                continue
+            if block.uri == snapshot.uri and far_first <= block.first_line <= far_last:
+                continue  # the prompt's own prefix or suffix may hold it
+            text = "".join(document.lines[block.first_line : block.first_line + RECENT_BLOCK_LINES])
+            if text.strip():
+                chunks.append(ExtraChunk("recent", self.display_path(block.uri), text))
+        if settings.similar_snippets:
+            query = "".join(snapshot.lines[max(0, line - QUERY_LINES) : line + 1])
+            others = (
+                (document.uri, document.version, document.lines)
+                for uri, document in sorted(documents.items())
+                if uri != snapshot.uri
+            )
+            for snippet in self.similar.best(query, others, settings.similar_snippets):
+                chunks.append(ExtraChunk("similar", self.display_path(snippet.uri), snippet.text))
+        if settings.definitions_tokens:
+            current = uri_to_path(snapshot.uri)
+            for found in self.workspace.imported_definitions(
+                snapshot.language_id, snapshot.text, current.resolve() if current else None
+            ):
+                chunks.append(ExtraChunk("definitions", found.path, found.outline))
+        return tuple(chunks)
+
+    def frozen(self, uri: str) -> tuple[ExtraChunk, ...] | None:
+        return self._frozen.get(uri)
+
+    def freeze(self, uri: str, chunks: tuple[ExtraChunk, ...]) -> None:
+        self._frozen[uri] = chunks
+
+    def build(
+        self,
+        snapshot: DocumentSnapshot,
+        line: int,
+        column: int,
+        max_new_tokens: int,
+        extra: tuple[ExtraChunk, ...] | None = None,
+    ) -> BuiltPrompt | None:
+        """The prompt for a cursor, with the document's frozen extra context (frozen now if it
+        has none yet), or None before the model's tokenizer is known."""
+        if self.builder is None:
+            return None
+        if extra is None:
+            extra = self._frozen.get(snapshot.uri)
+            if extra is None:
+                extra = self.candidates(snapshot, line)
+                self._frozen[snapshot.uri] = extra
+        budget = budget_for(self.settings, self.context_size, max_new_tokens)
+        return self.builder.build(
+            snapshot.lines,
+            line,
+            column,
+            self.display_path(snapshot.uri),
+            extra,
+            budget,
+            self.settings,
+        )
