@@ -108,8 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(latency)
     infill = benches.add_parser("infill", help="HumanEval single-line infilling, raw vs pipeline")
     infill.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    infill.add_argument("--limit", type=int, default=0, help="first N tasks only (0: all 1,033)")
+    infill.add_argument("--limit", type=int, default=0, help="first N tasks only (0: all)")
+    infill.add_argument(
+        "--cross-file",
+        action="store_true",
+        help="cross-file tasks from a multi-file package, with and without workspace context",
+    )
+    infill.add_argument(
+        "--repo", metavar="DIR", help="--cross-file: a package directory (default: huggingface_hub)"
+    )
     add_arguments(infill)
+    context = benches.add_parser("context", help="prompt-build cost per keystroke, 128k budget")
+    context.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    context.add_argument(
+        "--workspace", metavar="DIR", help="the workspace (default: the site-packages of pygls)"
+    )
     return parser
 
 
@@ -187,10 +200,18 @@ def bench(args: argparse.Namespace) -> int:
         from spark_lsp.bench import latency
 
         return latency.main(args)
+    if args.bench == "infill" and args.cross_file:
+        from spark_lsp.bench import crossfile
+
+        return crossfile.main(args)
     if args.bench == "infill":
         from spark_lsp.bench import infill
 
         return infill.main(args)
+    if args.bench == "context":
+        from spark_lsp.bench import context
+
+        return context.main(args)
     from spark_lsp.bench import sync
 
     return sync.main(args)

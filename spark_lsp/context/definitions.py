@@ -36,19 +36,19 @@ class Definitions:
 class Workspace:
     def __init__(self, roots: list[Path]) -> None:
         self.roots = [root.resolve() for root in roots if root.is_dir()]
-        self._ignores: dict[Path, pathspec.PathSpec] = {}
+        self._ignores: dict[Path, pathspec.GitIgnoreSpec] = {}
         self._outlines: dict[Path, tuple[int, int, str | None]] = {}
 
     def root_of(self, path: Path) -> Path | None:
         return next((root for root in self.roots if path.is_relative_to(root)), None)
 
-    def _ignore_spec(self, root: Path) -> pathspec.PathSpec:
+    def _ignore_spec(self, root: Path) -> pathspec.GitIgnoreSpec:
         if root not in self._ignores:
             patterns = list(ALWAYS_IGNORED)
             gitignore = root / ".gitignore"
             with contextlib.suppress(OSError):
                 patterns += gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-            self._ignores[root] = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+            self._ignores[root] = pathspec.GitIgnoreSpec.from_lines(patterns)
         return self._ignores[root]
 
     def ignored(self, path: Path) -> bool:
@@ -186,11 +186,16 @@ def python_outline(text: str) -> str | None:
     for node in tree.root_node.named_children:
         if node.type in DEFINITION_TYPES:
             lines.extend(_definition_outline(node, source, ""))
-        elif node.type == "expression_statement" and node.start_point[0] == node.end_point[0]:
-            child = node.named_children[0] if node.named_children else None
-            if child is not None and child.type == "assignment":
-                lines.append(_text(node))
+        elif node.start_point[0] == node.end_point[0] and _is_assignment(node):
+            lines.append(_text(node))
     return "\n".join(lines) + "\n" if lines else None
+
+
+def _is_assignment(node: Any) -> bool:
+    """A top-level assignment (grammars differ on wrapping it in an expression statement)."""
+    if node.type == "expression_statement" and node.named_children:
+        node = node.named_children[0]
+    return bool(node.type == "assignment")
 
 
 def _definition_outline(node: Any, source: bytes, indent: str) -> list[str]:
