@@ -84,3 +84,37 @@ def test_engine_errors_reach_the_caller() -> None:
             raise AssertionError("expected the engine's error")
     finally:
         worker.stop()
+
+
+def test_a_running_warm_up_gives_way_to_any_more_urgent_request() -> None:
+    worker = InferenceWorker(slow_engine())
+    try:
+        started = threading.Event()
+        warm_up = worker.submit(
+            GenerationRequest(
+                TextPrompt("w"), max_tokens=400, key="doc#warm-up", priority=Priority.WARMUP
+            ),
+            on_text=lambda _piece: started.set(),
+        )
+        assert started.wait(10)
+        prefetch = worker.submit(
+            GenerationRequest(
+                TextPrompt("p"), max_tokens=3, key="doc", priority=Priority.SPECULATIVE
+            )
+        )
+        assert warm_up.future.result(timeout=10).stop_reason is StopReason.CANCELLED
+        assert warm_up.cancel_token.reason == "preempted"
+        assert prefetch.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        # A speculative request is not preempted by another speculative one of another key.
+        running = worker.submit(
+            GenerationRequest(
+                TextPrompt("s"), max_tokens=30, key="a", priority=Priority.SPECULATIVE
+            )
+        )
+        other = worker.submit(
+            GenerationRequest(TextPrompt("t"), max_tokens=3, key="b", priority=Priority.INTERACTIVE)
+        )
+        assert running.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        assert other.future.result(timeout=10).stop_reason is StopReason.LENGTH
+    finally:
+        worker.stop()

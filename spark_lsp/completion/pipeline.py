@@ -342,7 +342,9 @@ class CompletionService:
         await asyncio.sleep(self.settings.context_refresh_idle_ms / 1000)
         if self._current_version(snapshot.uri) != snapshot.version:
             return
-        candidates = context.candidates(snapshot, line)
+        # Reading workspace files and scanning open documents can take a few hundred
+        # milliseconds in a large workspace: off the event loop.
+        candidates = await asyncio.to_thread(context.candidates, snapshot, line)
         if candidates == context.frozen(snapshot.uri):
             return
         worker = await self._worker(True)

@@ -10,6 +10,7 @@ cached.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -46,6 +47,8 @@ class ContextService:
         self.builder: PromptBuilder | None = None  # set once the model (its tokenizer) is loaded
         self.context_size: int | None = None
         self._frozen: dict[str, tuple[ExtraChunk, ...]] = {}
+        # candidates() runs on a thread during refreshes; its caches are not thread-safe.
+        self._gathering = threading.Lock()
 
     def set_roots(self, roots: Iterable[Path]) -> None:
         self.workspace = Workspace(list(roots))
@@ -71,6 +74,10 @@ class ContextService:
 
     def candidates(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
         """All extra chunks on offer for a cursor on ``line``, in priority order."""
+        with self._gathering:
+            return self._candidates(snapshot, line)
+
+    def _candidates(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
         settings = self.settings
         chunks: list[ExtraChunk] = []
         documents = {document.uri: document for document in self._open_documents()}
