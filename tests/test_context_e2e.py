@@ -80,7 +80,9 @@ def test_prompts_carry_workspace_context_and_refresh_it_when_idle(tmp_path: Path
                 "processId": None,
                 "rootUri": tmp_path.as_uri(),
                 "capabilities": {"textDocument": {"inlineCompletion": {}}},
-                "initializationOptions": {"completion": {"contextRefreshIdleMs": 100}},
+                "initializationOptions": {
+                    "completion": {"contextRefreshIdleMs": 100, "predictTimeBudgetMs": 0}
+                },
             },
         )
         client.notify("initialized", {})

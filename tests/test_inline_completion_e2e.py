@@ -18,6 +18,8 @@ pytestmark = pytest.mark.model
 SERVER = [sys.executable, "-m", "spark_lsp"]
 DOC = 'def add(a, b):\n    """Return the sum of a and b."""\n    total = \n    return total\n'
 URI = "file:///add.py"
+# Tests check behaviour, not speed: no time limit on generation (a loaded machine would cut it).
+NO_TIME_LIMIT = {"completion": {"predictTimeBudgetMs": 0}}
 
 
 def capabilities(encodings: list[str]) -> types.ClientCapabilities:
@@ -84,7 +86,11 @@ async def counters(client: LanguageClient):
 
 
 async def test_a_suggestion_and_type_through_without_a_model_call(client: LanguageClient) -> None:
-    await client.initialize_session(types.InitializeParams(capabilities=capabilities(["utf-16"])))
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities(["utf-16"]), initialization_options=NO_TIME_LIMIT
+        )
+    )
     open_document(client, DOC)
     result = await inline(client, 2, 12)
     assert len(result.items) == 1
@@ -126,7 +132,11 @@ async def test_a_suggestion_and_type_through_without_a_model_call(client: Langua
 
 
 async def test_selected_completion_info_is_extended(client: LanguageClient) -> None:
-    await client.initialize_session(types.InitializeParams(capabilities=capabilities(["utf-16"])))
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities(["utf-16"]), initialization_options=NO_TIME_LIMIT
+        )
+    )
     text = "import os\n\n\ndef here():\n    return os.pa\n"
     open_document(client, text)
     selected = types.SelectedCompletionInfo(
@@ -147,7 +157,9 @@ async def test_positions_after_astral_characters(
     client: LanguageClient, encoding: str, column: int
 ) -> None:
     result = await client.initialize_session(
-        types.InitializeParams(capabilities=capabilities([encoding]))
+        types.InitializeParams(
+            capabilities=capabilities([encoding]), initialization_options=NO_TIME_LIMIT
+        )
     )
     assert result.capabilities.position_encoding == encoding
     text = (
@@ -160,7 +172,11 @@ async def test_positions_after_astral_characters(
 
 
 async def test_a_bad_position_is_invalid_params(client: LanguageClient) -> None:
-    await client.initialize_session(types.InitializeParams(capabilities=capabilities(["utf-16"])))
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities(["utf-16"]), initialization_options=NO_TIME_LIMIT
+        )
+    )
     open_document(client, DOC)
     with pytest.raises(Exception, match="bad position"):
         await inline(client, 40, 0)
@@ -169,7 +185,7 @@ async def test_a_bad_position_is_invalid_params(client: LanguageClient) -> None:
 def test_superseded_and_cancelled_requests_never_return_stale_suggestions() -> None:
     raw = RawClient()
     try:
-        raw.initialize({"textDocument": {"inlineCompletion": {}}})
+        raw.initialize({"textDocument": {"inlineCompletion": {}}}, NO_TIME_LIMIT)
         long_prefix = "".join(f"value_{i} = {i} * 2\n" for i in range(300))
         raw.notify(
             "textDocument/didOpen",
@@ -225,7 +241,15 @@ def test_superseded_and_cancelled_requests_never_return_stale_suggestions() -> N
 def test_completion_fallback_follows_the_client_options() -> None:
     raw = RawClient()
     try:
-        raw.initialize(options={"completion": {"fallbackSort": "first", "automatic": False}})
+        raw.initialize(
+            options={
+                "completion": {
+                    "fallbackSort": "first",
+                    "automatic": False,
+                    "predictTimeBudgetMs": 0,
+                }
+            }
+        )
         document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
         raw.notify("textDocument/didOpen", {"textDocument": document})
 
