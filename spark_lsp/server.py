@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp import __version__, convert, inline_feature
+from spark_lsp import __version__, actions_feature, convert, inline_feature
 from spark_lsp.context.builder import PromptBuilder
 from spark_lsp.context.service import ContextService, uri_to_path
 from spark_lsp.context.tokens import TokenCounter
@@ -135,6 +135,7 @@ def create_server(settings: EngineSettings | None = None) -> SparkLanguageServer
     _register_lifecycle(server)
     _register_text_sync(server)
     inline_feature.register(server)
+    actions_feature.register(server)
     _register_debug_requests(server)
     return server
 

@@ -67,6 +67,9 @@ class GenerationRequest:
     # When the request completes, its cells become those of this key (a warm-up computed aside,
     # so that a warm-up stopped half-way never disturbs the key's current cells).
     adopt_as: str = ""
+    # Text the answer is expected to copy from (a rewrite's input): drafts for speculative
+    # decoding by prompt lookup. Greedy verification keeps the output what it would have been.
+    draft: str = ""
 
 
 def stop_index(text: str, request: GenerationRequest) -> int:
@@ -89,6 +92,8 @@ class GenerationStats:
     tokens_generated: int = 0
     time_to_first_token_ms: float = 0.0
     total_ms: float = 0.0
+    draft_tokens: int = 0  # tokens proposed by prompt lookup
+    draft_accepted: int = 0  # of which the model agreed with
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ import ctypes
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +41,14 @@ from spark_lsp.engine.base import (
     TokenCallback,
     stop_index,
 )
+from spark_lsp.engine.lookup import DraftLookup
 from spark_lsp.engine.reuse import SequenceState, plan_reuse
 from spark_lsp.engine.vocabulary import piece_bytes
 from spark_lsp.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
+DRAFT_TOKENS = 12  # most tokens drafted by prompt lookup per step
 _DECODE_ABORTED = 2
 _DECODE_NO_SLOT = 1
 
@@ -277,8 +279,16 @@ class LlamaEngine:
             return True
         return False
 
-    def _decode(self, seq_id: int, tokens: Sequence[int], start: int, want_logits: bool) -> None:
-        """Decode ``tokens`` at positions ``start...`` of ``seq_id``, in batches."""
+    def _decode(
+        self,
+        seq_id: int,
+        tokens: Sequence[int],
+        start: int,
+        want_logits: bool,
+        every: bool = False,
+    ) -> None:
+        """Decode ``tokens`` at positions ``start...`` of ``seq_id``, in batches; logits for the
+        last token (``want_logits``) or for all of them (``every``, one batch only)."""
         done = 0
         while done < len(tokens):
             if self._cancel is not None and self._cancel.cancelled:
@@ -293,7 +303,7 @@ class LlamaEngine:
                 batch.pos[index] = start + done + index
                 batch.n_seq_id[index] = 1
                 batch.seq_id[index][0] = seq_id
-                batch.logits[index] = 0
+                batch.logits[index] = int(every)
             last = done + len(chunk) == len(tokens)
             batch.logits[len(chunk) - 1] = 1 if (want_logits and last) else 0
             self._abort_reason = None
@@ -309,8 +319,9 @@ class LlamaEngine:
             done += len(chunk)
             self.tokens_evaluated += len(chunk)
 
-    def _greedy(self) -> int:
-        logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
+    def _greedy(self, index: int = -1) -> int:
+        """The most likely next token after the ``index``-th token of the last batch."""
+        logits = llama_cpp.llama_get_logits_ith(self._ctx, index)
         return int(np.argmax(np.ctypeslib.as_array(logits, shape=(self.n_vocab,))))
 
     # -- the request --------------------------------------------------------------------------
@@ -416,45 +427,33 @@ class LlamaEngine:
         started: float,
         on_text: TokenCallback | None,
     ) -> GenerationResult:
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = ""
-        emitted = 0
-        hold_back = max((len(s) for s in request.stop), default=1) - 1
-        reason = StopReason.LENGTH
+        output = _Output(request, on_text, self.token_bytes, started, stats)
+        lookup = DraftLookup(self.tokenize(request.draft)) if request.draft else None
         position = len(layout.body) + 1
         deadline = (
             time.perf_counter() + request.predict_time_budget_ms / 1000
             if request.predict_time_budget_ms
             else float("inf")
         )
+        generated: list[int] = []
+        token = self._greedy()
         try:
-            while stats.tokens_generated < request.max_tokens:
-                token = self._greedy()
-                if token in self._stop_ids:
-                    reason = StopReason.EOS
+            while True:
+                reason = output.take(token, self._stop_ids)
+                if reason is not None:
                     break
-                stats.tokens_generated += 1
-                if stats.tokens_generated == 1:
-                    stats.time_to_first_token_ms = (time.perf_counter() - started) * 1000
-                text += decoder.decode(self.token_bytes(token))
-                stop_at = stop_index(text, request)
-                if stop_at >= 0:
-                    text = text[:stop_at]
-                    reason = StopReason.STOP
-                    break
-                if on_text is not None and len(text) - hold_back > emitted:
-                    on_text(text[emitted : len(text) - hold_back])
-                    emitted = len(text) - hold_back
-                if stats.tokens_generated >= request.max_tokens:
-                    break
+                generated.append(token)
                 if self._cancel is not None and self._cancel.cancelled:
                     reason = StopReason.CANCELLED
                     break
                 if time.perf_counter() > deadline:
                     reason = StopReason.TIME_BUDGET
                     break
+                room = request.max_tokens - stats.tokens_generated
+                limit = min(DRAFT_TOKENS, room, self.settings.batch_size - 1)
+                draft = lookup.propose(generated, limit) if lookup else []
                 try:
-                    self._decode(seq_id, [token], position, want_logits=True)
+                    self._decode(seq_id, [token, *draft], position, want_logits=True, every=True)
                 except _Aborted as aborted:
                     reason = aborted.reason
                     break
@@ -462,19 +461,89 @@ class LlamaEngine:
                     reason = StopReason.LENGTH  # the KV cache is full: end the answer here
                     break
                 position += 1
+                # Greedy verification: keep draft tokens while each is the model's own pick.
+                kept = 0
+                reason = None
+                for index, proposed in enumerate(draft):
+                    if self._greedy(index) != proposed:
+                        break
+                    kept += 1
+                    reason = output.take(proposed, self._stop_ids)
+                    if reason is not None:
+                        break
+                    generated.append(proposed)
+                stats.draft_tokens += len(draft)
+                stats.draft_accepted += kept
+                if reason is not None:
+                    break
+                position += kept
+                if kept < len(draft):  # the rejected draft's cells go
+                    llama_cpp.llama_memory_seq_rm(self._memory, seq_id, position, -1)
+                token = self._greedy(kept)
         finally:
             # Generated cells are not part of any prompt: drop them (and the trigger).
             llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
-        text += decoder.decode(b"", final=True)
-        if on_text is not None and len(text) > emitted and reason is not StopReason.CANCELLED:
-            on_text(text[emitted:])
-        stats.total_ms = (time.perf_counter() - started) * 1000
-        return GenerationResult(text, reason, stats)
+        return output.finish(reason)
 
     def close(self) -> None:
         llama_cpp.llama_batch_free(self._batch)
         self._context.close()
         self._model.close()
+
+
+class _Output:
+    """The answer as it is generated: text, stop strings and tokens, limits, streaming."""
+
+    def __init__(
+        self,
+        request: GenerationRequest,
+        on_text: TokenCallback | None,
+        token_bytes: Callable[[int], bytes],
+        started: float,
+        stats: GenerationStats,
+    ) -> None:
+        self._request = request
+        self._on_text = on_text
+        self._token_bytes = token_bytes
+        self._started = started
+        self._stats = stats
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._hold_back = max((len(s) for s in request.stop), default=1) - 1
+        self._emitted = 0
+        self.text = ""
+
+    def take(self, token: int, stop_ids: frozenset[int]) -> StopReason | None:
+        """Add a generated token; the reason to stop there, if any."""
+        if self._stats.tokens_generated >= self._request.max_tokens:
+            return StopReason.LENGTH
+        if token in stop_ids:
+            return StopReason.EOS
+        stats = self._stats
+        stats.tokens_generated += 1
+        if stats.tokens_generated == 1:
+            stats.time_to_first_token_ms = (time.perf_counter() - self._started) * 1000
+        self.text += self._decoder.decode(self._token_bytes(token))
+        stop_at = stop_index(self.text, self._request)
+        if stop_at >= 0:
+            self.text = self.text[:stop_at]
+            return StopReason.STOP
+        if self._on_text is not None and len(self.text) - self._hold_back > self._emitted:
+            self._on_text(self.text[self._emitted : len(self.text) - self._hold_back])
+            self._emitted = len(self.text) - self._hold_back
+        if stats.tokens_generated >= self._request.max_tokens:
+            return StopReason.LENGTH
+        return None
+
+    def finish(self, reason: StopReason) -> GenerationResult:
+        self.text += self._decoder.decode(b"", final=True)
+        if (
+            self._on_text is not None
+            and len(self.text) > self._emitted
+            and reason is not StopReason.CANCELLED
+        ):
+            self._on_text(self.text[self._emitted :])
+        self._stats.total_ms = (time.perf_counter() - self._started) * 1000
+        return GenerationResult(self.text, reason, self._stats)
 
 
 class _NoSlot(Exception):

@@ -1,0 +1,1 @@
+"""Model-powered code actions: the instant menu, rewrites, and their minimal edits."""
