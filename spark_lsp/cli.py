@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--repo", metavar="DIR", help="--cross-file: a package directory (default: huggingface_hub)"
     )
     add_arguments(infill)
+    edit = benches.add_parser("edit", help="rewrites with and without speculative decoding")
+    edit.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    edit.add_argument("--limit", type=int, default=0, help="first N edits only (0: all)")
+    add_arguments(edit)
     context = benches.add_parser("context", help="prompt-build cost per keystroke, 128k budget")
     context.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     context.add_argument(
@@ -208,6 +212,10 @@ def bench(args: argparse.Namespace) -> int:
         from spark_lsp.bench import infill
 
         return infill.main(args)
+    if args.bench == "edit":
+        from spark_lsp.bench import edit
+
+        return edit.main(args)
     if args.bench == "context":
         from spark_lsp.bench import context
 
