@@ -1,0 +1,105 @@
+"""Code actions over stdio: the menu without the model, then resolve with the real model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.raw_client import RawClient
+
+URI = "file:///shapes.py"
+TEXT = (
+    "import math\n\n\n"
+    "def circle_area(radius):\n"
+    "    area = math.pi * radius * radius\n"
+    "    return area\n\n\n"
+    "def square_area(side):\n"
+    "    return side * side\n"
+)
+INVALID_PARAMS = -32602
+CONTENT_MODIFIED = -32801
+REQUEST_CANCELLED = -32800
+
+
+@pytest.fixture
+def client() -> Iterator[RawClient]:
+    raw = RawClient()
+    raw.initialize({"window": {"workDoneProgress": False}})
+    document = {"uri": URI, "languageId": "python", "version": 1, "text": TEXT}
+    raw.notify("textDocument/didOpen", {"textDocument": document})
+    yield raw
+    raw.close()
+
+
+def code_actions(client: RawClient, line: int, uri: str = URI, end_line: int | None = None):
+    end = {"line": line if end_line is None else end_line, "character": 0}
+    params = {
+        "textDocument": {"uri": uri},
+        "range": {"start": {"line": line, "character": 0}, "end": end},
+        "context": {"diagnostics": []},
+    }
+    return client.request("textDocument/codeAction", params)
+
+
+def test_the_menu_comes_back_without_the_model(client: RawClient) -> None:
+    actions = code_actions(client, 4)["result"]
+    titles = [action["title"] for action in actions]
+    assert titles == [
+        "spark-lsp: Add docstring",
+        "spark-lsp: Add type hints",
+        "spark-lsp: Simplify",
+        "spark-lsp: Explain",
+        "spark-lsp: Edit with instruction...",
+    ]
+    assert actions[1]["data"]["first"] == 3 and actions[1]["data"]["last"] == 6
+    assert actions[3]["command"]["command"] == "spark-lsp.explain"
+    counters = client.request("spark/debug/counters")["result"]
+    assert counters["engineRequests"] == 0 and counters["modelCalls"] == 0
+
+
+def test_bad_ranges_and_unknown_documents_are_invalid_params(client: RawClient) -> None:
+    assert code_actions(client, 0, uri="file:///nope.py")["error"]["code"] == INVALID_PARAMS
+    assert code_actions(client, 99)["error"]["code"] == INVALID_PARAMS
+    assert code_actions(client, 5, end_line=4)["error"]["code"] == INVALID_PARAMS
+    bad = {"title": "x", "data": {"uri": URI}}
+    assert client.request("codeAction/resolve", bad)["error"]["code"] == INVALID_PARAMS
+
+
+@pytest.mark.model
+def test_resolve_gives_a_minimal_version_stamped_edit_and_refuses_stale_ones(
+    client: RawClient,
+) -> None:
+    action = code_actions(client, 4)["result"][1]  # Add type hints to circle_area
+    resolved = client.request("codeAction/resolve", action, timeout=600)["result"]
+    (change,) = resolved["edit"]["documentChanges"]
+    assert change["textDocument"] == {"uri": URI, "version": 1}
+    for edit in change["edits"]:
+        assert 3 <= edit["range"]["start"]["line"] <= edit["range"]["end"]["line"] <= 6
+        assert edit["range"]["start"]["character"] == edit["range"]["end"]["character"] == 0
+    new_text = "".join(edit["newText"] for edit in change["edits"])
+    assert "radius" in new_text and "->" in new_text  # hints on the signature
+    untouched = sum(
+        e["range"]["end"]["line"] - e["range"]["start"]["line"] for e in change["edits"]
+    )
+    assert untouched < 3, "only changed lines are replaced, not the whole function"
+
+    here = {"line": 0, "character": 0}
+    change_params = {
+        "textDocument": {"uri": URI, "version": 2},
+        "contentChanges": [{"range": {"start": here, "end": here}, "text": "# note\n"}],
+    }
+    client.notify("textDocument/didChange", change_params)
+    stale = client.request("codeAction/resolve", action, timeout=600)
+    assert stale["error"]["code"] == CONTENT_MODIFIED
+
+
+@pytest.mark.model
+def test_a_resolve_can_be_cancelled(client: RawClient) -> None:
+    action = code_actions(client, 4)["result"][2]  # Simplify
+    client.send({"jsonrpc": "2.0", "id": 900, "method": "codeAction/resolve", "params": action})
+    client.notify("$/cancelRequest", {"id": 900})
+    answer = client.wait_for(lambda message: message.get("id") == 900, timeout=600)
+    assert answer.get("error", {}).get("code") == REQUEST_CANCELLED
+    # The server keeps serving.
+    assert code_actions(client, 8)["result"]
