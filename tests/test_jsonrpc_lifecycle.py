@@ -40,13 +40,16 @@ def test_initialize_result_announces_version_and_only_implemented_features(
     assert capabilities["textDocumentSync"]["change"] == 2  # incremental
     assert capabilities["textDocumentSync"]["openClose"] is True
     assert capabilities["positionEncoding"] == "utf-16"
-    for unimplemented in ("hoverProvider", "codeActionProvider", "definitionProvider"):
+    for unimplemented in ("hoverProvider", "definitionProvider", "renameProvider"):
         assert unimplemented not in capabilities
+    assert capabilities["codeActionProvider"]["resolveProvider"] is True
     # Without inline completion on the client side, the completion fallback is advertised.
     assert "inlineCompletionProvider" in capabilities
     assert "completionProvider" in capabilities
     assert sorted(capabilities["executeCommandProvider"]["commands"]) == [
         "spark-lsp.didAcceptCompletionItem",
+        "spark-lsp.editWithInstruction",
+        "spark-lsp.explain",
         "spark-lsp.showStatistics",
     ]
 
