@@ -28,6 +28,7 @@ from spark_lsp.inline_feature import resolve_position
 from spark_lsp.protocol import as_plain
 
 if TYPE_CHECKING:
+    from spark_lsp.engine.worker import InferenceWorker
     from spark_lsp.server import SparkLanguageServer
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,13 @@ async def _generate(
         key=f"{target.uri}#action",
         draft=draft,
     )
+    with server.status.generating(title.removeprefix("spark-lsp: ")):
+        return await _run_with_progress(server, worker, request, title)
+
+
+async def _run_with_progress(
+    server: SparkLanguageServer, worker: InferenceWorker, request: GenerationRequest, title: str
+) -> str:
     token = await _begin_progress(server, title)
     job = worker.submit(request)
     if token is not None:

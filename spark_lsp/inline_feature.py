@@ -133,10 +133,12 @@ def register(server: SparkLanguageServer) -> None:
             if start_line != line or end_line != line or end_column != column:
                 raise JsonRpcInvalidParams("selectedCompletionInfo.range must end at the cursor")
             selected = (start_column, info.text)
-        suggestion = await ls.completions.suggest(snapshot, line, column, automatic, selected)
-        if suggestion is None:
-            return types.InlineCompletionList(items=[])
-        ls.usage.record_suggested((time.perf_counter() - started) * 1000)
+        with ls.status.generating() as timing:
+            suggestion = await ls.completions.suggest(snapshot, line, column, automatic, selected)
+            if suggestion is None:
+                return types.InlineCompletionList(items=[])
+            timing["latencyMs"] = (time.perf_counter() - started) * 1000
+        ls.usage.record_suggested(timing["latencyMs"])
         item_id = ls.shown_items.add(ShownItem(suggestion, snapshot, line, column))
         return types.InlineCompletionList(
             items=[
@@ -160,9 +162,12 @@ def register(server: SparkLanguageServer) -> None:
             params.context is None
             or params.context.trigger_kind != types.CompletionTriggerKind.Invoked
         )
-        suggestion = await ls.completions.suggest(snapshot, line, column, automatic)
-        if suggestion is None:
-            return types.CompletionList(is_incomplete=True, items=[])
+        with ls.status.generating() as timing:
+            started = time.perf_counter()
+            suggestion = await ls.completions.suggest(snapshot, line, column, automatic)
+            if suggestion is None:
+                return types.CompletionList(is_incomplete=True, items=[])
+            timing["latencyMs"] = (time.perf_counter() - started) * 1000
         label = suggestion.text.strip().split("\n", 1)[0][:60]
         item = types.CompletionItem(
             label=label,

@@ -27,13 +27,17 @@ if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
     from spark_lsp.engine.llama import LlamaEngine
+    from spark_lsp.status import StatusReporter
 
 logger = logging.getLogger(__name__)
 
 
 class ModelService:
-    def __init__(self, server: LanguageServer, settings: EngineSettings) -> None:
+    def __init__(
+        self, server: LanguageServer, settings: EngineSettings, status: StatusReporter
+    ) -> None:
         self._server = server
+        self._status = status
         self.settings = settings
         self.engine: Future[LlamaEngine] = Future()
         self.worker: InferenceWorker | None = None
@@ -61,16 +65,19 @@ class ModelService:
             return
         self._started = True
         loop = asyncio.get_running_loop()
+        self._status.loading(0, "loading the model")
         token = await self._begin_progress()
         last_percent = [-1]
 
         def report(fraction: float, message: str) -> None:
             percent = int(fraction * 100)
-            if token is None or percent == last_percent[0]:
+            if percent == last_percent[0]:
                 return
             last_percent[0] = percent
-            value = types.WorkDoneProgressReport(message=message, percentage=percent)
-            loop.call_soon_threadsafe(self._server.work_done_progress.report, token, value)
+            loop.call_soon_threadsafe(self._status.loading, percent, message)
+            if token is not None:
+                value = types.WorkDoneProgressReport(message=message, percentage=percent)
+                loop.call_soon_threadsafe(self._server.work_done_progress.report, token, value)
 
         def load() -> None:
             try:
@@ -113,9 +120,11 @@ class ModelService:
                 callback(engine, self.counter)
             self.engine.set_result(engine)
             message = f"{engine.model_path.name} ready ({engine.template.family})"
+            self._status.model_ready(engine.model_path.name)
         else:
             self.engine.set_exception(error)
             message = f"cannot load the model: {error}"
+            self._status.model_failed(message)
             level = models.ModelError if isinstance(error, models.ModelError) else Exception
             logger.error(message, exc_info=level is Exception)
             self._server.window_show_message(

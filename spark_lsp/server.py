@@ -33,6 +33,7 @@ from spark_lsp.options import SECTION, ServerOptions, merge_options, section_of,
 from spark_lsp.protocol import SparkProtocol, UnreadableMessage, as_plain
 from spark_lsp.settings import EngineSettings
 from spark_lsp.stats import StatsStore
+from spark_lsp.status import StatusReporter
 
 if TYPE_CHECKING:
     from spark_lsp.engine.llama import LlamaEngine
@@ -59,7 +60,8 @@ class SparkLanguageServer(LanguageServer):
         super().__init__(SERVER_NAME, __version__, protocol_cls=SparkProtocol)
         self.options = ServerOptions(engine=settings)
         self.store = DocumentStore()
-        self.models = ModelService(self, settings)
+        self.status = StatusReporter(self.protocol.notify)
+        self.models = ModelService(self, settings, self.status)
         self.context = ContextService(self.store.snapshots)
         self.models.on_ready.append(self._attach_context)
         self.completions = inline_feature.build_service(self)

@@ -24,6 +24,9 @@ class RawClient:
         self._ids = itertools.count(1)
         self.messages: Queue[dict[str, Any]] = Queue()
         self.stray_stdout: list[bytes] = []
+        # Server-to-client requests answered at once, by method (the message is still queued).
+        self.answers: dict[str, Any] = {}
+        self._write_lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -40,13 +43,23 @@ class RawClient:
             length = int(header.split(b":")[1])
             while stream.readline() not in (b"\r\n", b""):
                 pass
-            self.messages.put(json.loads(stream.read(length)))
+            message = json.loads(stream.read(length))
+            if "id" in message and message.get("method") in self.answers:
+                self.send(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": message["id"],
+                        "result": self.answers[message["method"]],
+                    }
+                )
+            self.messages.put(message)
 
     def send(self, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
         assert self.process.stdin is not None
-        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.process.stdin.flush()
+        with self._write_lock:
+            self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            self.process.stdin.flush()
 
     def notify(self, method: str, params: Any = None) -> None:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})

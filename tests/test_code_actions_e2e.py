@@ -103,3 +103,66 @@ def test_a_resolve_can_be_cancelled(client: RawClient) -> None:
     assert answer.get("error", {}).get("code") == REQUEST_CANCELLED
     # The server keeps serving.
     assert code_actions(client, 8)["result"]
+
+
+@pytest.fixture
+def editor() -> Iterator[RawClient]:
+    """A client that shows progress and applies workspace edits, as VS Code and Neovim do."""
+    raw = RawClient()
+    raw.answers = {"window/workDoneProgress/create": None, "workspace/applyEdit": {"applied": True}}
+    raw.initialize(
+        {
+            "window": {"workDoneProgress": True},
+            "workspace": {"applyEdit": True, "workspaceEdit": {"documentChanges": True}},
+        }
+    )
+    document = {"uri": URI, "languageId": "python", "version": 1, "text": TEXT}
+    raw.notify("textDocument/didOpen", {"textDocument": document})
+    yield raw
+    raw.close()
+
+
+def execute(client: RawClient, request_id: int, command: str, arguments: list) -> None:
+    params = {"command": command, "arguments": arguments}
+    client.send(
+        {"jsonrpc": "2.0", "id": request_id, "method": "workspace/executeCommand", "params": params}
+    )
+
+
+def progress_begin(client: RawClient, title: str) -> dict:
+    return client.wait_for(
+        lambda m: (
+            m.get("method") == "$/progress"
+            and m["params"]["value"].get("kind") == "begin"
+            and m["params"]["value"].get("title") == title
+        ),
+        timeout=600,
+    )["params"]
+
+
+@pytest.mark.model
+def test_edit_with_instruction_applies_through_the_client(editor: RawClient) -> None:
+    target = code_actions(editor, 4)["result"][-1]["command"]["arguments"][0]
+    instruction = "Rename the local variable area to result."
+    execute(editor, 901, "spark-lsp.editWithInstruction", [target, instruction])
+    assert progress_begin(editor, "spark-lsp: rewriting")["value"]["cancellable"] is True
+    apply = editor.wait_for(lambda m: m.get("method") == "workspace/applyEdit", timeout=600)
+    (change,) = apply["params"]["edit"]["documentChanges"]
+    assert change["textDocument"] == {"uri": URI, "version": 1}
+    assert "result" in "".join(edit["newText"] for edit in change["edits"])
+    answer = editor.wait_for(lambda m: m.get("id") == 901, timeout=600)
+    assert answer["result"] == {"applied": True}
+
+
+@pytest.mark.model
+def test_the_progress_cancel_button_stops_an_explanation(editor: RawClient) -> None:
+    explain = code_actions(editor, 4)["result"][3]["command"]
+    execute(editor, 902, explain["command"], explain["arguments"])
+    token = progress_begin(editor, "spark-lsp: explaining")["token"]
+    editor.notify("window/workDoneProgress/cancel", {"token": token})
+    answer = editor.wait_for(lambda m: m.get("id") == 902, timeout=600)
+    assert answer.get("error", {}).get("code") == REQUEST_CANCELLED
+    execute(editor, 903, explain["command"], explain["arguments"])
+    answer = editor.wait_for(lambda m: m.get("id") == 903, timeout=600)
+    markdown = answer["result"]["markdown"]
+    assert len(markdown) > 40 and "<|" not in markdown

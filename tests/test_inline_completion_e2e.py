@@ -274,3 +274,33 @@ def test_completion_fallback_follows_the_client_options() -> None:
         assert raw.request("shutdown")["result"] is None
     finally:
         raw.close()
+
+
+def test_status_notifications_follow_the_model_and_the_requests() -> None:
+    raw = RawClient()
+    try:
+        raw.initialize({"textDocument": {"inlineCompletion": {}}}, NO_TIME_LIMIT)
+        document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
+        raw.notify("textDocument/didOpen", {"textDocument": document})
+        params = {
+            "textDocument": {"uri": URI},
+            "position": {"line": 2, "character": 12},
+            "context": {"triggerKind": 1},
+        }
+        assert raw.request("textDocument/inlineCompletion", params, timeout=600)["result"]["items"]
+        statuses = []
+        while not raw.messages.empty():
+            message = raw.messages.get()
+            if message.get("method") == "spark/status":
+                statuses.append(message["params"])
+        states = [status["state"] for status in statuses]
+        distinct = [state for i, state in enumerate(states) if i == 0 or states[i - 1] != state]
+        assert distinct == [
+            "loading",
+            "ready",
+            "generating",
+            "ready",
+        ]
+        assert statuses[-1]["latencyMs"] > 0
+    finally:
+        raw.close()

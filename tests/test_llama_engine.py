@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_lsp import models
+from spark_lsp import models, templates
+from spark_lsp.actions import rewrite
 from spark_lsp.engine import (
     CancelToken,
     EngineError,
@@ -126,6 +127,22 @@ def test_cancellation_during_prompt_evaluation_keeps_the_work_done(engine) -> No
     follow_up = engine.generate(infill(prefix, "\n", key="cold", max_tokens=1), CancelToken())
     # The batches computed before the stop stay in the cache: the follow-up skips them.
     assert follow_up.stats.tokens_evaluated <= prompt_tokens - engine.settings.batch_size
+
+
+def test_prompt_lookup_drafting_keeps_the_plain_output(engine) -> None:
+    code = "def area(width, height):\n    result = width * height\n    return result\n"
+    messages = rewrite.chat_messages(
+        "Rename the local variable `result` to `size`.", code, "python", "area.py"
+    )
+    chat = engine.metadata("tokenizer.chat_template")
+    prompt = TextPrompt(templates.render_chat(chat, messages, "", ""))
+    plain = engine.generate(GenerationRequest(prompt, max_tokens=96, key="draft"), CancelToken())
+    drafted = engine.generate(
+        GenerationRequest(prompt, max_tokens=96, key="draft", draft=code), CancelToken()
+    )
+    assert drafted.text == plain.text and "size" in drafted.text
+    assert drafted.stats.draft_accepted > 0  # the copied lines came from the draft
+    assert plain.stats.draft_tokens == 0
 
 
 def test_prompt_time_budget(engine) -> None:
