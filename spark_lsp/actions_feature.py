@@ -349,6 +349,8 @@ def register(server: SparkLanguageServer) -> None:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: SparkLanguageServer, action: types.CodeAction) -> types.CodeAction:
+        if action.data is None and action.command is not None:
+            return action  # Explain and Edit with instruction run as commands: nothing to resolve
         target = Target.from_data(action.data)
         if target.action == "unit_test":
             action.edit = await unit_test_edit(ls, target)

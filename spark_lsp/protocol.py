@@ -84,6 +84,10 @@ class SparkProtocol(LanguageServerProtocol):
         self.exit_code: int | None = None
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        method = data.get("method")
+        if "params" not in data and isinstance(method, str) and method.startswith("spark/"):
+            # JSON-RPC lets params be omitted; pygls' generic message for custom methods wants it.
+            data = {**data, "params": None}
         try:
             return super().structure_message(data)
         except JsonRpcException as error:

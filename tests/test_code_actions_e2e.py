@@ -54,7 +54,12 @@ def test_the_menu_comes_back_without_the_model(client: RawClient) -> None:
     ]
     assert actions[1]["data"]["first"] == 3 and actions[1]["data"]["last"] == 6
     assert actions[3]["command"]["command"] == "spark-lsp.explain"
+    # Clients resolve every action without an edit: a command action comes back as it was.
+    assert client.request("codeAction/resolve", actions[3])["result"] == actions[3]
     counters = client.request("spark/debug/counters")["result"]
+    without_params = {"jsonrpc": "2.0", "id": 800, "method": "spark/debug/counters"}
+    client.send(without_params)  # JSON-RPC allows omitting params
+    assert client.wait_for(lambda m: m.get("id") == 800)["result"] == counters
     assert counters["engineRequests"] == 0 and counters["modelCalls"] == 0
 
 
