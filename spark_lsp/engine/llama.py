@@ -48,7 +48,15 @@ from spark_lsp.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
-DRAFT_TOKENS = 12  # most tokens drafted by prompt lookup per step
+# Prompt-lookup draft length per step: it doubles while drafts are taken whole and halves on a
+# miss. On a CPU a batch of n tokens costs far less than n single decodes (measured with the
+# 0.5B model: 1 token 17 ms, 8 tokens 66 ms, 32 tokens 225 ms), so long runs of copied text pay
+# off, while a wrong guess wastes little once the length has come down.
+DRAFT_MIN_TOKENS = 8
+DRAFT_MAX_TOKENS = 64
+# After a draft of which nothing was kept, drafting pauses for 1, 2, 4 ... (at most this many)
+# tokens: where the answer departs from its input, plain decoding is the cheaper step.
+DRAFT_MAX_PAUSE = 16
 _DECODE_ABORTED = 2
 _DECODE_NO_SLOT = 1
 
@@ -436,6 +444,8 @@ class LlamaEngine:
             else float("inf")
         )
         generated: list[int] = []
+        draft_length = DRAFT_MIN_TOKENS
+        pause, paused = 0, 0  # drafting pauses after misses
         token = self._greedy()
         try:
             while True:
@@ -450,8 +460,9 @@ class LlamaEngine:
                     reason = StopReason.TIME_BUDGET
                     break
                 room = request.max_tokens - stats.tokens_generated
-                limit = min(DRAFT_TOKENS, room, self.settings.batch_size - 1)
-                draft = lookup.propose(generated, limit) if lookup else []
+                limit = min(draft_length, room, self.settings.batch_size - 1)
+                draft = lookup.propose(generated, limit) if lookup and paused == 0 else []
+                paused = max(0, paused - 1)
                 try:
                     self._decode(seq_id, [token, *draft], position, want_logits=True, every=True)
                 except _Aborted as aborted:
@@ -474,6 +485,14 @@ class LlamaEngine:
                     generated.append(proposed)
                 stats.draft_tokens += len(draft)
                 stats.draft_accepted += kept
+                if draft:
+                    draft_length = (
+                        min(DRAFT_MAX_TOKENS, 2 * draft_length)
+                        if kept == len(draft)
+                        else max(DRAFT_MIN_TOKENS, draft_length // 2)
+                    )
+                    pause = 0 if kept else min(DRAFT_MAX_PAUSE, max(1, 2 * pause))
+                    paused = pause
                 if reason is not None:
                     break
                 position += kept
