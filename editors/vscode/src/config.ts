@@ -1,0 +1,109 @@
+/**
+ * Settings: what launches the server (client-only) and the options the server reads.
+ *
+ * The server takes `{completion: {...}, context: {...}, engine: {...}}` in camelCase, as
+ * initializationOptions and in workspace/didChangeConfiguration under the section `sparkLsp`.
+ * It warns about keys it does not know, so client-only settings (`server.*`, `trace.*`) are never
+ * sent. Which options exist is read from package.json's contributes.configuration, the one list of
+ * them in the extension.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import type { WorkspaceConfiguration } from 'vscode';
+
+export const SECTION = 'sparkLsp';
+export const AUTOMATIC_SETTING = 'completion.automatic';
+export const SERVER_PATH_SETTING = 'server.path';
+export const SERVER_ARGS_SETTING = 'server.args';
+export const DEFAULT_SERVER_COMMAND = 'spark-lsp';
+
+export const SERVER_GROUPS = ['completion', 'context', 'engine'] as const;
+export type ServerGroup = (typeof SERVER_GROUPS)[number];
+export type ServerOptions = Record<ServerGroup, Record<string, unknown>>;
+
+/** A server option declared in package.json, `sparkLsp.<group>.<name>`. */
+export interface DeclaredOption {
+  group: ServerGroup;
+  name: string;
+}
+
+/** The server options package.json declares, in declaration order. */
+export function declaredServerOptions(packageJson: unknown): DeclaredOption[] {
+  const contributes = (packageJson as { contributes?: { configuration?: unknown } } | undefined)
+    ?.contributes;
+  const configuration = contributes?.configuration;
+  const sections = Array.isArray(configuration) ? configuration : [configuration];
+  const declared: DeclaredOption[] = [];
+  for (const section of sections) {
+    const properties = (section as { properties?: Record<string, unknown> } | undefined)
+      ?.properties;
+    for (const key of Object.keys(properties ?? {})) {
+      const [prefix, group, name, ...rest] = key.split('.');
+      if (prefix === SECTION && isServerGroup(group) && name && rest.length === 0) {
+        declared.push({ group, name });
+      }
+    }
+  }
+  return declared;
+}
+
+function isServerGroup(value: string | undefined): value is ServerGroup {
+  return (SERVER_GROUPS as readonly (string | undefined)[]).includes(value);
+}
+
+/**
+ * The options to send, nested by group. Completion and context options are sent with their
+ * effective values (defaults included), so that removing a setting restores the default.
+ * Engine options are sent only when the user set them: `sparkLsp.server.args` may hold engine
+ * flags (`--model ...`), which a default sent from here would silently override; engine options
+ * apply when the model loads anyway, so a removed one takes effect at the next start.
+ */
+export function buildServerOptions(
+  config: WorkspaceConfiguration,
+  declared: readonly DeclaredOption[],
+): ServerOptions {
+  const options: ServerOptions = { completion: {}, context: {}, engine: {} };
+  for (const { group, name } of declared) {
+    const key = `${group}.${name}`;
+    const value = group === 'engine' ? userValue(config, key) : config.get<unknown>(key);
+    if (value !== undefined && value !== null && value !== '') {
+      options[group][name] = value;
+    }
+  }
+  return options;
+}
+
+function userValue(config: WorkspaceConfiguration, key: string): unknown {
+  const inspected = config.inspect<unknown>(key);
+  return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+}
+
+/** How to start the server: the executable and the arguments after `serve`. */
+export interface ServerLaunch {
+  command: string;
+  args: string[];
+}
+
+export function readServerLaunch(config: WorkspaceConfiguration): ServerLaunch {
+  const configured = config.get<unknown>(SERVER_PATH_SETTING);
+  const command =
+    typeof configured === 'string' && configured.trim() !== ''
+      ? expandHome(configured.trim())
+      : DEFAULT_SERVER_COMMAND;
+  const rawArgs = config.get<unknown>(SERVER_ARGS_SETTING);
+  const args = Array.isArray(rawArgs)
+    ? rawArgs.filter((arg): arg is string => typeof arg === 'string')
+    : [];
+  return { command, args };
+}
+
+function expandHome(file: string): string {
+  if (file === '~') {
+    return os.homedir();
+  }
+  return file.startsWith('~/') ? path.join(os.homedir(), file.slice(2)) : file;
+}
+
+export function readAutomatic(config: WorkspaceConfiguration): boolean {
+  return config.get<boolean>(AUTOMATIC_SETTING) !== false;
+}

@@ -1,0 +1,134 @@
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+
+import {
+  buildServerOptions,
+  declaredServerOptions,
+  readAutomatic,
+  readServerLaunch,
+  SECTION,
+} from '../src/config';
+import { packageJson, setSettings } from './helpers';
+
+const declared = declaredServerOptions(packageJson);
+
+function options() {
+  return buildServerOptions(vscode.workspace.getConfiguration(SECTION), declared);
+}
+
+test('package.json declares the server options of the README, by group', () => {
+  const names = (group: string) =>
+    declared.filter((option) => option.group === group).map((option) => option.name);
+  expect(names('completion')).toEqual([
+    'automatic',
+    'debounceMs',
+    'maxTokensLine',
+    'maxTokensBlock',
+    'predictTimeBudgetMs',
+    'fallbackSort',
+    'contextRefreshIdleMs',
+  ]);
+  expect(names('context')).toEqual([
+    'maxPromptTokens',
+    'nearLinesAbove',
+    'nearLinesBelow',
+    'farLinesAbove',
+    'farLinesBelow',
+    'recentEdits',
+    'similarSnippets',
+    'definitionsTokens',
+    'marginTokens',
+  ]);
+  expect(names('engine')).toEqual([
+    'model',
+    'hfRepo',
+    'hfFile',
+    'nCtx',
+    'threads',
+    'batchSize',
+    'maxDocuments',
+    'kvReuse',
+    'suffixRefreshTokens',
+    'preload',
+  ]);
+});
+
+test('client-only settings are not server options', () => {
+  const keys = declared.map((option) => `${option.group}.${option.name}`);
+  expect(keys).not.toContain('server.path');
+  expect(keys.some((key) => key.startsWith('server.') || key.startsWith('trace.'))).toBe(false);
+});
+
+test('with nothing set, the server gets every completion and context default and no engine option', () => {
+  setSettings();
+  const built = options();
+  expect(Object.keys(built)).toEqual(['completion', 'context', 'engine']);
+  expect(built.completion).toEqual({
+    automatic: true,
+    debounceMs: 40,
+    maxTokensLine: 64,
+    maxTokensBlock: 128,
+    predictTimeBudgetMs: 2000,
+    fallbackSort: 'last',
+    contextRefreshIdleMs: 1000,
+  });
+  expect(built.context).toEqual({
+    maxPromptTokens: 131072,
+    nearLinesAbove: 64,
+    nearLinesBelow: 16,
+    farLinesAbove: 4096,
+    farLinesBelow: 1024,
+    recentEdits: 8,
+    similarSnippets: 3,
+    definitionsTokens: 2048,
+    marginTokens: 16,
+  });
+  expect(built.engine).toEqual({});
+});
+
+test('user and workspace values win, engine options only when set, empty strings left out', () => {
+  setSettings({
+    user: {
+      'sparkLsp.completion.automatic': false,
+      'sparkLsp.engine.model': '/models/coder.gguf',
+      'sparkLsp.engine.hfRepo': '',
+      'sparkLsp.server.path': '/opt/spark-lsp',
+      'sparkLsp.trace.server': 'verbose',
+    },
+    workspace: { 'sparkLsp.context.recentEdits': 2, 'sparkLsp.engine.kvReuse': 'exact' },
+  });
+  const built = options();
+  expect(built.completion.automatic).toBe(false);
+  expect(built.context.recentEdits).toBe(2);
+  expect(built.engine).toEqual({ model: '/models/coder.gguf', kvReuse: 'exact' });
+  expect(JSON.stringify(built)).not.toContain('/opt/spark-lsp');
+  expect(JSON.stringify(built)).not.toContain('verbose');
+});
+
+test('the launch command: default, configured path with ~, arguments filtered to strings', () => {
+  setSettings();
+  expect(readServerLaunch(vscode.workspace.getConfiguration(SECTION))).toEqual({
+    command: 'spark-lsp',
+    args: [],
+  });
+  setSettings({
+    user: {
+      'sparkLsp.server.path': '~/venv/bin/spark-lsp',
+      'sparkLsp.server.args': ['--log-level', 'debug', 3],
+    },
+  });
+  expect(readServerLaunch(vscode.workspace.getConfiguration(SECTION))).toEqual({
+    command: path.join(os.homedir(), 'venv/bin/spark-lsp'),
+    args: ['--log-level', 'debug'],
+  });
+  setSettings({ user: { 'sparkLsp.server.path': '  ' } });
+  expect(readServerLaunch(vscode.workspace.getConfiguration(SECTION)).command).toBe('spark-lsp');
+});
+
+test('automatic suggestions are on unless set to false', () => {
+  setSettings();
+  expect(readAutomatic(vscode.workspace.getConfiguration(SECTION))).toBe(true);
+  setSettings({ user: { 'sparkLsp.completion.automatic': false } });
+  expect(readAutomatic(vscode.workspace.getConfiguration(SECTION))).toBe(false);
+});
