@@ -200,7 +200,7 @@ def test_superseded_and_cancelled_requests_never_return_stale_suggestions() -> N
         )
         line = long_prefix.count("\n") + 2
 
-        def request(msg_id: int, character: int) -> None:
+        def request(msg_id: int, character: int, line: int = line) -> None:
             raw.send(
                 {
                     "jsonrpc": "2.0",
@@ -233,6 +233,10 @@ def test_superseded_and_cancelled_requests_never_return_stale_suggestions() -> N
         assert (
             cancelled.get("error", {}).get("code") == -32800 or cancelled["result"]["items"] == []
         )
+        # The engine keeps serving after a cancellation (it once lost its worker thread here).
+        request(104, 12, line + 1)  # version 2 has one more line above
+        after = raw.wait_for(lambda m: m.get("id") == 104, timeout=300)
+        assert after["result"]["items"][0]["insertText"] == "a + b"
         assert raw.request("shutdown")["result"] is None
     finally:
         raw.close()

@@ -118,3 +118,25 @@ def test_a_running_warm_up_gives_way_to_any_more_urgent_request() -> None:
         assert other.future.result(timeout=10).stop_reason is StopReason.LENGTH
     finally:
         worker.stop()
+
+
+def test_a_caller_that_cancels_its_future_never_stops_the_worker() -> None:
+    """asyncio.wrap_future cancels the concurrent future when the awaiting task is cancelled:
+    a queued job is then skipped, a running one finishes, and the worker keeps serving."""
+    worker = InferenceWorker(slow_engine())
+    try:
+        started = threading.Event()
+        running = worker.submit(
+            GenerationRequest(TextPrompt("r"), max_tokens=40, key="a"),
+            on_text=lambda _piece: started.set(),
+        )
+        queued = worker.submit(GenerationRequest(TextPrompt("q"), max_tokens=40, key="b"))
+        assert started.wait(timeout=10)
+        assert not running.future.cancel()  # running: its result will land
+        assert queued.future.cancel()
+        assert queued.cancel_token.cancelled
+        assert running.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        after = worker.submit(GenerationRequest(TextPrompt("z"), max_tokens=2, key="c"))
+        assert after.future.result(timeout=10).stop_reason is StopReason.LENGTH
+    finally:
+        worker.stop()

@@ -12,7 +12,7 @@ import heapq
 import itertools
 import logging
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
 from spark_lsp.engine.base import (
@@ -42,8 +42,29 @@ class Job:
     cancel_token: CancelToken = field(default_factory=CancelToken)
     future: Future[GenerationResult] = field(default_factory=Future)
 
+    def __post_init__(self) -> None:
+        # A caller that gives up on a queued job (asyncio cancels the future it wrapped) means
+        # the job must not run.
+        self.future.add_done_callback(
+            lambda future: self.cancel("abandoned") if future.cancelled() else None
+        )
+
     def cancel(self, reason: str = "cancelled") -> None:
         self.cancel_token.cancel(reason)
+
+    def settle(
+        self, result: GenerationResult | None = None, error: BaseException | None = None
+    ) -> None:
+        """Give the caller its outcome, unless it already cancelled the future."""
+        if self.future.done():
+            return
+        try:
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result or GenerationResult("", StopReason.CANCELLED))
+        except InvalidStateError:  # cancelled between the check and the set
+            pass
 
 
 class InferenceWorker:
@@ -91,10 +112,11 @@ class InferenceWorker:
             while not self._stopped:
                 while self._queue:
                     job = heapq.heappop(self._queue).job
-                    if not job.cancel_token.cancelled:
+                    # A running future cannot be cancelled any more: its result always lands.
+                    if not job.cancel_token.cancelled and job.future.set_running_or_notify_cancel():
                         self._running = job
                         return job
-                    job.future.set_result(GenerationResult("", StopReason.CANCELLED))
+                    job.settle()
                 self._lock.wait()
             return None
 
@@ -104,9 +126,9 @@ class InferenceWorker:
                 result = self.engine.generate(job.request, job.cancel_token, job.on_text)
             except Exception as error:  # reported to the caller through its future
                 logger.exception("generation failed")
-                job.future.set_exception(error)
+                job.settle(error=error)
             else:
-                job.future.set_result(result)
+                job.settle(result)
             finally:
                 with self._lock:
                     self._running = None
@@ -116,7 +138,7 @@ class InferenceWorker:
             self._stopped = True
             for entry in self._queue:
                 entry.job.cancel("stopped")
-                entry.job.future.set_result(GenerationResult("", StopReason.CANCELLED))
+                entry.job.settle()
             self._queue.clear()
             if self._running is not None:
                 self._running.cancel("stopped")
