@@ -1,0 +1,86 @@
+-- Buffer-local insert-mode keys. A key whose action finds nothing to do (no suggestion shown)
+-- does what it did before: the mapping it had, or the key itself, so Tab still inserts a tab.
+local M = {}
+
+local DESCRIPTION_PREFIX = "spark-lsp: "
+
+local mapped = {} -- bufnr -> true once mapped
+
+local function termcodes(keys)
+  return vim.api.nvim_replace_termcodes(keys, true, false, true)
+end
+
+local function is_ours(mapping)
+  return (mapping.desc or ""):sub(1, #DESCRIPTION_PREFIX) == DESCRIPTION_PREFIX
+end
+
+-- The insert-mode mapping of `lhs` in the buffer (its own, else the global one) that is not
+-- ours (a buffer loaded again keeps them), or nil. The keymap API rather than maparg(): on 0.7
+-- maparg() gives a Lua callback as a number.
+local function mapping_of(bufnr, lhs)
+  local wanted = termcodes(lhs)
+  for _, mappings in ipairs({
+    vim.api.nvim_buf_get_keymap(bufnr, "i"),
+    vim.api.nvim_get_keymap("i"),
+  }) do
+    for _, mapping in ipairs(mappings) do
+      if termcodes(mapping.lhs) == wanted and not is_ours(mapping) then
+        return mapping
+      end
+    end
+  end
+  return nil
+end
+
+-- What `lhs` did in insert mode before we mapped it, as a function.
+local function fallback_for(bufnr, lhs)
+  local original = mapping_of(bufnr, lhs)
+  if not original then
+    return function()
+      vim.api.nvim_feedkeys(termcodes(lhs), "n", false)
+    end
+  end
+  local mode = original.noremap == 1 and "n" or "m"
+  return function()
+    local keys
+    if original.callback then
+      local result = original.callback()
+      if original.expr ~= 1 or type(result) ~= "string" then
+        return
+      end
+      keys = original.replace_keycodes == 1 and termcodes(result) or result
+    else
+      local rhs = (original.rhs or ""):gsub(
+        "<[Ss][Ii][Dd]>",
+        "<SNR>" .. tostring(original.sid) .. "_"
+      )
+      keys = original.expr == 1 and vim.api.nvim_eval(rhs) or termcodes(rhs)
+    end
+    vim.api.nvim_feedkeys(keys, mode, false)
+  end
+end
+
+--- Maps `keys` ({accept = "<Tab>", ...}; false skips one) to `actions` ({accept = function() ->
+--- handled?}) in the buffer.
+function M.set(bufnr, keys, actions)
+  if mapped[bufnr] then
+    return
+  end
+  mapped[bufnr] = true
+  for name, lhs in pairs(keys) do
+    if lhs and actions[name] then
+      local fallback = fallback_for(bufnr, lhs)
+      vim.keymap.set("i", lhs, function()
+        if not actions[name](bufnr) then
+          fallback()
+        end
+      end, { buffer = bufnr, silent = true, desc = DESCRIPTION_PREFIX .. name:gsub("_", " ") })
+    end
+  end
+end
+
+function M.forget(bufnr)
+  mapped[bufnr] = nil
+end
+
+return M
