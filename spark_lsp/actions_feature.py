@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from spark_lsp.completion.syntax import error_count
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.engine import GenerationRequest, Priority, StopReason, TextPrompt
 from spark_lsp.inline_feature import resolve_position
+from spark_lsp.progress import begin_progress
 from spark_lsp.protocol import as_plain
 
 if TYPE_CHECKING:
@@ -144,7 +144,11 @@ async def _generate(
 async def _run_with_progress(
     server: SparkLanguageServer, worker: InferenceWorker, request: GenerationRequest, title: str
 ) -> str:
-    token = await _begin_progress(server, title)
+    token = await begin_progress(
+        server,
+        "action",
+        types.WorkDoneProgressBegin(title=title, message="generating", cancellable=True),
+    )
     job = worker.submit(request)
     if token is not None:
         cancelled = server.work_done_progress.tokens.get(token)
@@ -161,23 +165,6 @@ async def _run_with_progress(
     if result.stop_reason is StopReason.CANCELLED:
         raise RequestCancelled("cancelled")
     return result.text
-
-
-async def _begin_progress(server: SparkLanguageServer, title: str) -> str | None:
-    capabilities = server.client_capabilities
-    window = capabilities.window if capabilities else None
-    if not (window and window.work_done_progress):
-        return None
-    token = f"spark-lsp/action/{uuid.uuid4()}"
-    try:
-        await server.work_done_progress.create_async(token)
-    except Exception as error:  # the client refused the token: work without progress
-        logger.info("no work-done progress: %s", error)
-        return None
-    server.work_done_progress.begin(
-        token, types.WorkDoneProgressBegin(title=title, message="generating", cancellable=True)
-    )
-    return token
 
 
 def _context(server: SparkLanguageServer, snapshot: DocumentSnapshot) -> list[tuple[str, str]]:

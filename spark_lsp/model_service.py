@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from spark_lsp import models
 from spark_lsp.context.tokens import TokenCounter, calibration_texts, counter_for
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.progress import begin_progress
 from spark_lsp.settings import EngineSettings
 
 if TYPE_CHECKING:
@@ -66,7 +66,13 @@ class ModelService:
         self._started = True
         loop = asyncio.get_running_loop()
         self._status.loading(0, "loading the model")
-        token = await self._begin_progress()
+        token = await begin_progress(
+            self._server,
+            "model",
+            types.WorkDoneProgressBegin(
+                title="spark-lsp: loading the model", percentage=0, cancellable=False
+            ),
+        )
         last_percent = [-1]
 
         def report(fraction: float, message: str) -> None:
@@ -89,25 +95,6 @@ class ModelService:
                 loop.call_soon_threadsafe(self._finish, token, engine, None)
 
         threading.Thread(target=load, name="spark-model-loader", daemon=True).start()
-
-    async def _begin_progress(self) -> str | None:
-        capabilities = self._server.client_capabilities
-        window = capabilities.window if capabilities else None
-        if not (window and window.work_done_progress):
-            return None
-        token = f"spark-lsp/model/{uuid.uuid4()}"
-        try:
-            await self._server.work_done_progress.create_async(token)
-        except Exception as error:  # the client refused the token: load without progress
-            logger.info("no work-done progress: %s", error)
-            return None
-        self._server.work_done_progress.begin(
-            token,
-            types.WorkDoneProgressBegin(
-                title="spark-lsp: loading the model", percentage=0, cancellable=False
-            ),
-        )
-        return token
 
     def _finish(
         self, token: str | None, engine: LlamaEngine | None, error: BaseException | None
