@@ -71,6 +71,23 @@ const document = createTextDocument(
   'python',
 );
 
+/** The registered code action provider and what it offers for the document's first line. */
+async function codeActionsOnFirstLine(): Promise<{
+  provider: vscode.CodeActionProvider;
+  actions: vscode.CodeAction[];
+}> {
+  const provider = registeredProvider<vscode.CodeActionProvider>(
+    vscode.languages.registerCodeActionsProvider,
+  );
+  const actions = (await provider.provideCodeActions(
+    document,
+    new vscode.Range(0, 0, 1, 0),
+    { diagnostics: [], triggerKind: 1, only: undefined } as unknown as vscode.CodeActionContext,
+    cancellationToken(),
+  )) as vscode.CodeAction[];
+  return { provider, actions };
+}
+
 beforeEach(async () => {
   jest.clearAllMocks();
   setSettings({
@@ -150,15 +167,7 @@ test('spark/status notifications drive the status bar', async () => {
 });
 
 test('Explain and Edit with instruction actions run the extension commands', async () => {
-  const provider = registeredProvider<vscode.CodeActionProvider>(
-    vscode.languages.registerCodeActionsProvider,
-  );
-  const actions = (await provider.provideCodeActions(
-    document,
-    new vscode.Range(0, 0, 1, 0),
-    { diagnostics: [], triggerKind: 1, only: undefined } as unknown as vscode.CodeActionContext,
-    cancellationToken(),
-  )) as vscode.CodeAction[];
+  const { provider, actions } = await codeActionsOnFirstLine();
   const byTitle = new Map(actions.map((action) => [action.title, action]));
   const explain = byTitle.get('spark-lsp: Explain')!;
   expect(explain.command!.command).toBe('sparkLsp.explain');
@@ -181,15 +190,7 @@ test('Explain and Edit with instruction actions run the extension commands', asy
 });
 
 test('a failed resolve shows the server message and applies nothing', async () => {
-  const provider = registeredProvider<vscode.CodeActionProvider>(
-    vscode.languages.registerCodeActionsProvider,
-  );
-  const actions = (await provider.provideCodeActions(
-    document,
-    new vscode.Range(0, 0, 1, 0),
-    { diagnostics: [], triggerKind: 1, only: undefined } as unknown as vscode.CodeActionContext,
-    cancellationToken(),
-  )) as vscode.CodeAction[];
+  const { provider, actions } = await codeActionsOnFirstLine();
   const simplify = actions.find((action) => action.title === 'spark-lsp: Simplify')!;
   const resolved = await provider.resolveCodeAction!(simplify, cancellationToken());
   expect(resolved!.edit).toBeUndefined();

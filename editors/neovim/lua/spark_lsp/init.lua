@@ -28,30 +28,24 @@ function M.uses_native()
   return compat.has_native_inline_completion and (options == nil or options.native)
 end
 
+--- An accept function for one part of the suggestion: "all", "word" or "line".
+local function accepter(part)
+  return function(bufnr)
+    bufnr = current(bufnr)
+    if native_buffers[bufnr] then
+      if part == "all" then
+        return native.accept(bufnr)
+      end
+      return native.accept_part(bufnr, part)
+    end
+    return accept.accept(bufnr, part)
+  end
+end
+
 --- Each of these returns whether it did something, so a key can fall back when not.
-function M.accept(bufnr)
-  bufnr = current(bufnr)
-  if native_buffers[bufnr] then
-    return native.accept(bufnr)
-  end
-  return accept.accept(bufnr, "all")
-end
-
-function M.accept_word(bufnr)
-  bufnr = current(bufnr)
-  if native_buffers[bufnr] then
-    return native.accept_part(bufnr, "word")
-  end
-  return accept.accept(bufnr, "word")
-end
-
-function M.accept_line(bufnr)
-  bufnr = current(bufnr)
-  if native_buffers[bufnr] then
-    return native.accept_part(bufnr, "line")
-  end
-  return accept.accept(bufnr, "line")
-end
+M.accept = accepter("all")
+M.accept_word = accepter("word")
+M.accept_line = accepter("line")
 
 function M.next(bufnr)
   bufnr = current(bufnr)
