@@ -18,11 +18,10 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp import templates
 from spark_lsp.actions import catalog, rewrite
 from spark_lsp.completion.syntax import error_count
 from spark_lsp.documents import DocumentSnapshot
-from spark_lsp.engine import GenerationRequest, Priority, StopReason, TextPrompt
+from spark_lsp.engine import ChatPrompt, EngineError, GenerationRequest, Priority, StopReason
 from spark_lsp.inline_feature import resolve_position
 from spark_lsp.progress import begin_progress
 from spark_lsp.protocol import as_plain
@@ -122,16 +121,12 @@ async def _generate(
 ) -> str:
     """The model's answer, with work-done progress the user can cancel."""
     worker = await server.models.ready_worker()
-    engine = server.models.engine.result() if server.models.engine.done() else None
-    if worker is None or engine is None:
+    counter = server.models.counter
+    if worker is None or counter is None:
         raise RequestFailed("spark-lsp: the model is not loaded (see the server log)")
-    chat = engine.metadata("tokenizer.chat_template")
-    if not chat:
-        raise RequestFailed(f"spark-lsp: {engine.model_path.name} has no chat template")
-    prompt = templates.render_chat(chat, messages, "", "")
-    code_tokens = len(engine.tokenize(draft or messages[-1]["content"]))
+    code_tokens = counter.count(draft or messages[-1]["content"])
     request = GenerationRequest(
-        TextPrompt(prompt),
+        ChatPrompt.of(messages),
         max_tokens=min(4096, 2 * code_tokens + 256),
         priority=Priority.ACTION,
         key=f"{target.uri}#action",
@@ -159,6 +154,8 @@ async def _run_with_progress(
     except asyncio.CancelledError:
         job.cancel("request cancelled")
         raise
+    except EngineError as error:
+        raise RequestFailed(f"spark-lsp: {error}") from None
     finally:
         if token is not None:
             server.work_done_progress.end(token, types.WorkDoneProgressEnd())

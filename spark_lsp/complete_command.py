@@ -14,7 +14,7 @@ from spark_lsp import models
 from spark_lsp.completion.pipeline import CompletionSettings, cursor_state, finish
 from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import CancelToken
-from spark_lsp.engine.loader import load_engine
+from spark_lsp.engine.loader import open_engine
 from spark_lsp.settings import from_arguments
 
 LANGUAGE_IDS = {
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     language = LANGUAGE_IDS.get(path.suffix, path.suffix.lstrip("."))
     state = cursor_state(lines, line - 1, column - 1, language_id=language)
     try:
-        engine = load_engine(from_arguments(args), models.stderr_progress())
+        engine = open_engine(from_arguments(args), models.stderr_progress())
     except models.ModelError as error:
         raise UsageError(str(error)) from None
     settings = CompletionSettings(

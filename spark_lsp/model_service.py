@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from spark_lsp import models
-from spark_lsp.context.tokens import TokenCounter, calibration_texts, counter_for
-from spark_lsp.engine.loader import load_engine
+from spark_lsp.context.tokens import TokenCounter
+from spark_lsp.engine.base import Engine
+from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.progress import begin_progress
 from spark_lsp.settings import EngineSettings
@@ -26,7 +27,6 @@ from spark_lsp.settings import EngineSettings
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
-    from spark_lsp.engine.llama import LlamaEngine
     from spark_lsp.status import StatusReporter
 
 logger = logging.getLogger(__name__)
@@ -39,10 +39,10 @@ class ModelService:
         self._server = server
         self._status = status
         self.settings = settings
-        self.engine: Future[LlamaEngine] = Future()
+        self.engine: Future[Engine] = Future()
         self.worker: InferenceWorker | None = None
         self.counter: TokenCounter | None = None  # token counts for prompt budgets
-        self.on_ready: list[Callable[[LlamaEngine, TokenCounter], None]] = []
+        self.on_ready: list[Callable[[Engine, TokenCounter], None]] = []
         self._started = False
 
     @property
@@ -85,10 +85,13 @@ class ModelService:
                 value = types.WorkDoneProgressReport(message=message, percentage=percent)
                 loop.call_soon_threadsafe(self._server.work_done_progress.report, token, value)
 
+        def on_health(failure: str | None) -> None:
+            loop.call_soon_threadsafe(self._remote_health, failure)
+
         def load() -> None:
             try:
-                engine = load_engine(self.settings, report)
-                self.counter = counter_for(engine, calibration_texts())
+                engine = open_engine(self.settings, report, on_health)
+                self.counter = engine.token_counter()
             except Exception as error:  # reported to the user below, and to engine's waiters
                 loop.call_soon_threadsafe(self._finish, token, None, error)
             else:
@@ -97,7 +100,7 @@ class ModelService:
         threading.Thread(target=load, name="spark-model-loader", daemon=True).start()
 
     def _finish(
-        self, token: str | None, engine: LlamaEngine | None, error: BaseException | None
+        self, token: str | None, engine: Engine | None, error: BaseException | None
     ) -> None:
         if error is None:
             assert engine is not None
@@ -106,8 +109,8 @@ class ModelService:
             for callback in self.on_ready:
                 callback(engine, self.counter)
             self.engine.set_result(engine)
-            message = f"{engine.model_path.name} ready ({engine.template.family})"
-            self._status.model_ready(engine.model_path.name)
+            message = f"{engine.model_name} ready ({engine.template.family})"
+            self._status.model_ready(engine.model_name)
         else:
             self.engine.set_exception(error)
             message = f"cannot load the model: {error}"
@@ -121,3 +124,22 @@ class ModelService:
             )
         if token is not None:
             self._server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+    def _remote_health(self, failure: str | None) -> None:
+        """The inference server started failing (one message; each failure is logged by the
+        engine) or answers again."""
+        if not self.engine.done() or self.engine.exception() is not None:
+            return
+        engine = self.engine.result()
+        if failure is None:
+            logger.info("the inference server answers again")
+            self._status.model_ready(engine.model_name)
+            return
+        fallback = "; the local model serves meanwhile" if self.settings.fallback == "local" else ""
+        self._status.model_failed(f"{failure}{fallback}")
+        self._server.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Error if not fallback else types.MessageType.Warning,
+                message=f"spark-lsp: {failure}{fallback}",
+            )
+        )

@@ -36,7 +36,7 @@ from spark_lsp.stats import StatsStore
 from spark_lsp.status import StatusReporter
 
 if TYPE_CHECKING:
-    from spark_lsp.engine.llama import LlamaEngine
+    from spark_lsp.engine.base import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class SparkLanguageServer(LanguageServer):
     def hidden_features(self, capabilities: types.ClientCapabilities) -> set[str]:
         return inline_feature.hidden_features(capabilities)
 
-    def _attach_context(self, engine: LlamaEngine, counter: TokenCounter) -> None:
+    def _attach_context(self, engine: Engine, counter: TokenCounter) -> None:
         self.context.builder = PromptBuilder(counter, engine.template, engine.add_bos)
         self.context.context_size = engine.n_ctx
 

@@ -13,6 +13,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
 REUSE_MODES = ("shift", "exact")
+BACKENDS = ("local", "remote")
+REMOTE_APIS = ("auto", "infill", "completions")
+FALLBACKS = ("none", "local")
 
 
 def setting(default: Any, description: str, low: int | None = None, high: int | None = None) -> Any:
@@ -40,10 +43,60 @@ class EngineSettings:
         16, "suffix tokens re-evaluated after the cursor when reusing cells", 1, 4096
     )
     preload: bool = setting(True, "load the model when an LSP session starts")
+    backend: Literal["local", "remote"] = setting(
+        "local", "local: the model runs in-process; remote: an OpenAI-compatible server"
+    )
+    endpoint: str | None = setting(
+        None, "base URL of the inference server for backend remote (http://host:8080)"
+    )
+    remote_api: Literal["auto", "infill", "completions"] = setting(
+        "auto",
+        "fill-in-the-middle over infill (llama.cpp's /infill) or completions (/v1/completions "
+        "with the FIM template in the prompt); auto: infill when the server is llama.cpp's",
+    )
+    remote_model: str | None = setting(
+        None, "model name sent to the server (default: the first one /v1/models lists)"
+    )
+    remote_template: str | None = setting(
+        None, "FIM template family of the remote model (default: guessed from its name)"
+    )
+    remote_context: int = setting(
+        0, "context length of the remote model in tokens (0: ask the server)", 0, 10_000_000
+    )
+    api_key_env: str = setting(
+        "SPARK_LSP_API_KEY", "environment variable that holds the server's API key (never logged)"
+    )
+    remote_timeout_ms: int = setting(
+        30_000, "longest wait for the server's first byte and between streamed chunks", 100, 600_000
+    )
+    remote_retries: int = setting(
+        2, "retries (with backoff) of a request the server refused before answering", 0, 10
+    )
+    fallback: Literal["none", "local"] = setting(
+        "none", "when the remote server fails: none (report it) or local (the in-process model)"
+    )
 
     def __post_init__(self) -> None:
-        if self.kv_reuse not in REUSE_MODES:
-            raise ValueError(f"kv_reuse must be one of {', '.join(REUSE_MODES)}")
+        for name, allowed in (
+            ("kv_reuse", REUSE_MODES),
+            ("backend", BACKENDS),
+            ("remote_api", REMOTE_APIS),
+            ("fallback", FALLBACKS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
+        if self.backend == "remote" and not self.endpoint:
+            raise ValueError("backend remote needs an endpoint (the server's base URL)")
+        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint must be an http:// or https:// URL, got {self.endpoint!r}")
+        if self.remote_template is not None:
+            from spark_lsp.templates import family_names
+
+            if self.remote_template not in family_names():
+                raise ValueError(
+                    f"remote_template must be one of {', '.join(family_names())}, "
+                    f"got {self.remote_template!r}"
+                )
         for item in fields(self):
             value = getattr(self, item.name)
             low, high = item.metadata.get("low"), item.metadata.get("high")

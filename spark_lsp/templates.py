@@ -9,6 +9,7 @@ template.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -136,6 +137,41 @@ KNOWN_TEMPLATES: tuple[tuple[FimTemplate, tuple[str, ...]], ...] = (
     (CODELLAMA, CODELLAMA.required_tokens()),
     (QWEN_STYLE, QWEN_STYLE.required_tokens()),
 )
+
+
+ALL_TEMPLATES: tuple[FimTemplate, ...] = (
+    *(template for template, _ in KNOWN_TEMPLATES),
+    PREFIX_ONLY,
+)
+
+
+def family_names() -> tuple[str, ...]:
+    return tuple(template.family for template in ALL_TEMPLATES)
+
+
+def by_family(family: str) -> FimTemplate:
+    return next(template for template in ALL_TEMPLATES if template.family == family)
+
+
+# Spellings in model names (Hugging Face repos, GGUF files, server aliases), most specific first.
+_NAME_PATTERNS: tuple[tuple[str, FimTemplate], ...] = (
+    (r"qwen[-_ .]?2\.?5[-_ .]?coder|qwen[-_ .]?3[-_ .]?coder", QWEN25_CODER),
+    (r"codegemma", CODEGEMMA),
+    (r"starcoder[-_ ]?2", STARCODER2),
+    (r"starcoder|santacoder", STARCODER),
+    (r"deepseek[-_ ]?coder", DEEPSEEK_CODER),
+    (r"codestral", CODESTRAL),
+    (r"code[-_ ]?llama", CODELLAMA),
+)
+
+
+def guess_from_name(name: str) -> FimTemplate:
+    """The template a model's name suggests; prefix-only when it names no known FIM family
+    (a wrong FIM format is worse than none)."""
+    for pattern, template in _NAME_PATTERNS:
+        if re.search(pattern, name, re.IGNORECASE):
+            return template
+    return PREFIX_ONLY
 
 
 class Vocabulary(Protocol):

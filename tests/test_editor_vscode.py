@@ -59,6 +59,8 @@ def expected_schema(hint: Any, metadata: Any) -> dict[str, Any]:
         return {"type": "boolean"}
     if hint is int:
         return {"type": "integer", "minimum": metadata["low"], "maximum": metadata["high"]}
+    if hint is str:
+        return {"type": "string"}
     assert set(typing.get_args(hint)) == {str, type(None)}, hint
     return {"type": ["string", "null"]}
 
@@ -84,6 +86,15 @@ def test_declared_settings_are_the_server_options() -> None:
             assert schema["default"] == item.default, f"{group}.{name}"
             wanted = expected_schema(hints[item.name], item.metadata)
             assert {key: schema.get(key) for key in wanted} == wanted, f"{group}.{name}"
+
+
+def test_declared_remote_templates_are_the_server_families() -> None:
+    """`remoteTemplate` offers exactly the template families the server knows, or null."""
+    from spark_lsp.templates import family_names
+
+    schema = declared_properties()["sparkLsp.engine.remoteTemplate"]
+    assert schema["enum"] == [None, *family_names()]
+    assert len(schema["enumDescriptions"]) == len(schema["enum"])
 
 
 def test_declared_defaults_pass_the_server_unchanged() -> None:

@@ -213,6 +213,10 @@ def _latency_summary(ttft: list[float], total: list[float]) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     settings = from_arguments(args)
+    if settings.backend == "remote":
+        from spark_lsp.bench import remote_latency
+
+        return remote_latency.main(args)
     engine = load_engine(replace(settings, kv_reuse="shift"), models.stderr_progress())
     points = pick_points(engine, source_files(), args.points_per_file)
     if args.max_positions:

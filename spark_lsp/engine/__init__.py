@@ -2,6 +2,7 @@
 
 from spark_lsp.engine.base import (
     CancelToken,
+    ChatPrompt,
     Engine,
     EngineError,
     GenerationRequest,
@@ -16,6 +17,7 @@ from spark_lsp.engine.base import (
 
 __all__ = [
     "CancelToken",
+    "ChatPrompt",
     "Engine",
     "EngineError",
     "GenerationRequest",

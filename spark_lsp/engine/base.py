@@ -8,10 +8,14 @@ above this interface (prompt building, post-processing, LSP) is the same for eve
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from spark_lsp.context.tokens import TokenCounter
+    from spark_lsp.templates import FimTemplate
 
 
 class Priority(IntEnum):
@@ -48,7 +52,21 @@ class TextPrompt:
     text: str
 
 
-Prompt = InfillPrompt | TextPrompt
+@dataclass(frozen=True, slots=True)
+class ChatPrompt:
+    """Chat messages ((role, content) pairs); the backend applies the model's chat template."""
+
+    messages: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, messages: Sequence[Mapping[str, str]]) -> ChatPrompt:
+        return cls(tuple((message["role"], message["content"]) for message in messages))
+
+    def as_dicts(self) -> list[dict[str, str]]:
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+
+Prompt = InfillPrompt | TextPrompt | ChatPrompt
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +126,32 @@ class EngineError(Exception):
 
 
 class CancelToken:
-    """Set from any thread; the engine checks it between decode steps."""
+    """Set from any thread; the engine checks it between decode steps. A backend that waits on
+    something else (a network stream) registers a callback that interrupts the wait."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
         self.reason = ""
 
     def cancel(self, reason: str = "cancelled") -> None:
-        self.reason = reason
-        self._event.set()
+        with self._lock:
+            if self._event.is_set():
+                return
+            self.reason = reason
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the cancelling thread) when cancelled; at once if already."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
     @property
     def cancelled(self) -> bool:
@@ -130,7 +165,34 @@ class Engine(Protocol):
     """A model backend. ``generate`` blocks; call it from a worker thread."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """Backend and model, for logs (``llama.cpp:model.gguf``, ``remote:http://...``)."""
+        ...
+
+    @property
+    def model_name(self) -> str:
+        """The model alone, for the editor's status."""
+        ...
+
+    @property
+    def template(self) -> FimTemplate:
+        """The FIM format the model was trained with (prompt layout and budgets follow it)."""
+        ...
+
+    @property
+    def add_bos(self) -> bool: ...
+
+    @property
+    def n_ctx(self) -> int:
+        """Tokens a prompt and its answer may take together."""
+        ...
+
+    def token_counter(self) -> TokenCounter:
+        """Counts for prompt budgets: exact where the model's vocabulary allows, else an upper
+        estimate."""
+        ...
+
+    def close(self) -> None: ...
 
     def generate(
         self,

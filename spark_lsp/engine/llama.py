@@ -29,8 +29,10 @@ from llama_cpp import _internals
 from llama_cpp import _logger as llama_cpp_logger
 
 from spark_lsp import templates
+from spark_lsp.context.tokens import TokenCounter, calibration_texts, counter_for
 from spark_lsp.engine.base import (
     CancelToken,
+    ChatPrompt,
     EngineError,
     GenerationRequest,
     GenerationResult,
@@ -123,6 +125,10 @@ class LlamaEngine:
     def name(self) -> str:
         return f"llama.cpp:{self.model_path.name}"
 
+    @property
+    def model_name(self) -> str:
+        return self.model_path.name
+
     def special_token_id(self, text: str) -> int | None:
         if text not in self._special_cache:
             ids = self._model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -152,6 +158,15 @@ class LlamaEngine:
     def metadata(self, key: str) -> str | None:
         return self._model.metadata().get(key)
 
+    def token_counter(self) -> TokenCounter:
+        return counter_for(self, calibration_texts())
+
+    def render_chat(self, prompt: ChatPrompt) -> str:
+        chat_template = self.metadata("tokenizer.chat_template")
+        if not chat_template:
+            raise EngineError(f"{self.model_path.name} has no chat template")
+        return templates.render_chat(chat_template, prompt.as_dicts(), "", "")
+
     def _eog_ids(self) -> frozenset[int]:
         return frozenset(
             token
@@ -175,6 +190,8 @@ class LlamaEngine:
 
     def layout(self, request: GenerationRequest) -> Layout:
         prompt = request.prompt
+        if isinstance(prompt, ChatPrompt):
+            prompt = TextPrompt(self.render_chat(prompt))
         if isinstance(prompt, TextPrompt):
             prefix_side, suffix_side, trigger = [templates.Segment(prompt.text)], [], None
         else:

@@ -1,4 +1,4 @@
-"""Resolve the configured model and start the in-process engine."""
+"""Resolve the configured model and start the engine: in-process, or a remote server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from spark_lsp import models
 from spark_lsp.settings import EngineSettings
 
 if TYPE_CHECKING:  # importing llama_cpp is slow: the real import waits for load_engine
+    from spark_lsp.engine.base import Engine
     from spark_lsp.engine.llama import LlamaEngine
+    from spark_lsp.engine.remote.engine import HealthCallback
 
 logger = logging.getLogger(__name__)
 
@@ -36,3 +38,37 @@ def load_engine(
         engine.n_ctx,
     )
     return engine
+
+
+def open_engine(
+    settings: EngineSettings,
+    progress: models.ProgressCallback | None = None,
+    on_health: HealthCallback | None = None,
+) -> Engine:
+    """The configured backend. A remote server that cannot be reached is a ModelError, unless
+    the local fallback is on: then the local model serves until the server answers."""
+    if settings.backend != "remote":
+        return load_engine(settings, progress)
+    from spark_lsp.engine.fallback import FallbackEngine
+    from spark_lsp.engine.remote import RemoteEngine, RemoteError
+
+    if progress is not None:
+        progress(0.0, f"connecting to {settings.endpoint}")
+    remote = RemoteEngine.for_settings(settings, on_health)
+    try:
+        remote.connect()
+    except RemoteError as error:
+        if settings.fallback != "local":
+            remote.close()
+            raise models.ModelError(
+                f"cannot use the inference server: {error}. Start it or correct the endpoint, "
+                "then restart spark-lsp (or turn on the local fallback)"
+            ) from None
+        logger.warning("%s; the local model serves until the server answers", error)
+        engine = FallbackEngine(remote, lambda: load_engine(settings, progress))
+        engine.mark_remote_down()
+        engine.local()  # needed now, not at the first keystroke
+        return engine
+    if settings.fallback == "local":
+        return FallbackEngine(remote, lambda: load_engine(settings))
+    return remote

@@ -51,7 +51,30 @@ test('package.json declares the server options of the README, by group', () => {
     'kvReuse',
     'suffixRefreshTokens',
     'preload',
+    'backend',
+    'endpoint',
+    'remoteApi',
+    'remoteModel',
+    'remoteTemplate',
+    'remoteContext',
+    'apiKeyEnv',
+    'remoteTimeoutMs',
+    'remoteRetries',
+    'fallback',
   ]);
+});
+
+test('an untrusted workspace cannot choose the executable, the model or where code and key go', () => {
+  const restricted = packageJson.capabilities.untrustedWorkspaces.restrictedConfigurations;
+  expect(restricted).toEqual(
+    expect.arrayContaining([
+      'sparkLsp.server.path',
+      'sparkLsp.server.args',
+      'sparkLsp.engine.model',
+      'sparkLsp.engine.endpoint',
+      'sparkLsp.engine.apiKeyEnv',
+    ]),
+  );
 });
 
 test('client-only settings are not server options', () => {

@@ -7,6 +7,7 @@ import { CancellationTokenSource } from 'vscode-languageclient';
 
 export const packageJson: {
   contributes: { configuration: { properties: Record<string, { default?: unknown }> }[] };
+  capabilities: { untrustedWorkspaces: { restrictedConfigurations: string[] } };
 } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
 
 type Settings = Record<string, unknown>;

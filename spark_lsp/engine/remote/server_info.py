@@ -1,0 +1,100 @@
+"""What an inference server tells about itself: which server it is, its model, context and slots.
+
+llama.cpp's server answers ``GET /props`` (context per slot, slot count); vLLM lists
+``max_model_len`` in ``GET /v1/models``; llama-cpp-python's server lists only model names. Each
+also offers a tokenize endpoint of its own, which calibrates our token counter.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from spark_lsp.engine.remote.errors import RemoteError, RemoteMalformed, RemoteRejected
+from spark_lsp.engine.remote.transport import Transport
+
+logger = logging.getLogger(__name__)
+
+LLAMA_CPP = "llama.cpp"
+OPENAI = "openai"  # any other OpenAI-compatible server
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    kind: str
+    models: tuple[str, ...]
+    n_ctx: int | None  # tokens per request the server allows, when it says
+    slots: int  # llama.cpp's parallel slots (0: unknown or not llama.cpp)
+    tokenize_path: str | None  # an endpoint that tokenizes text with the model's tokenizer
+
+    def describe(self) -> str:
+        context = f"{self.n_ctx} tokens" if self.n_ctx else "context not reported"
+        model = self.models[0] if self.models else "unnamed model"
+        return f"{self.kind} server, {model}, {context}"
+
+
+def probe(transport: Transport) -> ServerInfo:
+    """Ask the server about itself. Raises RemoteError when it cannot be reached at all."""
+    props = _optional(transport, "/props")
+    llama_cpp = isinstance(props, dict) and "default_generation_settings" in props
+    listing = transport.get_json("/v1/models")  # every OpenAI-compatible server has it
+    entries = listing.get("data") if isinstance(listing, dict) else None
+    entries = [entry for entry in entries or [] if isinstance(entry, dict)]
+    models = tuple(str(entry["id"]) for entry in entries if "id" in entry)
+    n_ctx = None
+    slots = 0
+    if llama_cpp:
+        assert isinstance(props, dict)
+        settings = props["default_generation_settings"]
+        n_ctx = _int(settings.get("n_ctx") if isinstance(settings, dict) else None)
+        n_ctx = n_ctx or _int(props.get("n_ctx"))
+        slots = _int(props.get("total_slots")) or 0
+    for entry in entries:
+        meta = entry.get("meta")
+        n_ctx = n_ctx or _int(entry.get("max_model_len"))  # vLLM
+        meta = meta if isinstance(meta, dict) else {}
+        n_ctx = n_ctx or _int(meta.get("n_ctx")) or _int(meta.get("n_ctx_train"))  # llama.cpp
+    kind = LLAMA_CPP if llama_cpp else OPENAI
+    return ServerInfo(kind, models, n_ctx, slots, _tokenize_path(transport, kind, models))
+
+
+def _tokenize_path(transport: Transport, kind: str, models: tuple[str, ...]) -> str | None:
+    for path in ("/tokenize",) if kind == LLAMA_CPP else ("/extras/tokenize", "/tokenize"):
+        try:
+            count_tokens(transport, path, "def f(x):\n    return x\n", models)
+        except RemoteError:
+            continue
+        return path
+    return None
+
+
+def count_tokens(transport: Transport, path: str, text: str, models: tuple[str, ...]) -> int:
+    """The server's own token count of ``text`` (no special tokens added)."""
+    body: dict[str, Any] = {
+        "content": text,  # llama.cpp
+        "input": text,  # llama-cpp-python
+        "prompt": text,  # vLLM
+        "add_special": False,
+        "add_special_tokens": False,
+    }
+    if models:
+        body["model"] = models[0]
+    answer = transport.post_json(path, body)
+    tokens = answer.get("tokens") if isinstance(answer, dict) else None
+    if not isinstance(tokens, list):
+        raise RemoteError(f"{transport.url(path)} did not answer a token list")
+    return len(tokens)
+
+
+def _optional(transport: Transport, path: str) -> Any:
+    """An endpoint only some servers have: None when this one does not (4xx, not JSON)."""
+    try:
+        return transport.get_json(path)
+    except (RemoteRejected, RemoteMalformed) as error:
+        logger.debug("%s: %s", path, error)
+        return None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

@@ -1,0 +1,239 @@
+"""HTTP to the inference server: one pooled client, JSON calls and server-sent-event streams.
+
+The client lives on its own asyncio event loop in a daemon thread, so that the synchronous engine
+interface can wait on it and a cancellation from any thread interrupts a stream at once (cancelling
+the task closes the response; a blocked socket read in a synchronous client cannot be interrupted
+safely). Connections are kept alive and reused; HTTP/2 is negotiated where the server offers it
+(over TLS, by ALPN). The API key goes into the Authorization header and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import random
+import threading
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import httpx
+import httpx_sse
+
+from spark_lsp.engine.base import CancelToken
+from spark_lsp.engine.remote.errors import (
+    RemoteMalformed,
+    RemoteRejected,
+    RemoteUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+FIRST_BACKOFF_S = 0.1
+MAX_BACKOFF_S = 2.0
+ERROR_BODY_LIMIT = 500
+
+
+class Cancelled(Exception):
+    """The caller cancelled while waiting on the server."""
+
+
+class IoLoop:
+    """An asyncio event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="spark-remote-io", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], cancel: CancelToken | None = None) -> T:
+        """Run ``coroutine`` on the loop and wait; a cancel token stops it at once (Cancelled)."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        if cancel is not None:
+            cancel.on_cancel(future.cancel)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise Cancelled(cancel.reason if cancel else "cancelled") from None
+
+    def close(self) -> None:
+        if not self.loop.is_running():
+            return
+        try:  # streams closed early leave async generators to finalize
+            asyncio.run_coroutine_threadsafe(self.loop.shutdown_asyncgens(), self.loop).result(5)
+        except Exception:
+            logger.debug("finalizing async generators failed", exc_info=True)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+
+
+def describe(error: BaseException) -> str:
+    """A short cause a user can act on (httpx's own messages are often empty)."""
+    match error:
+        case httpx.ConnectTimeout():
+            return "connecting timed out"
+        case httpx.ConnectError():
+            text = str(error)
+            return "connection refused" if "refused" in text.lower() else f"cannot connect ({text})"
+        case httpx.ReadTimeout() | httpx.PoolTimeout() | httpx.WriteTimeout():
+            return "the server stopped answering (timed out)"
+        case httpx.RemoteProtocolError() | httpx.ReadError():
+            return f"the connection broke ({error or type(error).__name__})"
+        case _:
+            return str(error) or type(error).__name__
+
+
+class Transport:
+    """JSON requests and SSE streams to one server, over a pool of kept-alive connections.
+
+    ``reuse_connections=False`` opens a new connection per request (the benchmark's baseline).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        timeout_s: float = 30.0,
+        retries: int = 2,
+        reuse_connections: bool = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.reuse_connections = reuse_connections
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+        self.io = IoLoop()
+        self._client = self.io.run(self._open_client())
+
+    async def _open_client(self) -> httpx.AsyncClient:
+        kept_alive = 8 if self.reuse_connections else 0
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=self._headers,
+            timeout=self._timeout,
+            http2=True,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=kept_alive),
+        )
+
+    def get_json(self, path: str) -> Any:
+        return self.io.run(self._call("GET", path, None))
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        return self.io.run(self._call("POST", path, body))
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        client = self._client
+        for attempt in range(self.retries + 1):
+            try:
+                response = await client.request(method, path, json=body)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                if attempt < self.retries:
+                    await asyncio.sleep(backoff(attempt))
+                    continue
+                raise self.unavailable(path, error) from None
+            except httpx.HTTPError as error:
+                raise self.unavailable(path, error) from None
+            if response.status_code in RETRY_STATUSES and attempt < self.retries:
+                await asyncio.sleep(backoff(attempt, response))
+                continue
+            check_status(response, path, response.text)
+            try:
+                return response.json()
+            except json.JSONDecodeError:
+                raise RemoteMalformed(f"{self.url(path)} did not answer JSON") from None
+        raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def events(self, path: str, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[str]]:
+        """The ``data`` fields of the server's event stream for a POST. Failures before the
+        stream starts (refused, 5xx, 429) are retried with backoff; a stream that already began
+        is never retried (its text may already be shown)."""
+        client = self._client
+        for attempt in range(self.retries + 1):
+            try:
+                async with httpx_sse.aconnect_sse(client, "POST", path, json=body) as source:
+                    response = source.response
+                    if response.status_code in RETRY_STATUSES and attempt < self.retries:
+                        await asyncio.sleep(backoff(attempt, response))
+                        continue
+                    if response.status_code != 200:
+                        detail = (await response.aread()).decode("utf-8", "replace")
+                        check_status(response, path, detail)
+                    yield self._data(source, path)
+                    return
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                if attempt < self.retries:
+                    await asyncio.sleep(backoff(attempt))
+                    continue
+                raise self.unavailable(path, error) from None
+            except httpx.HTTPError as error:
+                raise self.unavailable(path, error) from None
+
+    async def _data(self, source: httpx_sse.EventSource, path: str) -> AsyncIterator[str]:
+        try:
+            async for event in source.aiter_sse():
+                if event.event == "error":
+                    raise RemoteMalformed(f"{self.url(path)} sent an error event: {event.data}")
+                if event.data:
+                    yield event.data
+        except httpx_sse.SSEError as error:
+            message = f"{self.url(path)} did not answer an event stream: {error}"
+            raise RemoteMalformed(message) from None
+        except httpx.HTTPError as error:
+            raise self.unavailable(path, error) from None
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def unavailable(self, path: str, error: BaseException) -> RemoteUnavailable:
+        return RemoteUnavailable(f"inference server {self.url(path)}: {describe(error)}")
+
+    def close(self) -> None:
+        try:
+            self.io.run(self._client.aclose())
+        except Exception:  # closing is best effort
+            logger.debug("closing the HTTP client failed", exc_info=True)
+        self.io.close()
+
+
+def backoff(attempt: int, response: httpx.Response | None = None) -> float:
+    """Exponential backoff with jitter; a server's Retry-After (seconds) wins, within bounds."""
+    if response is not None:
+        try:
+            return min(MAX_BACKOFF_S, max(0.0, float(response.headers.get("retry-after", ""))))
+        except ValueError:
+            pass
+    return min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2**attempt) * random.uniform(0.8, 1.2)
+
+
+def check_status(response: httpx.Response, path: str, detail: str) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    where = str(response.request.url) if response.request else path
+    detail = error_detail(detail)
+    if status in (401, 403):
+        raise RemoteRejected(f"{where}: {status}, the server refused the API key ({detail})")
+    if status in RETRY_STATUSES or status >= 500:
+        raise RemoteUnavailable(f"{where}: the server failed with {status} ({detail})")
+    raise RemoteRejected(f"{where}: {status} ({detail})")
+
+
+def error_detail(body: str) -> str:
+    """The message inside an error body (OpenAI and llama.cpp put it in error.message)."""
+    try:
+        parsed = json.loads(body)
+    except json.JSONDecodeError:
+        return body.strip()[:ERROR_BODY_LIMIT] or "no details"
+    if isinstance(parsed, dict):
+        error = parsed.get("error", parsed.get("detail", parsed))
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        return str(error)[:ERROR_BODY_LIMIT]
+    return str(parsed)[:ERROR_BODY_LIMIT]
