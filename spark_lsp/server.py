@@ -279,11 +279,13 @@ def _register_debug_requests(server: SparkLanguageServer) -> None:
     @server.feature(DEBUG_COUNTERS_REQUEST)
     def debug_counters(ls: SparkLanguageServer, params: Any) -> dict[str, int]:
         """Counters for tests and diagnosis: model calls versus suggestions served from cache."""
-        engine = ls.models.engine.result() if ls.models.engine.done() else None
+        loaded = ls.models.engine.done() and ls.models.engine.exception() is None
+        engine = ls.models.engine.result() if loaded else None
         return {
             "modelCalls": ls.completions.model_calls,
             "contextWarmups": ls.completions.warmups,
             "cacheHits": ls.completions.cache_hits,
             "engineRequests": getattr(engine, "requests", 0),
             "acceptedItems": ls.usage.stats.accepted,
+            "localFallbacks": getattr(engine, "fallbacks", 0),
         }

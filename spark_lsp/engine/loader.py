@@ -61,8 +61,8 @@ def open_engine(
         if settings.fallback != "local":
             remote.close()
             raise models.ModelError(
-                f"cannot use the inference server: {error}. Start it or correct the endpoint, "
-                "then restart spark-lsp (or turn on the local fallback)"
+                f"{error}. Start the server or correct the endpoint, then restart spark-lsp "
+                "(or turn on the local fallback)"
             ) from None
         logger.warning("%s; the local model serves until the server answers", error)
         engine = FallbackEngine(remote, lambda: load_engine(settings, progress))

@@ -57,28 +57,35 @@ class _Progress:
     request: GenerationRequest
     stops: tuple[str, ...]  # always-on stop strings (the template's special tokens as text)
     on_text: TokenCallback | None
+    cancel: CancelToken
     started: float
     text: str = ""
     emitted: int = 0
     finish: StopReason | None = None
     stats: GenerationStats = field(default_factory=GenerationStats)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False
 
     def add(self, piece: str) -> bool:
-        """Take a piece of text; True when a stop string ended the answer."""
-        if not self.stats.tokens_generated:
-            self.stats.time_to_first_token_ms = (time.perf_counter() - self.started) * 1000
-        self.stats.tokens_generated += 1
-        self.text += piece
-        cut = self._stop_at()
-        if cut >= 0:
-            self.text = self.text[:cut]
-        longest = max((len(stop) for stop in (*self.request.stop, *self.stops)), default=1)
-        # Hold back what could be the start of a stop string split across chunks.
-        safe = len(self.text) if cut >= 0 else max(self.emitted, len(self.text) - longest + 1)
-        if safe > self.emitted and self.on_text is not None:
-            self.on_text(self.text[self.emitted : safe])
-        self.emitted = max(self.emitted, safe)
-        return cut >= 0
+        """Take a piece of text; True when the answer is complete (a stop string, or the caller
+        cancelled and takes nothing more)."""
+        with self.lock:
+            if self.closed or self.cancel.cancelled:
+                return True
+            if not self.stats.tokens_generated:
+                self.stats.time_to_first_token_ms = (time.perf_counter() - self.started) * 1000
+            self.stats.tokens_generated += 1
+            self.text += piece
+            cut = self._stop_at()
+            if cut >= 0:
+                self.text = self.text[:cut]
+            longest = max((len(stop) for stop in (*self.request.stop, *self.stops)), default=1)
+            # Hold back what could be the start of a stop string split across chunks.
+            safe = len(self.text) if cut >= 0 else max(self.emitted, len(self.text) - longest + 1)
+            if safe > self.emitted and self.on_text is not None:
+                self.on_text(self.text[self.emitted : safe])
+            self.emitted = max(self.emitted, safe)
+            return cut >= 0
 
     def _stop_at(self) -> int:
         found = stop_index(self.text, self.request)
@@ -89,11 +96,17 @@ class _Progress:
         return found
 
     def result(self, reason: StopReason) -> GenerationResult:
-        if self.on_text is not None and self.emitted < len(self.text):
-            self.on_text(self.text[self.emitted :])
-            self.emitted = len(self.text)
-        self.stats.total_ms = (time.perf_counter() - self.started) * 1000
-        return GenerationResult(self.text, reason, self.stats)
+        """The answer; after this nothing more reaches ``on_text`` (the I/O loop may still be
+        finishing a chunk when a cancellation returns)."""
+        with self.lock:
+            self.closed = True
+            if reason is StopReason.CANCELLED:
+                self.text = self.text[: self.emitted]
+            elif self.on_text is not None and self.emitted < len(self.text):
+                self.on_text(self.text[self.emitted :])
+                self.emitted = len(self.text)
+            self.stats.total_ms = (time.perf_counter() - self.started) * 1000
+            return GenerationResult(self.text, reason, self.stats)
 
 
 class RemoteEngine:
@@ -191,7 +204,7 @@ class RemoteEngine:
     ) -> GenerationResult:
         started = time.perf_counter()
         self.requests += 1
-        progress = _Progress(request, self._template_stops(request), on_text, started)
+        progress = _Progress(request, self._template_stops(request), on_text, cancel, started)
         try:
             if self.info is None:
                 self.info = probe(self.transport)

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -79,14 +79,22 @@ def describe(error: BaseException) -> str:
         case httpx.ConnectTimeout():
             return "connecting timed out"
         case httpx.ConnectError():
-            text = str(error)
-            return "connection refused" if "refused" in text.lower() else f"cannot connect ({text})"
+            if any(isinstance(cause, ConnectionRefusedError) for cause in _causes(error)):
+                return "connection refused"
+            return f"cannot connect ({error})"
         case httpx.ReadTimeout() | httpx.PoolTimeout() | httpx.WriteTimeout():
             return "the server stopped answering (timed out)"
         case httpx.RemoteProtocolError() | httpx.ReadError():
             return f"the connection broke ({error or type(error).__name__})"
         case _:
             return str(error) or type(error).__name__
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 class Transport:
