@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from spark_lsp import __version__
-from spark_lsp.settings import add_arguments
+from spark_lsp.settings import add_arguments, from_arguments
 
 PROG = "spark-lsp"
 SUBCOMMANDS = ("serve", "complete", "model", "stats", "bench")
@@ -229,7 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] not in (*SUBCOMMANDS, "-h", "--help", "--version"):
         arguments.insert(0, "serve")
-    args = build_parser().parse_args(arguments)
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    if hasattr(args, "backend"):  # the command takes engine flags: check them together
+        try:
+            from_arguments(args)
+        except ValueError as error:
+            parser.error(str(error))
     handlers = {
         "serve": serve,
         "complete": complete,

@@ -46,7 +46,13 @@ def test_version() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [("--no-such-flag",), ("serve", "--tcp", "nowhere"), ("bench", "sync", "--sizes", "x")],
+    [
+        ("--no-such-flag",),
+        ("serve", "--tcp", "nowhere"),
+        ("bench", "sync", "--sizes", "x"),
+        ("serve", "--backend", "remote"),  # no endpoint
+        ("complete", "--demo", "--backend", "remote", "--endpoint", "ftp://host"),
+    ],
 )
 def test_a_bad_flag_prints_one_line_and_fails(args: tuple[str, ...]) -> None:
     result = run(*args)
