@@ -128,18 +128,18 @@ class ModelService:
     def _remote_health(self, failure: str | None) -> None:
         """The inference server started failing (one message; each failure is logged by the
         engine) or answers again."""
-        if not self.engine.done() or self.engine.exception() is not None:
-            return
-        engine = self.engine.result()
+        loaded = self.engine.done() and self.engine.exception() is None
         if failure is None:
             logger.info("the inference server answers again")
-            self._status.model_ready(engine.model_name)
+            if loaded:
+                self._status.model_ready(self.engine.result().model_name)
             return
         fallback = "; the local model serves meanwhile" if self.settings.fallback == "local" else ""
-        self._status.model_failed(f"{failure}{fallback}")
+        if loaded and not fallback:
+            self._status.model_failed(failure)
         self._server.window_show_message(
             types.ShowMessageParams(
-                type=types.MessageType.Error if not fallback else types.MessageType.Warning,
+                type=types.MessageType.Warning if fallback else types.MessageType.Error,
                 message=f"spark-lsp: {failure}{fallback}",
             )
         )

@@ -48,27 +48,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class ServerProcess:
-    """``python -m llama_cpp.server`` with the embedded model, on a loopback port."""
+# llama.cpp's own server is not on PyPI; set this to a built `llama-server` binary to run the
+# server tests against it too (its /infill and /props paths).
+LLAMA_SERVER = os.environ.get("SPARK_LSP_TEST_LLAMA_SERVER")
+KINDS = ["llama-cpp-python", *(["llama.cpp"] if LLAMA_SERVER else [])]
 
-    def __init__(self, port: int | None = None) -> None:
+
+class ServerProcess:
+    """An OpenAI-compatible server with the embedded model, on a loopback port:
+    ``python -m llama_cpp.server``, or llama.cpp's ``llama-server`` (2 slots of 2,048 tokens)."""
+
+    def __init__(self, port: int | None = None, kind: str = "llama-cpp-python") -> None:
         self.port = port or free_port()
+        self.kind = kind
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
             prefix="llama-server-", suffix=".log", delete=False
         )
-        model = models.resolve(None, None, None)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                *("--model", str(model), "--model_alias", ALIAS),
-                *("--host", "127.0.0.1", "--port", str(self.port)),
-                *("--n_ctx", "2048", "--n_threads", "2"),
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        model = str(models.resolve(None, None, None))
+        address = ("--host", "127.0.0.1", "--port", str(self.port))
+        if kind == "llama.cpp":
+            assert LLAMA_SERVER is not None
+            command = [LLAMA_SERVER, "-m", model, "--alias", ALIAS, *address]
+            command += ["-c", "4096", "-np", "2", "-t", "2"]
+        else:
+            command = [sys.executable, "-m", "llama_cpp.server", "--model", model, *address]
+            command += ["--model_alias", ALIAS, "--n_ctx", "2048", "--n_threads", "2"]
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
     @property
@@ -104,9 +109,9 @@ class ServerProcess:
         os.unlink(self.log.name)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    process = ServerProcess()
+@pytest.fixture(scope="module", params=KINDS)
+def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    process = ServerProcess(kind=request.param)
     yield process
     process.stop()
 
@@ -119,11 +124,15 @@ def test_completions_and_edits_stream_through_the_server(server: ServerProcess) 
     engine = RemoteEngine.for_settings(remote_settings(server.url))
     try:
         info = engine.connect()
-        assert info.kind == "openai" and info.models == (ALIAS,)
-        assert info.tokenize_path == "/extras/tokenize"
+        assert ALIAS in info.models
         assert engine.template.family == "qwen2.5-coder"  # guessed from the model's name
-        assert not engine.uses_infill  # llama-cpp-python has no /infill: the template is ours
-        assert engine.n_ctx == 2048  # not reported by this server: the default
+        assert engine.n_ctx == 2048
+        if server.kind == "llama.cpp":  # /props reports 2,048 tokens per slot, and 2 slots
+            assert info.kind == "llama.cpp" and info.slots == 2 and info.n_ctx == 2048
+            assert engine.uses_infill and info.tokenize_path == "/tokenize"
+        else:  # no /infill, no context reported: our template, the default context
+            assert info.kind == "openai" and info.n_ctx is None and not engine.uses_infill
+            assert info.tokenize_path == "/extras/tokenize"
         scale = engine.token_counter().scale  # calibrated against the server's tokenizer
         assert 1.0 <= scale < 1.2
 
@@ -306,3 +315,28 @@ def test_a_server_killed_mid_stream_is_one_message_and_the_server_keeps_serving(
             raw.close()
     finally:
         server.stop()
+
+
+def test_the_local_fallback_serves_while_the_server_is_unreachable() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    raw = RawClient("--backend", "remote", "--endpoint", url, "--fallback", "local")
+    try:
+        raw.initialize(
+            {"textDocument": {"inlineCompletion": {}}}, {"completion": {"predictTimeBudgetMs": 0}}
+        )
+        document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
+        raw.notify("textDocument/didOpen", {"textDocument": document})
+        params = {
+            "textDocument": {"uri": URI},
+            "position": {"line": 2, "character": 12},
+            "context": {"triggerKind": 1},
+        }
+        items = raw.request("textDocument/inlineCompletion", params, timeout=300)["result"]["items"]
+        assert items[0]["insertText"] == "a + b"
+        warning = raw.wait_for(lambda m: m.get("method") == "window/showMessage")["params"]
+        assert warning["type"] == 2 and "connection refused" in warning["message"]
+        assert "local model" in warning["message"]
+        assert raw.request("spark/debug/counters")["result"]["localFallbacks"] >= 1
+        assert raw.request("shutdown")["result"] is None
+    finally:
+        raw.close()

@@ -64,7 +64,7 @@ def open_engine(
                 f"{error}. Start the server or correct the endpoint, then restart spark-lsp "
                 "(or turn on the local fallback)"
             ) from None
-        logger.warning("%s; the local model serves until the server answers", error)
+        remote.report_unreachable(error)
         engine = FallbackEngine(remote, lambda: load_engine(settings, progress))
         engine.mark_remote_down()
         engine.local()  # needed now, not at the first keystroke

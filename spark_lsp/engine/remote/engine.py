@@ -11,13 +11,15 @@ prefix caching needs nothing but the stable prompt layout the context builder al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from spark_lsp import templates
 from spark_lsp.context.tokens import TokenCounter
@@ -32,7 +34,7 @@ from spark_lsp.engine.base import (
     stop_index,
 )
 from spark_lsp.engine.remote import counting, dialects
-from spark_lsp.engine.remote.errors import RemoteError
+from spark_lsp.engine.remote.errors import RemoteError, RemoteUnavailable
 from spark_lsp.engine.remote.server_info import LLAMA_CPP, ServerInfo, probe
 from spark_lsp.engine.remote.transport import Cancelled, Transport
 from spark_lsp.settings import EngineSettings
@@ -109,6 +111,12 @@ class _Progress:
             return GenerationResult(self.text, reason, self.stats)
 
 
+async def _drain(events: AsyncIterator[str]) -> None:
+    with contextlib.suppress(RemoteError):
+        async for _ in events:
+            pass
+
+
 class RemoteEngine:
     def __init__(
         self,
@@ -155,7 +163,8 @@ class RemoteEngine:
 
     @property
     def model_name(self) -> str:
-        return self.model or self.transport.base_url
+        # llama.cpp's server names its model by the GGUF's path: the file name is enough.
+        return PurePosixPath(self.model).name if self.model else self.transport.base_url
 
     @property
     def model(self) -> str:
@@ -207,7 +216,7 @@ class RemoteEngine:
         progress = _Progress(request, self._template_stops(request), on_text, cancel, started)
         try:
             if self.info is None:
-                self.info = probe(self.transport)
+                self.info = probe(self.transport, cancel)
             call = dialects.build(request, self._options(request))
             self.transport.io.run(self._stream(call, progress), cancel)
         except Cancelled:
@@ -245,12 +254,22 @@ class RemoteEngine:
                     limit.reschedule(asyncio.get_running_loop().time() + prompt_budget / 1000)
                 async with self.transport.events(call.path, call.body) as events:
                     async for data in events:
-                        if self._take(dialects.parse(data, call.path), progress, limit):
-                            return  # closing the stream tells the server to stop
+                        chunk = dialects.parse(data, call.path)
+                        if self._take(chunk, progress, limit):
+                            if chunk.done:  # read the body's end: the connection is reused
+                                await _drain(events)
+                            return  # a stop string: closing the stream tells the server to stop
         except TimeoutError:
             if not limit.expired():
                 raise
             progress.finish = StopReason.TIME_BUDGET
+            return
+        except RemoteUnavailable:
+            if progress.finish is None:  # the answer was complete before the connection broke
+                raise
+            return
+        if progress.finish is None:
+            raise RemoteUnavailable(f"{self.transport.url(call.path)}: the stream ended early")
 
     def _take(self, chunk: dialects.Chunk, progress: _Progress, limit: asyncio.Timeout) -> bool:
         """Take one chunk; True when the answer is complete."""
@@ -273,6 +292,10 @@ class RemoteEngine:
             stats.prompt_tokens = chunk.prompt_tokens
         if chunk.evaluated_tokens is not None:
             stats.tokens_evaluated = chunk.evaluated_tokens
+
+    def report_unreachable(self, error: RemoteError) -> None:
+        """Tell the owner about a failure outside a request (the first connection)."""
+        self._health(str(error))
 
     def _health(self, failure: str | None) -> None:
         """Every failure is logged; the owner hears when the server starts failing and when it

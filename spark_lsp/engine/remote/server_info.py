@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from spark_lsp.engine.base import CancelToken
 from spark_lsp.engine.remote.errors import RemoteError, RemoteMalformed, RemoteRejected
 from spark_lsp.engine.remote.transport import Transport
 
@@ -34,11 +35,12 @@ class ServerInfo:
         return f"{self.kind} server, {model}, {context}"
 
 
-def probe(transport: Transport) -> ServerInfo:
-    """Ask the server about itself. Raises RemoteError when it cannot be reached at all."""
-    props = _optional(transport, "/props")
+def probe(transport: Transport, cancel: CancelToken | None = None) -> ServerInfo:
+    """Ask the server about itself. Raises RemoteError when it cannot be reached at all, and
+    transport.Cancelled when ``cancel`` fires meanwhile."""
+    props = _optional(transport, "/props", cancel)
     llama_cpp = isinstance(props, dict) and "default_generation_settings" in props
-    listing = transport.get_json("/v1/models")  # every OpenAI-compatible server has it
+    listing = transport.get_json("/v1/models", cancel)  # every OpenAI-compatible server has it
     entries = listing.get("data") if isinstance(listing, dict) else None
     entries = [entry for entry in entries or [] if isinstance(entry, dict)]
     models = tuple(str(entry["id"]) for entry in entries if "id" in entry)
@@ -87,10 +89,10 @@ def count_tokens(transport: Transport, path: str, text: str, models: tuple[str, 
     return len(tokens)
 
 
-def _optional(transport: Transport, path: str) -> Any:
+def _optional(transport: Transport, path: str, cancel: CancelToken | None) -> Any:
     """An endpoint only some servers have: None when this one does not (4xx, not JSON)."""
     try:
-        return transport.get_json(path)
+        return transport.get_json(path, cancel)
     except (RemoteRejected, RemoteMalformed) as error:
         logger.debug("%s: %s", path, error)
         return None

@@ -54,6 +54,9 @@ class IoLoop:
 
     def run(self, coroutine: Coroutine[Any, Any, T], cancel: CancelToken | None = None) -> T:
         """Run ``coroutine`` on the loop and wait; a cancel token stops it at once (Cancelled)."""
+        if not self.loop.is_running():
+            coroutine.close()
+            raise RemoteUnavailable("the connection to the inference server is closed")
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         if cancel is not None:
             cancel.on_cancel(future.cancel)
@@ -129,8 +132,8 @@ class Transport:
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=kept_alive),
         )
 
-    def get_json(self, path: str) -> Any:
-        return self.io.run(self._call("GET", path, None))
+    def get_json(self, path: str, cancel: CancelToken | None = None) -> Any:
+        return self.io.run(self._call("GET", path, None), cancel)
 
     def post_json(self, path: str, body: dict[str, Any]) -> Any:
         return self.io.run(self._call("POST", path, body))
@@ -203,6 +206,8 @@ class Transport:
         return RemoteUnavailable(f"inference server {self.url(path)}: {describe(error)}")
 
     def close(self) -> None:
+        if not self.io.loop.is_running():
+            return  # closed already
         try:
             self.io.run(self._client.aclose())
         except Exception:  # closing is best effort
