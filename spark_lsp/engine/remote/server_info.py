@@ -28,11 +28,12 @@ class ServerInfo:
     n_ctx: int | None  # tokens per request the server allows, when it says
     slots: int  # llama.cpp's parallel slots (0: unknown or not llama.cpp)
     tokenize_path: str | None  # an endpoint that tokenizes text with the model's tokenizer
+    http_version: str = ""  # what the connection negotiated
 
     def describe(self) -> str:
         context = f"{self.n_ctx} tokens" if self.n_ctx else "context not reported"
         model = self.models[0] if self.models else "unnamed model"
-        return f"{self.kind} server, {model}, {context}"
+        return f"{self.kind} server, {model}, {context}, {self.http_version or 'HTTP'}"
 
 
 def probe(transport: Transport, cancel: CancelToken | None = None) -> ServerInfo:
@@ -58,7 +59,9 @@ def probe(transport: Transport, cancel: CancelToken | None = None) -> ServerInfo
         meta = meta if isinstance(meta, dict) else {}
         n_ctx = n_ctx or _int(meta.get("n_ctx")) or _int(meta.get("n_ctx_train"))  # llama.cpp
     kind = LLAMA_CPP if llama_cpp else OPENAI
-    return ServerInfo(kind, models, n_ctx, slots, _tokenize_path(transport, kind, models))
+    http_version = transport.http_version
+    tokenize_path = _tokenize_path(transport, kind, models)
+    return ServerInfo(kind, models, n_ctx, slots, tokenize_path, http_version)
 
 
 def _tokenize_path(transport: Transport, kind: str, models: tuple[str, ...]) -> str | None:

@@ -121,6 +121,7 @@ class Transport:
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
         self.io = IoLoop()
         self._client = self.io.run(self._open_client())
+        self.http_version = ""  # of the last response ("HTTP/1.1", "HTTP/2")
 
     async def _open_client(self) -> httpx.AsyncClient:
         kept_alive = 8 if self.reuse_connections else 0
@@ -153,6 +154,7 @@ class Transport:
             if response.status_code in RETRY_STATUSES and attempt < self.retries:
                 await asyncio.sleep(backoff(attempt, response))
                 continue
+            self.http_version = response.http_version
             check_status(response, path, response.text)
             try:
                 return response.json()
