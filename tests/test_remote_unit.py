@@ -144,6 +144,15 @@ class FakeServer:
 
         return handler
 
+    @staticmethod
+    def drop() -> Handler:
+        """Close the connection without answering (a kept-alive connection the server ends)."""
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+            return False
+
+        return handler
+
     def hang(self) -> Handler:
         """Read the request, never answer."""
 
@@ -484,6 +493,23 @@ def test_streamed_requests_share_one_connection(server: FakeServer, engines) -> 
     assert len(server.to("/v1/completions")) == 3
     assert len(server.requests) >= 5  # with the probe's requests
     assert server.connections == 1
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced_at_once(
+    server: FakeServer, engines
+) -> None:
+    """llama.cpp's server ends a kept-alive connection after a few requests; a request sent on
+    it just then is answered by no one, and goes out again on a new connection (even with no
+    retries configured: the server never saw it)."""
+    done = finished_stream(server)
+    server.route("/v1/completions", done, server.drop(), done)
+    engine = engines(server.url, retries=0)
+    assert run(engine, completion())[0].text == "x"
+    started = time.perf_counter()
+    assert run(engine, completion())[0].text == "x"
+    assert time.perf_counter() - started < 1.0  # no backoff
+    assert len(server.to("/v1/completions")) == 3
+    assert server.connections == 2
 
 
 def test_without_reuse_each_request_opens_a_connection(server: FakeServer, engines) -> None:

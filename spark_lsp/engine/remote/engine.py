@@ -225,6 +225,8 @@ class RemoteEngine:
             self._health(str(error))
             raise
         self._health(None)
+        if cancel.cancelled:  # the stream ended just as the cancellation came
+            return progress.result(StopReason.CANCELLED)
         return progress.result(progress.finish or StopReason.EOS)
 
     def _template_stops(self, request: GenerationRequest) -> tuple[str, ...]:

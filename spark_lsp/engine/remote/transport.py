@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# What sending on a kept-alive connection the server closed meanwhile looks like (llama.cpp's
+# server closes a connection after a few requests): the request never reached it.
+STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 FIRST_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 2.0
 ERROR_BODY_LIMIT = 500
@@ -141,9 +144,17 @@ class Transport:
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         client = self._client
-        for attempt in range(self.retries + 1):
+        stale_retried = False
+        attempt = -1
+        while True:
+            attempt += 1
             try:
                 response = await client.request(method, path, json=body)
+            except STALE_CONNECTION_ERRORS as error:
+                if not stale_retried:  # a kept-alive connection the server had closed
+                    stale_retried, attempt = True, attempt - 1
+                    continue
+                raise self.unavailable(path, error) from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
                 if attempt < self.retries:
                     await asyncio.sleep(backoff(attempt))
@@ -160,15 +171,19 @@ class Transport:
                 return response.json()
             except json.JSONDecodeError:
                 raise RemoteMalformed(f"{self.url(path)} did not answer JSON") from None
-        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def events(self, path: str, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[str]]:
         """The ``data`` fields of the server's event stream for a POST. Failures before the
-        stream starts (refused, 5xx, 429) are retried with backoff; a stream that already began
-        is never retried (its text may already be shown)."""
+        stream starts (refused, 5xx, 429) are retried with backoff, and a kept-alive connection
+        the server had closed is replaced at once; a stream that already began is never retried
+        (its text may already be shown)."""
         client = self._client
-        for attempt in range(self.retries + 1):
+        stale_retried = False
+        began = False
+        attempt = -1
+        while True:
+            attempt += 1
             try:
                 async with httpx_sse.aconnect_sse(client, "POST", path, json=body) as source:
                     response = source.response
@@ -178,8 +193,14 @@ class Transport:
                     if response.status_code != 200:
                         detail = (await response.aread()).decode("utf-8", "replace")
                         check_status(response, path, detail)
+                    began = True
                     yield self._data(source, path)
                     return
+            except STALE_CONNECTION_ERRORS as error:
+                if began or stale_retried:
+                    raise self.unavailable(path, error) from None
+                # The server closed a kept-alive connection: once more on a new one.
+                stale_retried, attempt = True, attempt - 1
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
                 if attempt < self.retries:
                     await asyncio.sleep(backoff(attempt))
