@@ -91,7 +91,11 @@ class ModelService:
         def load() -> None:
             try:
                 engine = open_engine(self.settings, report, on_health)
-                self.counter = engine.token_counter()
+                try:
+                    self.counter = engine.token_counter()
+                except BaseException:
+                    engine.close()
+                    raise
             except Exception as error:  # reported to the user below, and to engine's waiters
                 loop.call_soon_threadsafe(self._finish, token, None, error)
             else:

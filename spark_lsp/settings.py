@@ -63,6 +63,11 @@ class EngineSettings:
     remote_context: int = setting(
         0, "context length of the remote model in tokens (0: ask the server)", 0, 10_000_000
     )
+    remote_pin_slots: bool = setting(
+        True,
+        "llama.cpp: keep each document on one server slot (its cache stays warm); turn off on "
+        "servers shared by many editors, where a pinned slot can be busy while others idle",
+    )
     api_key_env: str = setting(
         "SPARK_LSP_API_KEY", "environment variable that holds the server's API key (never logged)"
     )

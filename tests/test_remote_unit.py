@@ -20,6 +20,7 @@ from spark_lsp import templates
 from spark_lsp.engine.base import (
     CancelToken,
     ChatPrompt,
+    EngineError,
     GenerationRequest,
     InfillPrompt,
     StopReason,
@@ -126,7 +127,10 @@ class FakeServer:
         async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
             writer.write(head.encode())
             for event in events:
-                data = f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n"
+                if isinstance(event, str) and event.startswith(("error:", ":")):
+                    data = f"{event}\n\n"  # a field other than data, or a comment
+                else:
+                    data = f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n"
                 payload = data.encode()
                 writer.write(b"%x\r\n%s\r\n" % (len(payload), payload) if chunked else payload)
                 await writer.drain()
@@ -750,17 +754,45 @@ def test_prompt_time_budget_ends_a_wait_for_the_first_text(server: FakeServer, e
 
 
 def test_health_is_reported_on_changes_only(server: FakeServer, engines) -> None:
-    broken = server.reply({"error": {"message": "model not loaded"}}, 400)
+    broken = server.reply({"error": {"message": "model not loaded"}}, 500)
     server.route("/v1/completions", broken, broken, finished_stream(server))
     reports: list[str | None] = []
     engine = engines(server.url, info=KNOWN, on_health=reports.append)
     for _ in range(2):
-        with pytest.raises(RemoteRejected):
+        with pytest.raises(RemoteUnavailable):
             run(engine, completion())
     assert len(reports) == 1 and reports[0] is not None and "model not loaded" in reports[0]
     assert run(engine, completion())[0].text == "x"
     assert run(engine, completion())[0].text == "x"
     assert reports[1:] == [None]
+
+
+def test_a_rejected_request_is_not_a_failing_server(server: FakeServer, engines) -> None:
+    """A 400 (a prompt over the context, say) fails that request only: no health report."""
+    too_long = server.reply({"error": {"message": "exceeds the context size"}}, 400)
+    server.route("/v1/completions", too_long, finished_stream(server))
+    reports: list[str | None] = []
+    engine = engines(server.url, info=KNOWN, on_health=reports.append)
+    with pytest.raises(RemoteRejected, match="exceeds the context size"):
+        run(engine, completion())
+    assert run(engine, completion())[0].text == "x"
+    assert reports == []
+
+
+def test_an_error_line_in_the_stream_is_reported(server: FakeServer, engines) -> None:
+    """Older llama.cpp servers end a failing stream with an ``error:`` field."""
+    error = 'error: {"code": 400, "message": "the request exceeds the available context"}'
+    server.route("/v1/completions", server.stream(text_chunk("a"), error, "[DONE]"))
+    engine = engines(server.url, info=KNOWN)
+    with pytest.raises(RemoteRejected, match="exceeds the available context"):
+        run(engine, completion())
+
+
+def test_an_empty_stream_without_a_finish_is_malformed(server: FakeServer, engines) -> None:
+    server.route("/v1/completions", server.stream("[DONE]"))
+    engine = engines(server.url, info=KNOWN)
+    with pytest.raises(RemoteMalformed, match="empty"):
+        run(engine, completion())
 
 
 # -- 12. the local fallback ---------------------------------------------------------------------
@@ -818,6 +850,86 @@ def test_fallback_returns_to_a_recovered_remote(server: FakeServer, engines) -> 
     time.sleep(0.25)
     assert fallback.generate(completion(), CancelToken()).text == "x"
     assert (fallback.fallbacks, len(server.to("/v1/completions"))) == (2, 2)
+
+
+def test_no_fallback_once_part_of_the_answer_was_shown(server: FakeServer, engines) -> None:
+    """Text from the server already reached the caller: the local model's answer would be
+    glued to it, so the failure is reported instead (and later requests go local)."""
+    server.route(
+        "/v1/completions",
+        server.stream(text_chunk("    retu"), end="abort"),
+        finished_stream(server),
+    )
+    remote = engines(server.url, info=KNOWN)
+    local = LocalEngine(lambda request: "local answer")
+    fallback = FallbackEngine(remote, lambda: local, retry_after_s=10)
+    shown: list[str] = []
+    with pytest.raises(RemoteUnavailable):
+        fallback.generate(completion(), CancelToken(), shown.append)
+    assert shown == ["    retu"] and local.calls == 0
+    assert fallback.generate(completion(), CancelToken()).text == "local answer"
+
+
+def test_a_local_model_that_cannot_load_is_not_loaded_again() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    remote = RemoteEngine(
+        EngineSettings(backend="remote", endpoint=url), Transport(url, None, 5, 0)
+    )
+    attempts: list[int] = []
+
+    def load() -> FakeEngine:
+        attempts.append(1)
+        raise RuntimeError("no model here")
+
+    fallback = FallbackEngine(remote, load, retry_after_s=10)
+    for _ in range(3):
+        with pytest.raises(EngineError, match="local fallback is unavailable: no model here"):
+            fallback.generate(completion(), CancelToken())
+    assert len(attempts) == 1
+    fallback.close()
+
+
+def test_a_request_rejected_by_the_server_does_not_fall_back(server: FakeServer, engines) -> None:
+    server.route("/v1/completions", server.reply({"error": {"message": "bad request"}}, 400))
+    local = LocalEngine(lambda request: "local answer")
+    fallback = FallbackEngine(engines(server.url, info=KNOWN), lambda: local)
+    with pytest.raises(RemoteRejected, match="bad request"):
+        fallback.generate(completion(), CancelToken())
+    assert local.calls == 0
+
+
+def test_credentials_in_the_endpoint_never_reach_messages() -> None:
+    port = free_port()
+    url = f"http://someone:s3cret-token@127.0.0.1:{port}"
+    transport = Transport(url, None, 5, 0)
+    try:
+        with pytest.raises(RemoteUnavailable) as caught:
+            transport.get_json("/v1/models")
+        assert "s3cret" not in str(caught.value) and f"127.0.0.1:{port}" in str(caught.value)
+    finally:
+        transport.close()
+
+
+def test_only_a_possible_stop_prefix_is_held_back(server: FakeServer, engines) -> None:
+    """A piece reaches the caller at once unless its end could begin a stop string."""
+    server.route(
+        "/v1/completions",
+        server.stream(text_chunk("x = 1"), text_chunk(" <|end"), text_chunk("oftext|> tail")),
+    )
+    engine = engines(server.url, info=KNOWN, remote_template="qwen2.5-coder")
+    pieces: list[str] = []
+    prompt = InfillPrompt("x = ", "\n", "a.py")
+    result = engine.generate(GenerationRequest(prompt, max_tokens=16), CancelToken(), pieces.append)
+    assert pieces == ["x = 1", " "] and result.text == "x = 1 "
+
+
+def test_the_context_is_the_smaller_of_server_and_configuration(engines) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    reported = ServerInfo("openai", ("m",), 32768, 0, None)
+    assert engines(url, info=reported).n_ctx == 32768
+    assert engines(url, info=reported, remote_context=8192).n_ctx == 8192
+    assert engines(url, info=reported, remote_context=65536).n_ctx == 32768
+    assert engines(url, remote_context=4096).n_ctx == 4096
 
 
 # -- 13. what the server tells about itself ---------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from spark_lsp.engine.base import (
     CancelToken,
+    ChatPrompt,
     GenerationRequest,
     GenerationResult,
     GenerationStats,
@@ -91,5 +92,10 @@ class FakeEngine:
 
 def _prompt_length(request: GenerationRequest) -> int:
     prompt = request.prompt
-    text = prompt.prefix + prompt.suffix if isinstance(prompt, InfillPrompt) else prompt.text
+    if isinstance(prompt, InfillPrompt):
+        text = prompt.prefix + prompt.suffix
+    elif isinstance(prompt, ChatPrompt):
+        text = " ".join(content for _, content in prompt.messages)
+    else:
+        text = prompt.text
     return len(text.split())

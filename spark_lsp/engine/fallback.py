@@ -17,11 +17,13 @@ from spark_lsp.context.tokens import TokenCounter
 from spark_lsp.engine.base import (
     CancelToken,
     Engine,
+    EngineError,
     GenerationRequest,
     GenerationResult,
     TokenCallback,
 )
-from spark_lsp.engine.remote import RemoteEngine, RemoteError
+from spark_lsp.engine.remote import RemoteEngine
+from spark_lsp.engine.remote.errors import SERVER_FAULTS
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class FallbackEngine:
         self.remote = remote
         self._load_local = load_local
         self._local: Engine | None = None
+        self._local_error: str | None = None
         self._lock = threading.Lock()
         self._retry_after_s = retry_after_s
         self._remote_down_until = 0.0
@@ -80,18 +83,34 @@ class FallbackEngine:
         on_text: TokenCallback | None = None,
     ) -> GenerationResult:
         if time.monotonic() >= self._remote_down_until:
+            shown: list[str] = []
+
+            def forward(text: str) -> None:
+                shown.append(text)
+                if on_text is not None:
+                    on_text(text)
+
             try:
-                return self.remote.generate(request, cancel, on_text)
-            except RemoteError as error:
+                return self.remote.generate(request, cancel, forward)
+            except SERVER_FAULTS as error:
                 logger.warning("using the local model for %.0f s: %s", self._retry_after_s, error)
                 self.mark_remote_down()
+                if shown:  # the caller has part of the server's answer: not mixed with another
+                    raise
         self.fallbacks += 1
         return self.local().generate(request, cancel, on_text)
 
     def local(self) -> Engine:
+        """The local model, loaded at the first call; a load that failed is not tried again."""
         with self._lock:
+            if self._local_error is not None:
+                raise EngineError(f"the local fallback is unavailable: {self._local_error}")
             if self._local is None:
-                self._local = self._load_local()
+                try:
+                    self._local = self._load_local()
+                except Exception as error:  # ModelError, or llama.cpp refusing the file
+                    self._local_error = str(error)
+                    raise EngineError(f"the local fallback is unavailable: {error}") from None
             return self._local
 
     def close(self) -> None:

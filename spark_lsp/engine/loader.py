@@ -10,7 +10,9 @@ from spark_lsp.settings import EngineSettings
 
 if TYPE_CHECKING:  # importing llama_cpp is slow: the real import waits for load_engine
     from spark_lsp.engine.base import Engine
+    from spark_lsp.engine.fallback import FallbackEngine
     from spark_lsp.engine.llama import LlamaEngine
+    from spark_lsp.engine.remote import RemoteEngine, RemoteError
     from spark_lsp.engine.remote.engine import HealthCallback
 
 logger = logging.getLogger(__name__)
@@ -54,21 +56,43 @@ def open_engine(
 
     if progress is not None:
         progress(0.0, f"connecting to {settings.endpoint}")
-    remote = RemoteEngine.for_settings(settings, on_health)
+    try:
+        remote = RemoteEngine.for_settings(settings, on_health)
+    except RemoteError as error:  # no connection can be set up (a bad SSL_CERT_FILE, say)
+        raise models.ModelError(str(error)) from None
     try:
         remote.connect()
     except RemoteError as error:
-        if settings.fallback != "local":
-            remote.close()
-            raise models.ModelError(
-                f"{error}. Start the server or correct the endpoint, then restart spark-lsp "
-                "(or turn on the local fallback)"
-            ) from None
-        remote.report_unreachable(error)
-        engine = FallbackEngine(remote, lambda: load_engine(settings, progress))
-        engine.mark_remote_down()
-        engine.local()  # needed now, not at the first keystroke
-        return engine
+        if settings.fallback == "local":
+            return _local_until_the_server_answers(remote, error, settings, progress)
+        remote.close()
+        raise models.ModelError(
+            f"{error}. Start the server or correct the endpoint, then restart spark-lsp "
+            "(or turn on the local fallback)"
+        ) from None
+    except BaseException:
+        remote.close()
+        raise
     if settings.fallback == "local":
         return FallbackEngine(remote, lambda: load_engine(settings))
     return remote
+
+
+def _local_until_the_server_answers(
+    remote: RemoteEngine,
+    error: RemoteError,
+    settings: EngineSettings,
+    progress: models.ProgressCallback | None,
+) -> FallbackEngine:
+    from spark_lsp.engine.base import EngineError
+    from spark_lsp.engine.fallback import FallbackEngine
+
+    remote.report_unreachable(error)
+    engine = FallbackEngine(remote, lambda: load_engine(settings, progress))
+    engine.mark_remote_down()
+    try:
+        engine.local()  # needed now, not at the first keystroke
+    except EngineError as local_error:
+        remote.close()
+        raise models.ModelError(f"{error}; and {local_error}") from None
+    return engine

@@ -57,6 +57,7 @@ test('package.json declares the server options of the README, by group', () => {
     'remoteModel',
     'remoteTemplate',
     'remoteContext',
+    'remotePinSlots',
     'apiKeyEnv',
     'remoteTimeoutMs',
     'remoteRetries',

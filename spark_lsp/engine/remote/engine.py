@@ -25,6 +25,7 @@ from spark_lsp import templates
 from spark_lsp.context.tokens import TokenCounter
 from spark_lsp.engine.base import (
     CancelToken,
+    ChatPrompt,
     GenerationRequest,
     GenerationResult,
     GenerationStats,
@@ -34,7 +35,12 @@ from spark_lsp.engine.base import (
     stop_index,
 )
 from spark_lsp.engine.remote import counting, dialects
-from spark_lsp.engine.remote.errors import RemoteError, RemoteUnavailable
+from spark_lsp.engine.remote.errors import (
+    SERVER_FAULTS,
+    RemoteError,
+    RemoteMalformed,
+    RemoteUnavailable,
+)
 from spark_lsp.engine.remote.server_info import LLAMA_CPP, ServerInfo, probe
 from spark_lsp.engine.remote.transport import Cancelled, Transport
 from spark_lsp.settings import EngineSettings
@@ -81,13 +87,23 @@ class _Progress:
             cut = self._stop_at()
             if cut >= 0:
                 self.text = self.text[:cut]
-            longest = max((len(stop) for stop in (*self.request.stop, *self.stops)), default=1)
-            # Hold back what could be the start of a stop string split across chunks.
-            safe = len(self.text) if cut >= 0 else max(self.emitted, len(self.text) - longest + 1)
+            # Hold back only what could be the start of a stop string split across chunks.
+            safe = len(self.text) if cut >= 0 else len(self.text) - self._partial_stop()
+            safe = max(self.emitted, safe)
             if safe > self.emitted and self.on_text is not None:
                 self.on_text(self.text[self.emitted : safe])
             self.emitted = max(self.emitted, safe)
             return cut >= 0
+
+    def _partial_stop(self) -> int:
+        """The length of the longest end of the text that begins a stop string."""
+        longest = 0
+        for stop in (*self.request.stop, *self.stops):
+            for length in range(min(len(stop) - 1, len(self.text)), longest, -1):
+                if self.text.endswith(stop[:length]):
+                    longest = length
+                    break
+        return longest
 
     def _stop_at(self) -> int:
         found = stop_index(self.text, self.request)
@@ -185,8 +201,11 @@ class RemoteEngine:
 
     @property
     def n_ctx(self) -> int:
-        reported = self.info.n_ctx if self.info else None
-        return self.settings.remote_context or reported or DEFAULT_CONTEXT
+        """The server's context when it reports one, capped by the configured one."""
+        known = [
+            n for n in (self.info.n_ctx if self.info else None, self.settings.remote_context) if n
+        ]
+        return min(known) if known else DEFAULT_CONTEXT
 
     @property
     def uses_infill(self) -> bool:
@@ -221,7 +240,9 @@ class RemoteEngine:
             self.transport.io.run(self._stream(call, progress), cancel)
         except Cancelled:
             return progress.result(StopReason.CANCELLED)
-        except RemoteError as error:
+        except SERVER_FAULTS as error:
+            if isinstance(error, RemoteUnavailable):
+                self.info = None  # ask again once it answers: it may have restarted differently
             self._health(str(error))
             raise
         self._health(None)
@@ -236,7 +257,8 @@ class RemoteEngine:
 
     def _options(self, request: GenerationRequest) -> dialects.Options:
         key = request.adopt_as or request.key
-        slots = self.info.slots if self.info else 0
+        pin = self.settings.remote_pin_slots and not isinstance(request.prompt, ChatPrompt)
+        slots = self.info.slots if self.info and pin else 0
         # Stop strings that count only after some text are applied here, not by the server.
         server_stops = () if request.stop_after_text else request.stop
         return dialects.Options(
@@ -260,6 +282,9 @@ class RemoteEngine:
                         if self._take(chunk, progress, limit):
                             if chunk.done:  # read the body's end: the connection is reused
                                 await _drain(events)
+                                if progress.finish is None and not progress.text:
+                                    where = self.transport.url(call.path)
+                                    raise RemoteMalformed(f"{where} ended the stream empty")
                             return  # a stop string: closing the stream tells the server to stop
         except TimeoutError:
             if not limit.expired():

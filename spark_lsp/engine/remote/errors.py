@@ -19,3 +19,12 @@ class RemoteRejected(RemoteError):
 
 class RemoteMalformed(RemoteError):
     """The server's answer is not what its API promises (a broken or foreign stream)."""
+
+
+class RemoteUnauthorized(RemoteRejected):
+    """401/403: the API key is missing or wrong; every request will fail alike."""
+
+
+# What says the server (or the way to it) is failing, rather than one request being wrong: these
+# change the reported health and send requests to the local fallback.
+SERVER_FAULTS = (RemoteUnavailable, RemoteMalformed, RemoteUnauthorized)

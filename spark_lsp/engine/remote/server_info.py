@@ -37,8 +37,16 @@ class ServerInfo:
 
 
 def probe(transport: Transport, cancel: CancelToken | None = None) -> ServerInfo:
-    """Ask the server about itself. Raises RemoteError when it cannot be reached at all, and
-    transport.Cancelled when ``cancel`` fires meanwhile."""
+    """Ask the server about itself. Raises RemoteError when it cannot be reached at all or
+    answers nonsense, and transport.Cancelled when ``cancel`` fires meanwhile."""
+    try:
+        return _probe(transport, cancel)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        where = transport.url("/v1/models")
+        raise RemoteMalformed(f"{where}: not an OpenAI-compatible server ({error!r})") from None
+
+
+def _probe(transport: Transport, cancel: CancelToken | None) -> ServerInfo:
     props = _optional(transport, "/props", cancel)
     llama_cpp = isinstance(props, dict) and "default_generation_settings" in props
     listing = transport.get_json("/v1/models", cancel)  # every OpenAI-compatible server has it
@@ -60,21 +68,29 @@ def probe(transport: Transport, cancel: CancelToken | None = None) -> ServerInfo
         n_ctx = n_ctx or _int(meta.get("n_ctx")) or _int(meta.get("n_ctx_train"))  # llama.cpp
     kind = LLAMA_CPP if llama_cpp else OPENAI
     http_version = transport.http_version
-    tokenize_path = _tokenize_path(transport, kind, models)
+    tokenize_path = _tokenize_path(transport, kind, models, cancel)
     return ServerInfo(kind, models, n_ctx, slots, tokenize_path, http_version)
 
 
-def _tokenize_path(transport: Transport, kind: str, models: tuple[str, ...]) -> str | None:
+def _tokenize_path(
+    transport: Transport, kind: str, models: tuple[str, ...], cancel: CancelToken | None
+) -> str | None:
     for path in ("/tokenize",) if kind == LLAMA_CPP else ("/extras/tokenize", "/tokenize"):
         try:
-            count_tokens(transport, path, "def f(x):\n    return x\n", models)
+            count_tokens(transport, path, "def f(x):\n    return x\n", models, cancel)
         except RemoteError:
             continue
         return path
     return None
 
 
-def count_tokens(transport: Transport, path: str, text: str, models: tuple[str, ...]) -> int:
+def count_tokens(
+    transport: Transport,
+    path: str,
+    text: str,
+    models: tuple[str, ...],
+    cancel: CancelToken | None = None,
+) -> int:
     """The server's own token count of ``text`` (no special tokens added)."""
     body: dict[str, Any] = {
         "content": text,  # llama.cpp
@@ -85,7 +101,7 @@ def count_tokens(transport: Transport, path: str, text: str, models: tuple[str, 
     }
     if models:
         body["model"] = models[0]
-    answer = transport.post_json(path, body)
+    answer = transport.post_json(path, body, cancel)
     tokens = answer.get("tokens") if isinstance(answer, dict) else None
     if not isinstance(tokens, list):
         raise RemoteError(f"{transport.url(path)} did not answer a token list")

@@ -14,6 +14,7 @@ import concurrent.futures
 import json
 import logging
 import random
+import re
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from spark_lsp.engine.base import CancelToken
 from spark_lsp.engine.remote.errors import (
     RemoteMalformed,
     RemoteRejected,
+    RemoteUnauthorized,
     RemoteUnavailable,
 )
 
@@ -57,7 +59,7 @@ class IoLoop:
 
     def run(self, coroutine: Coroutine[Any, Any, T], cancel: CancelToken | None = None) -> T:
         """Run ``coroutine`` on the loop and wait; a cancel token stops it at once (Cancelled)."""
-        if not self.loop.is_running():
+        if self.loop.is_closed() or not self.loop.is_running():
             coroutine.close()
             raise RemoteUnavailable("the connection to the inference server is closed")
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
@@ -69,14 +71,26 @@ class IoLoop:
             raise Cancelled(cancel.reason if cancel else "cancelled") from None
 
     def close(self) -> None:
+        """Cancel what still runs (a waiting caller gets Cancelled), then stop the loop."""
         if not self.loop.is_running():
             return
-        try:  # streams closed early leave async generators to finalize
-            asyncio.run_coroutine_threadsafe(self.loop.shutdown_asyncgens(), self.loop).result(5)
+        try:
+            asyncio.run_coroutine_threadsafe(_finish_tasks(self.loop), self.loop).result(5)
         except Exception:
-            logger.debug("finalizing async generators failed", exc_info=True)
+            logger.debug("finishing the I/O tasks failed", exc_info=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+async def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks(loop) if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await loop.shutdown_asyncgens()  # streams closed early leave generators to finalize
 
 
 def describe(error: BaseException) -> str:
@@ -123,7 +137,13 @@ class Transport:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
         self.io = IoLoop()
-        self._client = self.io.run(self._open_client())
+        try:
+            self._client = self.io.run(self._open_client())
+        except Exception as error:  # a bad SSL_CERT_FILE, for example
+            self.io.close()
+            raise RemoteRejected(
+                f"cannot set up connections to {display_url(self.base_url)}: {error}"
+            ) from None
         self.http_version = ""  # of the last response ("HTTP/1.1", "HTTP/2")
 
     async def _open_client(self) -> httpx.AsyncClient:
@@ -139,8 +159,8 @@ class Transport:
     def get_json(self, path: str, cancel: CancelToken | None = None) -> Any:
         return self.io.run(self._call("GET", path, None), cancel)
 
-    def post_json(self, path: str, body: dict[str, Any]) -> Any:
-        return self.io.run(self._call("POST", path, body))
+    def post_json(self, path: str, body: dict[str, Any], cancel: CancelToken | None = None) -> Any:
+        return self.io.run(self._call("POST", path, body), cancel)
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         client = self._client
@@ -166,10 +186,10 @@ class Transport:
                 await asyncio.sleep(backoff(attempt, response))
                 continue
             self.http_version = response.http_version
-            check_status(response, path, response.text)
+            check_status(response, path, response.content.decode("utf-8", "replace"))
             try:
                 return response.json()
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON, or not text at all
                 raise RemoteMalformed(f"{self.url(path)} did not answer JSON") from None
 
     @asynccontextmanager
@@ -210,20 +230,37 @@ class Transport:
                 raise self.unavailable(path, error) from None
 
     async def _data(self, source: httpx_sse.EventSource, path: str) -> AsyncIterator[str]:
+        """The events' data, read line by line (as the SSE specification says) rather than with
+        httpx-sse's decoder, which drops the ``error:`` lines older llama.cpp servers send."""
+        kind = source.response.headers.get("content-type", "").partition(";")[0].strip()
+        if kind != "text/event-stream":
+            raise RemoteMalformed(f"{self.url(path)} did not answer an event stream ({kind!r})")
+        data: list[str] = []
         try:
-            async for event in source.aiter_sse():
-                if event.event == "error":
-                    raise RemoteMalformed(f"{self.url(path)} sent an error event: {event.data}")
-                if event.data:
-                    yield event.data
-        except httpx_sse.SSEError as error:
-            message = f"{self.url(path)} did not answer an event stream: {error}"
-            raise RemoteMalformed(message) from None
+            async for line in source.response.aiter_lines():
+                line = line.rstrip("\r\n")
+                if not line:
+                    if data:
+                        yield "\n".join(data)
+                    data = []
+                    continue
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "data":
+                    data.append(value)
+                elif field == "error":
+                    message = error_detail(value)
+                    raise RemoteRejected(
+                        f"{self.url(path)}: the server stopped with an error: {message}"
+                    )
+            if data:
+                yield "\n".join(data)
         except httpx.HTTPError as error:
             raise self.unavailable(path, error) from None
 
     def url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
+        """For messages: credentials in the endpoint's URL are left out."""
+        return f"{display_url(self.base_url)}{path}"
 
     def unavailable(self, path: str, error: BaseException) -> RemoteUnavailable:
         return RemoteUnavailable(f"inference server {self.url(path)}: {describe(error)}")
@@ -236,6 +273,11 @@ class Transport:
         except Exception:  # closing is best effort
             logger.debug("closing the HTTP client failed", exc_info=True)
         self.io.close()
+
+
+def display_url(url: str) -> str:
+    """``url`` without user info (``https://user:token@host`` -> ``https://host``)."""
+    return re.sub(r"^([a-z]+://)[^/@]*@", r"\1", url)
 
 
 def backoff(attempt: int, response: httpx.Response | None = None) -> float:
@@ -252,10 +294,10 @@ def check_status(response: httpx.Response, path: str, detail: str) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
-    where = str(response.request.url) if response.request else path
+    where = display_url(str(response.request.url)) if response.request else path
     detail = error_detail(detail)
     if status in (401, 403):
-        raise RemoteRejected(f"{where}: {status}, the server refused the API key ({detail})")
+        raise RemoteUnauthorized(f"{where}: {status}, the server refused the API key ({detail})")
     if status in RETRY_STATUSES or status >= 500:
         raise RemoteUnavailable(f"{where}: the server failed with {status} ({detail})")
     raise RemoteRejected(f"{where}: {status} ({detail})")
