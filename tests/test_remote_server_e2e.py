@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -116,6 +117,32 @@ def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     process.stop()
 
 
+@contextmanager
+def remote_session(url: str, *flags: str) -> Iterator[RawClient]:
+    """A language server on the remote backend with the add.py document open."""
+    raw = RawClient("--backend", "remote", "--endpoint", url, *flags)
+    try:
+        raw.initialize(
+            {"textDocument": {"inlineCompletion": {}}}, {"completion": {"predictTimeBudgetMs": 0}}
+        )
+        document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
+        raw.notify("textDocument/didOpen", {"textDocument": document})
+        yield raw
+        assert raw.request("shutdown")["result"] is None
+    finally:
+        raw.close()
+
+
+def inline(raw: RawClient, character: int = 12) -> list[dict]:
+    """Invoked inline completion in ``total = `` (line 3), at ``character``."""
+    params = {
+        "textDocument": {"uri": URI},
+        "position": {"line": 2, "character": character},
+        "context": {"triggerKind": 1},
+    }
+    return raw.request("textDocument/inlineCompletion", params, timeout=300)["result"]["items"]
+
+
 def remote_settings(url: str, **changes: object) -> EngineSettings:
     return EngineSettings(backend="remote", endpoint=url, **changes)  # type: ignore[arg-type]
 
@@ -157,20 +184,8 @@ def test_completions_and_edits_stream_through_the_server(server: ServerProcess) 
 
 
 def test_the_language_server_completes_and_edits_over_the_server(server: ServerProcess) -> None:
-    raw = RawClient("--backend", "remote", "--endpoint", server.url)
-    try:
-        raw.initialize(
-            {"textDocument": {"inlineCompletion": {}}}, {"completion": {"predictTimeBudgetMs": 0}}
-        )
-        document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
-        raw.notify("textDocument/didOpen", {"textDocument": document})
-        params = {
-            "textDocument": {"uri": URI},
-            "position": {"line": 2, "character": 12},
-            "context": {"triggerKind": 1},
-        }
-        items = raw.request("textDocument/inlineCompletion", params, timeout=300)["result"]["items"]
-        assert items[0]["insertText"] == "a + b"
+    with remote_session(server.url) as raw:
+        assert inline(raw)[0]["insertText"] == "a + b"
         ready = raw.wait_for(
             lambda m: m.get("method") == "spark/status" and m["params"]["state"] == "ready"
         )
@@ -192,9 +207,6 @@ def test_the_language_server_completes_and_edits_over_the_server(server: ServerP
         )
         counters = raw.request("spark/debug/counters")["result"]
         assert counters["engineRequests"] >= 2 and counters["localFallbacks"] == 0
-        assert raw.request("shutdown")["result"] is None
-    finally:
-        raw.close()
 
 
 def test_cancelling_closes_the_stream_and_the_server_keeps_serving(
@@ -279,28 +291,11 @@ def test_a_server_killed_mid_stream_is_one_message_and_the_server_keeps_serving(
         # The language server: the server is gone; requests answer empty, one message says why.
         server = ServerProcess()
         port = server.port
-        raw = RawClient("--backend", "remote", "--endpoint", server.url, "--remote-retries", "0")
-        try:
-            raw.initialize(
-                {"textDocument": {"inlineCompletion": {}}},
-                {"completion": {"predictTimeBudgetMs": 0}},
-            )
-            document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
-            raw.notify("textDocument/didOpen", {"textDocument": document})
-
-            def inline(character: int) -> list[dict]:
-                params = {
-                    "textDocument": {"uri": URI},
-                    "position": {"line": 2, "character": character},
-                    "context": {"triggerKind": 1},
-                }
-                response = raw.request("textDocument/inlineCompletion", params, timeout=300)
-                return response["result"]["items"]
-
-            assert inline(12)[0]["insertText"] == "a + b"
+        with remote_session(server.url, "--remote-retries", "0") as raw:
+            assert inline(raw)[0]["insertText"] == "a + b"
             server.kill()
-            assert inline(11) == []
-            assert inline(10) == []
+            assert inline(raw, 11) == []
+            assert inline(raw, 10) == []
             messages = []
             while not raw.messages.empty():
                 message = raw.messages.get()
@@ -309,34 +304,16 @@ def test_a_server_killed_mid_stream_is_one_message_and_the_server_keeps_serving(
             assert len(messages) == 1, messages
             assert messages[0]["type"] == 1 and server.url in messages[0]["message"]
             server = ServerProcess(port)  # back on the same address: served again
-            assert inline(12)[0]["insertText"] == "a + b"
-            assert raw.request("shutdown")["result"] is None
-        finally:
-            raw.close()
+            assert inline(raw)[0]["insertText"] == "a + b"
     finally:
         server.stop()
 
 
 def test_the_local_fallback_serves_while_the_server_is_unreachable() -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    raw = RawClient("--backend", "remote", "--endpoint", url, "--fallback", "local")
-    try:
-        raw.initialize(
-            {"textDocument": {"inlineCompletion": {}}}, {"completion": {"predictTimeBudgetMs": 0}}
-        )
-        document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
-        raw.notify("textDocument/didOpen", {"textDocument": document})
-        params = {
-            "textDocument": {"uri": URI},
-            "position": {"line": 2, "character": 12},
-            "context": {"triggerKind": 1},
-        }
-        items = raw.request("textDocument/inlineCompletion", params, timeout=300)["result"]["items"]
-        assert items[0]["insertText"] == "a + b"
+    with remote_session(url, "--fallback", "local") as raw:
+        assert inline(raw)[0]["insertText"] == "a + b"
         warning = raw.wait_for(lambda m: m.get("method") == "window/showMessage")["params"]
         assert warning["type"] == 2 and "connection refused" in warning["message"]
         assert "local model" in warning["message"]
         assert raw.request("spark/debug/counters")["result"]["localFallbacks"] >= 1
-        assert raw.request("shutdown")["result"] is None
-    finally:
-        raw.close()

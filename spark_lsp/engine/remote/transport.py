@@ -163,27 +163,14 @@ class Transport:
         return self.io.run(self._call("POST", path, body), cancel)
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        client = self._client
-        stale_retried = False
-        attempt = -1
+        attempts = _Attempts(self, path)
         while True:
-            attempt += 1
             try:
-                response = await client.request(method, path, json=body)
-            except STALE_CONNECTION_ERRORS as error:
-                if not stale_retried:  # a kept-alive connection the server had closed
-                    stale_retried, attempt = True, attempt - 1
-                    continue
-                raise self.unavailable(path, error) from None
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                if attempt < self.retries:
-                    await asyncio.sleep(backoff(attempt))
-                    continue
-                raise self.unavailable(path, error) from None
+                response = await self._client.request(method, path, json=body)
             except httpx.HTTPError as error:
-                raise self.unavailable(path, error) from None
-            if response.status_code in RETRY_STATUSES and attempt < self.retries:
-                await asyncio.sleep(backoff(attempt, response))
+                await attempts.after_error(error)
+                continue
+            if await attempts.retry_status(response):
                 continue
             self.http_version = response.http_version
             check_status(response, path, response.content.decode("utf-8", "replace"))
@@ -195,20 +182,15 @@ class Transport:
     @asynccontextmanager
     async def events(self, path: str, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[str]]:
         """The ``data`` fields of the server's event stream for a POST. Failures before the
-        stream starts (refused, 5xx, 429) are retried with backoff, and a kept-alive connection
-        the server had closed is replaced at once; a stream that already began is never retried
-        (its text may already be shown)."""
-        client = self._client
-        stale_retried = False
+        stream starts are retried (see _Attempts); a stream that already began is never
+        retried (its text may already be shown)."""
+        attempts = _Attempts(self, path)
         began = False
-        attempt = -1
         while True:
-            attempt += 1
             try:
-                async with httpx_sse.aconnect_sse(client, "POST", path, json=body) as source:
+                async with httpx_sse.aconnect_sse(self._client, "POST", path, json=body) as source:
                     response = source.response
-                    if response.status_code in RETRY_STATUSES and attempt < self.retries:
-                        await asyncio.sleep(backoff(attempt, response))
+                    if await attempts.retry_status(response):
                         continue
                     if response.status_code != 200:
                         detail = (await response.aread()).decode("utf-8", "replace")
@@ -216,18 +198,10 @@ class Transport:
                     began = True
                     yield self._data(source, path)
                     return
-            except STALE_CONNECTION_ERRORS as error:
-                if began or stale_retried:
-                    raise self.unavailable(path, error) from None
-                # The server closed a kept-alive connection: once more on a new one.
-                stale_retried, attempt = True, attempt - 1
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                if attempt < self.retries:
-                    await asyncio.sleep(backoff(attempt))
-                    continue
-                raise self.unavailable(path, error) from None
             except httpx.HTTPError as error:
-                raise self.unavailable(path, error) from None
+                if began:
+                    raise self.unavailable(path, error) from None
+                await attempts.after_error(error)
 
     async def _data(self, source: httpx_sse.EventSource, path: str) -> AsyncIterator[str]:
         """The events' data, read line by line (as the SSE specification says) rather than with
@@ -273,6 +247,38 @@ class Transport:
         except Exception:  # closing is best effort
             logger.debug("closing the HTTP client failed", exc_info=True)
         self.io.close()
+
+
+class _Attempts:
+    """One request's retries before the server answered: with backoff for refused connections
+    and overload (429, 502-504), up to the transport's count; and once at once for a kept-alive
+    connection the server had closed (the request never reached it)."""
+
+    def __init__(self, transport: Transport, path: str) -> None:
+        self._transport = transport
+        self._path = path
+        self._backoffs = 0
+        self._stale_retried = False
+
+    async def after_error(self, error: httpx.HTTPError) -> None:
+        """Return to try again, or raise RemoteUnavailable."""
+        if isinstance(error, STALE_CONNECTION_ERRORS) and not self._stale_retried:
+            self._stale_retried = True
+            return
+        connect_failed = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
+        if connect_failed and self._backoffs < self._transport.retries:
+            await asyncio.sleep(backoff(self._backoffs))
+            self._backoffs += 1
+            return
+        raise self._transport.unavailable(self._path, error) from None
+
+    async def retry_status(self, response: httpx.Response) -> bool:
+        """True (after the backoff) when the response asks for another try."""
+        if response.status_code in RETRY_STATUSES and self._backoffs < self._transport.retries:
+            await asyncio.sleep(backoff(self._backoffs, response))
+            self._backoffs += 1
+            return True
+        return False
 
 
 def display_url(url: str) -> str:
