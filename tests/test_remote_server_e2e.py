@@ -189,7 +189,7 @@ def test_the_language_server_completes_and_edits_over_the_server(server: ServerP
         ready = raw.wait_for(
             lambda m: m.get("method") == "spark/status" and m["params"]["state"] == "ready"
         )
-        assert ALIAS in ready["params"]["message"]
+        assert ready["params"]["message"] == ALIAS  # the server's model, not the local file
         actions = raw.request(
             "textDocument/codeAction",
             {
@@ -207,6 +207,29 @@ def test_the_language_server_completes_and_edits_over_the_server(server: ServerP
         )
         counters = raw.request("spark/debug/counters")["result"]
         assert counters["engineRequests"] >= 2 and counters["localFallbacks"] == 0
+
+
+@pytest.mark.parametrize("how", ["initializationOptions", "didChangeConfiguration"])
+def test_the_editor_options_choose_the_remote_backend(server: ServerProcess, how: str) -> None:
+    engine = {"backend": "remote", "endpoint": server.url}
+    options: dict = {"completion": {"predictTimeBudgetMs": 0}}
+    raw = RawClient()  # no engine flags: the editor's options decide
+    try:
+        if how == "initializationOptions":
+            options["engine"] = engine
+        raw.initialize({"textDocument": {"inlineCompletion": {}}}, options)
+        if how == "didChangeConfiguration":  # before the model starts, so it applies
+            settings = {"sparkLsp": {"engine": engine}}
+            raw.notify("workspace/didChangeConfiguration", {"settings": settings})
+        document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
+        raw.notify("textDocument/didOpen", {"textDocument": document})
+        assert inline(raw)[0]["insertText"] == "a + b"
+        ready = raw.wait_for(
+            lambda m: m.get("method") == "spark/status" and m["params"]["state"] == "ready"
+        )
+        assert ready["params"]["message"] == ALIAS
+    finally:
+        raw.close()
 
 
 def test_cancelling_closes_the_stream_and_the_server_keeps_serving(
