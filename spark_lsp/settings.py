@@ -12,6 +12,8 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
+from spark_lsp.templates import family_names
+
 REUSE_MODES = ("shift", "exact")
 BACKENDS = ("local", "remote")
 REMOTE_APIS = ("auto", "infill", "completions")
@@ -94,14 +96,11 @@ class EngineSettings:
             raise ValueError("backend remote needs an endpoint (the server's base URL)")
         if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
             raise ValueError(f"endpoint must be an http:// or https:// URL, got {self.endpoint!r}")
-        if self.remote_template is not None:
-            from spark_lsp.templates import family_names
-
-            if self.remote_template not in family_names():
-                raise ValueError(
-                    f"remote_template must be one of {', '.join(family_names())}, "
-                    f"got {self.remote_template!r}"
-                )
+        if self.remote_template is not None and self.remote_template not in family_names():
+            raise ValueError(
+                f"remote_template must be one of {', '.join(family_names())}, "
+                f"got {self.remote_template!r}"
+            )
         for item in fields(self):
             value = getattr(self, item.name)
             low, high = item.metadata.get("low"), item.metadata.get("high")

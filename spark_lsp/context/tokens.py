@@ -32,12 +32,16 @@ PRE_TOKENIZER_PATTERNS = {
 }
 
 
-class Vocabulary(Protocol):
+class Tokenizer(Protocol):
+    """Anything that tokenizes text with the model's own tokenizer (a server, for example)."""
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+
+class Vocabulary(Tokenizer, Protocol):
     """What the counter needs from a model (the engine, or a vocabulary-only load)."""
 
     n_vocab: int
-
-    def tokenize(self, text: str) -> list[int]: ...
 
     def token_bytes(self, token: int) -> bytes: ...
 
@@ -91,11 +95,11 @@ class Agreement:
 
 
 def measure_agreement(
-    encoding: tiktoken.Encoding, vocabulary: Vocabulary, texts: Iterable[str]
+    encoding: tiktoken.Encoding, tokenizer: Tokenizer, texts: Iterable[str]
 ) -> Agreement:
     texts = [text for text in texts if text]
     counted = [
-        (len(vocabulary.tokenize(text)), len(encoding.encode_ordinary(text))) for text in texts
+        (len(tokenizer.tokenize(text)), len(encoding.encode_ordinary(text))) for text in texts
     ]
     return Agreement(
         texts=len(counted),

@@ -11,9 +11,14 @@ from __future__ import annotations
 import logging
 
 from spark_lsp import templates
-from spark_lsp.context.tokens import TokenCounter, calibration_texts, fallback_encoding
+from spark_lsp.context.tokens import (
+    TokenCounter,
+    calibration_texts,
+    fallback_encoding,
+    measure_agreement,
+)
 from spark_lsp.engine.remote.errors import RemoteError
-from spark_lsp.engine.remote.server_info import ServerInfo, count_tokens
+from spark_lsp.engine.remote.server_info import ServerInfo, server_tokens
 from spark_lsp.engine.remote.transport import Transport
 
 logger = logging.getLogger(__name__)
@@ -42,15 +47,22 @@ def remote_counter(
     return TokenCounter(encoding, exact=False, scale=scale)
 
 
+class ServerTokenizer:
+    """The server's tokenize endpoint as a Tokenizer."""
+
+    def __init__(self, transport: Transport, info: ServerInfo) -> None:
+        assert info.tokenize_path is not None
+        self._transport = transport
+        self._path = info.tokenize_path
+        self._models = info.models
+
+    def tokenize(self, text: str) -> list[int]:
+        return server_tokens(self._transport, self._path, text, self._models)
+
+
 def measured_scale(transport: Transport, info: ServerInfo) -> float:
-    """The worst ratio of the server's count to cl100k_base's over a sample of code."""
-    assert info.tokenize_path is not None
-    encoding = fallback_encoding()
-    worst = 1.0
-    for text in calibration_texts()[:CALIBRATION_FILES]:
-        sample = text[:CALIBRATION_CHARS]
-        if not sample.strip():
-            continue
-        server = count_tokens(transport, info.tokenize_path, sample, info.models)
-        worst = max(worst, server / max(1, len(encoding.encode_ordinary(sample))))
-    return worst
+    """The worst ratio of the server's count to cl100k_base's over a sample of code (at least 1)."""
+    samples = [text[:CALIBRATION_CHARS] for text in calibration_texts()[:CALIBRATION_FILES]]
+    samples = [sample for sample in samples if sample.strip()]
+    agreement = measure_agreement(fallback_encoding(), ServerTokenizer(transport, info), samples)
+    return max(1.0, agreement.worst_ratio)

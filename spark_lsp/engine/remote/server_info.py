@@ -77,21 +77,21 @@ def _tokenize_path(
 ) -> str | None:
     for path in ("/tokenize",) if kind == LLAMA_CPP else ("/extras/tokenize", "/tokenize"):
         try:
-            count_tokens(transport, path, "def f(x):\n    return x\n", models, cancel)
+            server_tokens(transport, path, "def f(x):\n    return x\n", models, cancel)
         except RemoteError:
             continue
         return path
     return None
 
 
-def count_tokens(
+def server_tokens(
     transport: Transport,
     path: str,
     text: str,
     models: tuple[str, ...],
     cancel: CancelToken | None = None,
-) -> int:
-    """The server's own token count of ``text`` (no special tokens added)."""
+) -> list[int]:
+    """``text`` tokenized by the server's own tokenizer (no special tokens added)."""
     body: dict[str, Any] = {
         "content": text,  # llama.cpp
         "input": text,  # llama-cpp-python
@@ -105,7 +105,7 @@ def count_tokens(
     tokens = answer.get("tokens") if isinstance(answer, dict) else None
     if not isinstance(tokens, list):
         raise RemoteError(f"{transport.url(path)} did not answer a token list")
-    return len(tokens)
+    return tokens
 
 
 def _optional(transport: Transport, path: str, cancel: CancelToken | None) -> Any:
