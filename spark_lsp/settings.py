@@ -1,23 +1,20 @@
-"""One typed settings model: defaults, bounds and descriptions in one place.
+"""The one helper behind every settings dataclass: defaults, bounds and descriptions.
 
-The CLI flags of ``serve``, ``complete`` and ``bench`` are generated from these fields, so the
-flags, the defaults and the README's table cannot drift apart.
+Each package declares its settings with ``setting()`` in a small module of its own
+(``engine/settings.py``, ``completion/settings.py``, ``context/settings.py``). From those fields
+come the CLI flags (``add_arguments``), the options an editor sends (``lsp/options.py``), the
+README's tables and the VS Code ``package.json`` check (both held to the fields by tests).
+``problem_with`` is the one rule a value must pass: a settings class applies it to every field in
+its ``__post_init__`` (``check_fields``), and the editor options apply it to each value they
+receive, so that a bad value keeps the previous one.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import typing
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, field, fields
 from typing import Any, Literal
-
-from spark_lsp.templates import family_names
-
-REUSE_MODES = ("shift", "exact")
-BACKENDS = ("local", "remote")
-REMOTE_APIS = ("auto", "infill", "completions")
-FALLBACKS = ("none", "local")
 
 
 def setting(default: Any, description: str, low: int | None = None, high: int | None = None) -> Any:
@@ -25,100 +22,46 @@ def setting(default: Any, description: str, low: int | None = None, high: int | 
     return field(default=default, metadata={"help": description, "low": low, "high": high})
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    model: str | None = setting(None, "path to a GGUF model (default: the embedded model)")
-    hf_repo: str | None = setting(None, "Hugging Face repo to take the GGUF from (with hf_file)")
-    hf_file: str | None = setting(None, "GGUF file name inside hf_repo")
-    n_ctx: int = setting(8192, "context size in tokens (all documents share it)", 512, 131072)
-    threads: int = setting(0, "CPU threads for llama.cpp (0: all cores)", 0, 256)
-    batch_size: int = setting(
-        128, "prompt tokens per llama_decode call (work kept when a request stops)", 16, 4096
-    )
-    max_documents: int = setting(
-        4, "documents whose KV-cache state is kept at once (sequences - 1)", 1, 63
-    )
-    kv_reuse: Literal["shift", "exact"] = setting(
-        "shift", "shift: reuse the suffix's cells across keystrokes; exact: recompute the suffix"
-    )
-    suffix_refresh_tokens: int = setting(
-        16, "suffix tokens re-evaluated after the cursor when reusing cells", 1, 4096
-    )
-    preload: bool = setting(True, "load the model when an LSP session starts")
-    backend: Literal["local", "remote"] = setting(
-        "local", "local: the model runs in-process; remote: an OpenAI-compatible server"
-    )
-    endpoint: str | None = setting(
-        None, "base URL of the inference server for backend remote (http://host:8080)"
-    )
-    remote_api: Literal["auto", "infill", "completions"] = setting(
-        "auto",
-        "fill-in-the-middle over infill (llama.cpp's /infill) or completions (/v1/completions "
-        "with the FIM template in the prompt); auto: infill when the server is llama.cpp's",
-    )
-    remote_model: str | None = setting(
-        None, "model name sent to the server (default: the first one /v1/models lists)"
-    )
-    remote_template: str | None = setting(
-        None, "FIM template family of the remote model (default: guessed from its name)"
-    )
-    remote_context: int = setting(
-        0, "context length of the remote model in tokens (0: ask the server)", 0, 10_000_000
-    )
-    remote_pin_slots: bool = setting(
-        True,
-        "llama.cpp: keep each document on one server slot (its cache stays warm); turn off on "
-        "servers shared by many editors, where a pinned slot can be busy while others idle",
-    )
-    api_key_env: str = setting(
-        "SPARK_LSP_API_KEY", "environment variable that holds the server's API key (never logged)"
-    )
-    remote_timeout_ms: int = setting(
-        30_000, "longest wait for the server's first byte and between streamed chunks", 100, 600_000
-    )
-    remote_retries: int = setting(
-        2, "retries (with backoff) of a request the server refused before answering", 0, 10
-    )
-    fallback: Literal["none", "local"] = setting(
-        "none", "when the remote server fails: none (report it) or local (the in-process model)"
-    )
-
-    def __post_init__(self) -> None:
-        for name, allowed in (
-            ("kv_reuse", REUSE_MODES),
-            ("backend", BACKENDS),
-            ("remote_api", REMOTE_APIS),
-            ("fallback", FALLBACKS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
-        if self.backend == "remote" and not self.endpoint:
-            raise ValueError("backend remote needs an endpoint (the server's base URL)")
-        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
-            raise ValueError(f"endpoint must be an http:// or https:// URL, got {self.endpoint!r}")
-        if self.remote_template is not None and self.remote_template not in family_names():
-            raise ValueError(
-                f"remote_template must be one of {', '.join(family_names())}, "
-                f"got {self.remote_template!r}"
-            )
-        for item in fields(self):
-            value = getattr(self, item.name)
-            low, high = item.metadata.get("low"), item.metadata.get("high")
-            if (
-                isinstance(value, int)
-                and not isinstance(value, bool)
-                and low is not None
-                and not low <= value <= (high or value)
-            ):
-                raise ValueError(f"{item.name} must be between {low} and {high}, got {value}")
-
-    @property
-    def thread_count(self) -> int:
-        return self.threads or os.cpu_count() or 1
+def camel(name: str) -> str:
+    """A field's name as editors write it (``debounce_ms`` -> ``debounceMs``)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
-def add_arguments(parser: argparse.ArgumentParser, settings_type: type = EngineSettings) -> None:
+def problem_with(value: Any, hint: Any, metadata: Any) -> str | None:
+    """Why ``value`` does not fit a field of type ``hint`` with ``metadata`` bounds, or None."""
+    allowed = typing.get_args(hint) if typing.get_origin(hint) is not None else (hint,)
+    if typing.get_origin(hint) is Literal:
+        return None if value in allowed else f"must be one of {', '.join(map(repr, allowed))}"
+    if value is None:
+        return None if type(None) in allowed else "must not be null"
+    if isinstance(value, bool) != (bool in allowed):
+        return f"must be {'a boolean' if bool in allowed else _kind(allowed)}"
+    if not isinstance(value, tuple(t for t in allowed if isinstance(t, type))):
+        return f"must be {_kind(allowed)}"
+    low, high = metadata.get("low"), metadata.get("high")
+    if isinstance(value, int) and low is not None and not low <= value <= (high or value):
+        return f"must be between {low} and {high}"
+    return None
+
+
+def _kind(allowed: tuple[Any, ...]) -> str:
+    names = {int: "an integer", str: "a string", bool: "a boolean"}
+    return " or ".join(names.get(t, "null") for t in allowed)
+
+
+def check_fields(instance: Any) -> None:
+    """Raise ValueError naming the first field of ``instance`` whose value breaks its rule."""
+    hints = typing.get_type_hints(type(instance))
+    for item in fields(instance):
+        value = getattr(instance, item.name)
+        if (problem := problem_with(value, hints[item.name], item.metadata)) is not None:
+            raise ValueError(f"{item.name} {problem}, got {value!r}")
+
+
+def add_arguments(parser: argparse.ArgumentParser, settings_type: type) -> None:
     """Add one ``--flag`` per settings field (dashes for underscores), defaulting to the field's."""
+    hints = typing.get_type_hints(settings_type)
     for item in fields(settings_type):
         flag = "--" + item.name.replace("_", "-")
         default = None if item.default is MISSING else item.default
@@ -133,10 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser, settings_type: type = EngineS
             )
             continue
         kind = int if isinstance(default, int) else str
-        hint = typing.get_type_hints(settings_type)[item.name]
         extra: dict[str, Any] = {}
-        if typing.get_origin(hint) is Literal:
-            extra["choices"] = typing.get_args(hint)
+        if typing.get_origin(hints[item.name]) is Literal:
+            extra["choices"] = typing.get_args(hints[item.name])
         parser.add_argument(
             flag,
             dest=item.name,
@@ -148,5 +90,6 @@ def add_arguments(parser: argparse.ArgumentParser, settings_type: type = EngineS
         )
 
 
-def from_arguments(args: argparse.Namespace, settings_type: type = EngineSettings) -> Any:
+def from_arguments(args: argparse.Namespace, settings_type: type) -> Any:
+    """The settings the parsed flags of ``add_arguments`` describe."""
     return settings_type(**{item.name: getattr(args, item.name) for item in fields(settings_type)})

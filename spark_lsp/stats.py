@@ -14,7 +14,7 @@ from pathlib import Path
 
 import platformdirs
 
-from spark_lsp.bench.report import percentile
+from spark_lsp.percentiles import percentile
 
 logger = logging.getLogger(__name__)
 

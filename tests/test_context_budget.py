@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from spark_lsp import models, templates
 from spark_lsp.context.builder import (
     BuiltPrompt,
-    ContextSettings,
     ExtraChunk,
     PromptBuilder,
     effective_budget,
 )
-from spark_lsp.context.tokens import TokenCounter, counter_for, measure_agreement
+from spark_lsp.context.settings import ContextSettings
 from spark_lsp.documents import split_lines
+from spark_lsp.engine.tokens import TokenCounter, counter_for, measure_agreement
 from spark_lsp.engine.vocabulary import LlamaVocabulary
 
 pytestmark = pytest.mark.model

@@ -8,7 +8,7 @@ from pathlib import Path
 from spark_lsp.context.definitions import Workspace, python_imports, python_outline
 from spark_lsp.context.recent import RecentEdits
 from spark_lsp.context.similar import SimilarSnippets, identifiers, jaccard
-from spark_lsp.context.tokens import TokenCounter, fallback_encoding
+from spark_lsp.engine.tokens import TokenCounter, fallback_encoding
 
 
 def test_recent_edits_keep_the_latest_blocks_first() -> None:

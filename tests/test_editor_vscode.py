@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pytest
 
-from spark_lsp.options import ServerOptions, camel, merge_options
+from spark_lsp.lsp.options import ServerOptions, camel, merge_options
 
 EXTENSION = Path(__file__).resolve().parent.parent / "editors" / "vscode"
 SERVER_GROUPS = ("completion", "context", "engine")

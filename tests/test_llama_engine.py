@@ -20,8 +20,8 @@ from spark_lsp.engine import (
     TextPrompt,
 )
 from spark_lsp.engine.loader import load_engine
+from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.worker import InferenceWorker
-from spark_lsp.settings import EngineSettings
 
 pytestmark = pytest.mark.model
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from spark_lsp.options import ServerOptions, merge_options, section_of, to_wire
+from spark_lsp.lsp.options import ServerOptions, merge_options, section_of, to_wire
 from tests.raw_client import RawClient
 
 

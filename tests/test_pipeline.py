@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from spark_lsp.completion.pipeline import CompletionService, CompletionSettings
+from spark_lsp.completion.pipeline import CompletionService
+from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.documents import DocumentStore
 from spark_lsp.engine.fake import FakeEngine
 from spark_lsp.engine.worker import InferenceWorker

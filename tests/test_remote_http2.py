@@ -18,7 +18,7 @@ from hypercorn.config import Config
 
 from spark_lsp.engine import CancelToken, GenerationRequest, TextPrompt
 from spark_lsp.engine.remote import RemoteEngine
-from spark_lsp.settings import EngineSettings
+from spark_lsp.engine.settings import EngineSettings
 from tests.test_remote_server_e2e import free_port
 
 Scope = dict[str, Any]

@@ -26,7 +26,7 @@ from spark_lsp.engine import CancelToken, ChatPrompt, GenerationRequest, InfillP
 from spark_lsp.engine.fallback import FallbackEngine
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.remote import RemoteEngine, RemoteUnavailable
-from spark_lsp.settings import EngineSettings
+from spark_lsp.engine.settings import EngineSettings
 from tests.raw_client import RawClient
 
 pytestmark = pytest.mark.model

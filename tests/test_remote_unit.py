@@ -37,7 +37,7 @@ from spark_lsp.engine.remote.errors import (
 )
 from spark_lsp.engine.remote.server_info import LLAMA_CPP, OPENAI, ServerInfo, probe
 from spark_lsp.engine.remote.transport import Transport
-from spark_lsp.settings import EngineSettings
+from spark_lsp.engine.settings import EngineSettings
 
 # -- the fake server ------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pygls.exceptions import JsonRpcInvalidParams
 
-from spark_lsp.server import RequestFailed, create_server
+from spark_lsp.lsp.errors import RequestFailed
+from spark_lsp.lsp.server import create_server
 
 
 def test_snapshot_errors_are_json_rpc_errors() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from spark_lsp.status import STATUS_NOTIFICATION, StatusReporter
+from spark_lsp.lsp.status import STATUS_NOTIFICATION, StatusReporter
 
 
 def reporter() -> tuple[StatusReporter, list[dict[str, Any]]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from spark_lsp.completion.syntax import error_count, has_grammar, keeps_syntax
 from spark_lsp.documents import DocumentStore
 from spark_lsp.engine.fake import FakeEngine
+from spark_lsp.syntax import error_count, has_grammar, keeps_syntax
 from tests.test_pipeline import URI, service
 
 
@@ -44,7 +44,7 @@ def test_the_pipeline_drops_a_suggestion_that_breaks_the_syntax() -> None:
 
 
 def test_an_empty_block_start_is_recognised_in_several_grammars() -> None:
-    from spark_lsp.completion.syntax import starts_empty_block
+    from spark_lsp.syntax import starts_empty_block
 
     cases = [
         ("python", "def f(x):\n    ", "\n\nprint(1)\n", True),

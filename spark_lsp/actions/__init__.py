@@ -1,1 +1,2 @@
-"""Model-powered code actions: the instant menu, rewrites, and their minimal edits."""
+"""Model-powered code actions: the instant menu, the action service that computes rewrites, test
+files and explanations, and the minimal edits. Knows nothing of LSP."""

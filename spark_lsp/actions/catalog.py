@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spark_lsp.completion.syntax import parse
+from spark_lsp.syntax import parse
 
 FUNCTION_WORDS = ("function", "method")
 FUNCTION_ENDINGS = ("definition", "declaration", "item", "function")

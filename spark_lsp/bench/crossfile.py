@@ -22,14 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spark_lsp import models
-from spark_lsp.bench.report import format_table, median, write_json
-from spark_lsp.context.builder import ContextSettings, ExtraChunk, PromptBuilder
+from spark_lsp.bench.report import format_table, write_json
+from spark_lsp.context.builder import ExtraChunk, PromptBuilder
 from spark_lsp.context.definitions import Workspace
-from spark_lsp.context.tokens import counter_for
+from spark_lsp.context.settings import ContextSettings
 from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
 from spark_lsp.engine.loader import load_engine
-from spark_lsp.settings import from_arguments
+from spark_lsp.engine.settings import engine_settings_from
+from spark_lsp.engine.tokens import counter_for
+from spark_lsp.percentiles import median
 
 TASKS_PER_FILE = 4
 MAX_NEW_TOKENS = 48
@@ -111,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
         tasks = tasks[: args.limit]
     if not tasks:
         raise SystemExit(f"spark-lsp: error: no cross-file tasks found in {package}")
-    engine = load_engine(from_arguments(args), models.stderr_progress())
+    engine = load_engine(engine_settings_from(args), models.stderr_progress())
     builder = PromptBuilder(counter_for(engine), engine.template, engine.add_bos)
     results: dict[str, dict[str, list[float]]] = {
         variant: {"exact": [], "ms": [], "tokens": []} for variant in ("without", "with")

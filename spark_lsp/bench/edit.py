@@ -22,10 +22,11 @@ from typing import Any
 
 from spark_lsp import models, templates
 from spark_lsp.actions import rewrite
-from spark_lsp.bench.report import format_table, median, write_json
+from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.engine import CancelToken, GenerationRequest, GenerationResult, TextPrompt
 from spark_lsp.engine.loader import load_engine
-from spark_lsp.settings import from_arguments
+from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
+from spark_lsp.percentiles import median
 
 FUNCTIONS = (
     json.decoder.py_scanstring,
@@ -71,76 +72,26 @@ def decode_speed(result: GenerationResult) -> float:
     return (stats.tokens_generated - 1) / seconds if seconds > 0 else 0.0
 
 
+def add_parser(benches: Any) -> None:
+    edit = benches.add_parser("edit", help="rewrites with and without speculative decoding")
+    edit.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    edit.add_argument("--limit", type=int, default=0, help="first N edits only (0: all)")
+    add_engine_arguments(edit)
+
+
 def main(args: argparse.Namespace) -> int:
-    engine = load_engine(from_arguments(args), models.stderr_progress())
+    engine = load_engine(engine_settings_from(args), models.stderr_progress())
     chat = engine.metadata("tokenizer.chat_template")
     if not chat:
         raise SystemExit(f"spark-lsp: error: {engine.model_path.name} has no chat template")
     selected = tasks()[: args.limit or None]
-    rows: list[dict[str, Any]] = []
-    for index, task in enumerate(selected):
-        messages = rewrite.chat_messages(task.instruction, task.code, "python", f"{task.name}.py")
-        prompt = TextPrompt(templates.render_chat(chat, messages, "", ""))
-        budget = 2 * len(engine.tokenize(task.code)) + 256
-        key = f"edit-{index}"
-        engine.generate(GenerationRequest(prompt, max_tokens=1, key=key), CancelToken())
-        plain = engine.generate(
-            GenerationRequest(prompt, max_tokens=budget, key=key), CancelToken()
-        )
-        drafted = engine.generate(
-            GenerationRequest(prompt, max_tokens=budget, key=key, draft=task.code), CancelToken()
-        )
-        output = rewrite.extract_code(drafted.text) or ""
-        rows.append(
-            {
-                "function": task.name,
-                "instruction": task.instruction,
-                "tokens": drafted.stats.tokens_generated,
-                "plain_tok_s": round(decode_speed(plain), 1),
-                "lookup_tok_s": round(decode_speed(drafted), 1),
-                "plain_ms": round(plain.stats.total_ms),
-                "lookup_ms": round(drafted.stats.total_ms),
-                "kept": round(rewrite.kept_fraction(task.code, output), 3),
-                "accepted": f"{drafted.stats.draft_accepted}/{drafted.stats.draft_tokens}",
-                "same_output": plain.text == drafted.text,
-            }
-        )
+    rows = [run_task(engine, chat, task, f"edit-{index}") for index, task in enumerate(selected)]
     high_copy = [row for row in rows if row["kept"] >= 0.8]
     speedups = [row["lookup_tok_s"] / row["plain_tok_s"] for row in rows if row["plain_tok_s"]]
     high_speedups = [
         row["lookup_tok_s"] / row["plain_tok_s"] for row in high_copy if row["plain_tok_s"]
     ]
-    print(
-        format_table(
-            (
-                "function",
-                "task",
-                "tokens",
-                "plain tok/s",
-                "lookup tok/s",
-                "plain ms",
-                "lookup ms",
-                "kept",
-                "drafts kept",
-                "same",
-            ),
-            [
-                (
-                    row["function"],
-                    "type hints" if "type hints" in row["instruction"] else "rename",
-                    row["tokens"],
-                    row["plain_tok_s"],
-                    row["lookup_tok_s"],
-                    row["plain_ms"],
-                    row["lookup_ms"],
-                    row["kept"],
-                    row["accepted"],
-                    "yes" if row["same_output"] else "no",
-                )
-                for row in rows
-            ],
-        )
-    )
+    _print_rows(rows)
     summary = {
         "median_speedup": round(median(speedups), 2) if speedups else None,
         "median_speedup_kept_80": round(median(high_speedups), 2) if high_speedups else None,
@@ -155,3 +106,48 @@ def main(args: argparse.Namespace) -> int:
     )
     write_json(args.json, "edit", {"rows": rows, **summary})
     return 0
+
+
+def run_task(engine: Any, chat: str, task: EditTask, key: str) -> dict[str, Any]:
+    """One rewrite, twice on the same cached prompt: plain greedy, then drafted by lookup."""
+    messages = rewrite.chat_messages(task.instruction, task.code, "python", f"{task.name}.py")
+    prompt = TextPrompt(templates.render_chat(chat, messages, "", ""))
+    budget = 2 * len(engine.tokenize(task.code)) + 256
+    engine.generate(GenerationRequest(prompt, max_tokens=1, key=key), CancelToken())
+    plain = engine.generate(GenerationRequest(prompt, max_tokens=budget, key=key), CancelToken())
+    drafted = engine.generate(
+        GenerationRequest(prompt, max_tokens=budget, key=key, draft=task.code), CancelToken()
+    )
+    output = rewrite.extract_code(drafted.text) or ""
+    return {
+        "function": task.name,
+        "instruction": task.instruction,
+        "tokens": drafted.stats.tokens_generated,
+        "plain_tok_s": round(decode_speed(plain), 1),
+        "lookup_tok_s": round(decode_speed(drafted), 1),
+        "plain_ms": round(plain.stats.total_ms),
+        "lookup_ms": round(drafted.stats.total_ms),
+        "kept": round(rewrite.kept_fraction(task.code, output), 3),
+        "accepted": f"{drafted.stats.draft_accepted}/{drafted.stats.draft_tokens}",
+        "same_output": plain.text == drafted.text,
+    }
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    headers = ("function", "task", "tokens", "plain tok/s", "lookup tok/s", "plain ms")
+    table = [
+        (
+            row["function"],
+            "type hints" if "type hints" in row["instruction"] else "rename",
+            row["tokens"],
+            row["plain_tok_s"],
+            row["lookup_tok_s"],
+            row["plain_ms"],
+            row["lookup_ms"],
+            row["kept"],
+            row["accepted"],
+            "yes" if row["same_output"] else "no",
+        )
+        for row in rows
+    ]
+    print(format_table((*headers, "lookup ms", "kept", "drafts kept", "same"), table))

@@ -27,13 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from spark_lsp import models
-from spark_lsp.bench.report import format_table, median, write_json
-from spark_lsp.completion.pipeline import CompletionSettings, CursorState, cursor_state, finish
+from spark_lsp.bench.report import format_table, write_json
+from spark_lsp.completion.cursor import CursorState, cursor_state, finish
 from spark_lsp.completion.postprocess import RULE_NAMES
+from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.documents import split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
 from spark_lsp.engine.loader import load_engine
-from spark_lsp.settings import from_arguments
+from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
+from spark_lsp.percentiles import median
 
 TEST_TIMEOUT_S = 10
 LINE_TOKENS = 64
@@ -136,37 +138,61 @@ def _line_request(state: CursorState, key: str) -> GenerationRequest:
     return GenerationRequest(prompt, max_tokens=LINE_TOKENS, stop=("\n",), key=key)
 
 
+def add_parser(benches: Any) -> None:
+    infill = benches.add_parser("infill", help="HumanEval single-line infilling, raw vs pipeline")
+    infill.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    infill.add_argument("--limit", type=int, default=0, help="first N tasks only (0: all)")
+    infill.add_argument(
+        "--cross-file",
+        action="store_true",
+        help="cross-file tasks from a multi-file package, with and without workspace context",
+    )
+    infill.add_argument(
+        "--repo", metavar="DIR", help="--cross-file: a package directory (default: huggingface_hub)"
+    )
+    add_engine_arguments(infill)
+
+
+def run_task(engine: Any, task: Task, settings: CompletionSettings, outcomes: Outcomes) -> None:
+    """One task through the raw protocol and the pipeline (and the pipeline without each rule)."""
+    lines, line = task.document()
+    state = cursor_state(lines, line, 0, language_id="python")
+    key = task.problem["task_id"]  # tasks of one problem share their prompt's cells
+    raw = engine.generate(_line_request(state, key), CancelToken())
+    if state.multiline:
+        generated = engine.generate(state.request(settings, key, ""), CancelToken())
+    elif raw.text.strip():
+        # The pipeline's one-line request differs from the raw one only when the model
+        # starts with a blank line; otherwise it is the same request, already answered.
+        generated = raw
+    else:
+        line_state = replace(state, multiline=False)
+        generated = engine.generate(line_state.request(settings, key, ""), CancelToken())
+    runs: dict[str | None, bool] = {}
+    outcomes.add("raw", task, raw.text, runs)
+    outcomes.ms.setdefault("raw", []).append(raw.stats.total_ms)
+    shown = finish(generated.text, state, "python", state.multiline)
+    outcomes.add("pipeline", task, shown, runs)
+    outcomes.ms.setdefault("pipeline", []).append(generated.stats.total_ms)
+    for rule in ABLATED_RULES:
+        candidate = finish(generated.text, state, "python", state.multiline, frozenset({rule}))
+        outcomes.add(f"without {rule}", task, candidate, runs)
+    single = finish(raw.text, state, "python", multiline=False) if state.multiline else shown
+    outcomes.add("without multiline_decision", task, single, runs)
+
+
 def main(args: argparse.Namespace) -> int:
-    engine = load_engine(from_arguments(args), models.stderr_progress())
+    if args.cross_file:
+        from spark_lsp.bench import crossfile
+
+        return crossfile.main(args)
+    engine = load_engine(engine_settings_from(args), models.stderr_progress())
     tasks = load_tasks(args.limit)
     settings = CompletionSettings(max_tokens_line=LINE_TOKENS, predict_time_budget_ms=0)
     outcomes = Outcomes()
     started = time.perf_counter()
     for index, task in enumerate(tasks):
-        lines, line = task.document()
-        state = cursor_state(lines, line, 0, language_id="python")
-        key = task.problem["task_id"]  # tasks of one problem share their prompt's cells
-        raw = engine.generate(_line_request(state, key), CancelToken())
-        if state.multiline:
-            generated = engine.generate(state.request(settings, key, ""), CancelToken())
-        elif raw.text.strip():
-            # The pipeline's one-line request differs from the raw one only when the model
-            # starts with a blank line; otherwise it is the same request, already answered.
-            generated = raw
-        else:
-            line_state = replace(state, multiline=False)
-            generated = engine.generate(line_state.request(settings, key, ""), CancelToken())
-        runs: dict[str | None, bool] = {}
-        outcomes.add("raw", task, raw.text, runs)
-        outcomes.ms.setdefault("raw", []).append(raw.stats.total_ms)
-        shown = finish(generated.text, state, "python", state.multiline)
-        outcomes.add("pipeline", task, shown, runs)
-        outcomes.ms.setdefault("pipeline", []).append(generated.stats.total_ms)
-        for rule in ABLATED_RULES:
-            candidate = finish(generated.text, state, "python", state.multiline, frozenset({rule}))
-            outcomes.add(f"without {rule}", task, candidate, runs)
-        single = finish(raw.text, state, "python", multiline=False) if state.multiline else shown
-        outcomes.add("without multiline_decision", task, single, runs)
+        run_task(engine, task, settings, outcomes)
         if (index + 1) % 50 == 0:
             elapsed = time.perf_counter() - started
             print(f"{index + 1}/{len(tasks)} tasks, {elapsed:.0f} s", file=sys.stderr)

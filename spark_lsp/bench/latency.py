@@ -16,129 +16,42 @@ run and one process:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from spark_lsp import models
-from spark_lsp.bench.report import format_table, median, percentile, write_json
-from spark_lsp.context.window import cursor_window
-from spark_lsp.documents import line_content, split_lines
-from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
+from spark_lsp.bench.report import format_table, write_json
+from spark_lsp.bench.traces import (
+    MAX_TOKENS,
+    TracePoint,
+    keystroke_prompts,
+    latency_summary,
+    peak_rss_mib,
+    peak_rss_reset,
+    pick_points,
+    request,
+    run_engine,
+    source_files,
+)
+from spark_lsp.engine import InfillPrompt
 from spark_lsp.engine.loader import load_engine
-from spark_lsp.settings import EngineSettings, from_arguments
-
-MIN_CONTEXT_TOKENS = 1500
-MAX_TOKENS = 24
+from spark_lsp.engine.settings import EngineSettings, add_engine_arguments, engine_settings_from
 
 
-@dataclass(frozen=True)
-class TracePoint:
-    path: Path
-    line: int  # zero-based
-    indent: int
-    code: str  # the line's text after its indentation
-
-
-def source_files() -> list[Path]:
-    import json.decoder
-
-    import pygls.protocol.json_rpc
-
-    from spark_lsp import documents
-
-    return [
-        Path(documents.__file__),
-        Path(json.decoder.__file__),
-        Path(pygls.protocol.json_rpc.__file__),
-    ]
-
-
-def pick_points(engine: Any, files: list[Path], per_file: int) -> list[TracePoint]:
-    """Lines of 16-48 characters of code whose cursor window holds >= MIN_CONTEXT_TOKENS."""
-    points: list[TracePoint] = []
-    for path in files:
-        lines = split_lines(path.read_text(encoding="utf-8"))
-        candidates = []
-        for index, entry in enumerate(lines):
-            content = line_content(entry)
-            code = content.lstrip()
-            if not 16 <= len(code) <= 48 or code.startswith(("#", '"', "'")):
-                continue
-            candidates.append(index)
-        chosen: list[TracePoint] = []
-        for index in candidates[len(candidates) // 3 :: max(1, len(candidates) // (3 * per_file))]:
-            content = line_content(lines[index])
-            indent = len(content) - len(content.lstrip())
-            window = cursor_window(lines, index, indent)
-            if len(engine.tokenize(window.prefix + window.suffix)) >= MIN_CONTEXT_TOKENS:
-                chosen.append(TracePoint(path, index, indent, content[indent:]))
-            if len(chosen) == per_file:
-                break
-        points.extend(chosen)
-    return points
-
-
-def keystroke_prompts(point: TracePoint) -> list[InfillPrompt]:
-    """The prompt after each typed character of the point's line (first: nothing typed yet)."""
-    lines = split_lines(point.path.read_text(encoding="utf-8"))
-    entry = lines[point.line]
-    terminator = entry[len(line_content(entry)) :]
-    prompts = []
-    for typed in range(len(point.code) + 1):
-        lines[point.line] = " " * point.indent + point.code[:typed] + terminator
-        window = cursor_window(lines, point.line, point.indent + typed)
-        prompts.append(InfillPrompt(window.prefix, window.suffix, file_path=point.path.name))
-    return prompts
-
-
-def request(prompt: InfillPrompt, key: str) -> GenerationRequest:
-    return GenerationRequest(prompt, max_tokens=MAX_TOKENS, stop=("\n",), key=key)
-
-
-def first_line(text: str) -> str:
-    return text.split("\n", 1)[0].rstrip()
-
-
-def peak_rss_reset() -> None:
-    with contextlib.suppress(OSError):  # Linux only: resets VmHWM, the peak RSS
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def peak_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def run_engine(engine: Any, traces: list[list[InfillPrompt]], label: str) -> dict[str, Any]:
-    if not traces:
-        return {"keystrokes": 0, "answers": []}
-    peak_rss_reset()
-    ttft, total, evaluated, decode_rates, answers = [], [], [], [], []
-    for prompts in traces:
-        key = f"{label}:{prompts[0].file_path}"  # one document per file, as in an editor
-        engine.generate(request(prompts[0], key), CancelToken())  # cold start, not measured
-        for prompt in prompts[1:]:
-            result = engine.generate(request(prompt, key), CancelToken())
-            stats = result.stats
-            ttft.append(stats.time_to_first_token_ms or stats.total_ms)
-            total.append(stats.total_ms)
-            evaluated.append(stats.tokens_evaluated)
-            if stats.tokens_generated > 1:
-                decode_ms = stats.total_ms - stats.time_to_first_token_ms
-                decode_rates.append((stats.tokens_generated - 1) / (decode_ms / 1000))
-            answers.append(first_line(result.text))
-    return {
-        **_latency_summary(ttft, total),
-        "tokens_evaluated_p50": median(evaluated),
-        "decode_tokens_per_s_p50": round(median(decode_rates), 1) if decode_rates else None,
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-        "answers": answers,
-    }
+def add_parser(benches: Any) -> None:
+    latency = benches.add_parser("latency", help="keystroke-to-first-token on typing traces")
+    latency.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    latency.add_argument("--points-per-file", type=int, default=3, help="positions per file")
+    latency.add_argument("--max-positions", type=int, default=0, help="cap on positions (0: none)")
+    latency.add_argument(
+        "--exact-keystrokes", type=int, default=200, help="keystrokes also run exactly"
+    )
+    latency.add_argument(
+        "--baseline-keystrokes", type=int, default=40, help="keystrokes run on the baseline"
+    )
+    add_engine_arguments(latency)
 
 
 def run_baseline(
@@ -170,7 +83,7 @@ def run_baseline(
             done = time.perf_counter()
             ttft.append(((first or done) - started) * 1000)
             total.append((done - started) * 1000)
-    return {**_latency_summary(ttft, total), "peak_rss_mib": round(peak_rss_mib(), 1)}
+    return {**latency_summary(ttft, total), "peak_rss_mib": round(peak_rss_mib(), 1)}
 
 
 def raw_decode_rate(engine: Any, tokens: int = 64) -> float:
@@ -199,20 +112,8 @@ def raw_decode_rate(engine: Any, tokens: int = 64) -> float:
     return rate
 
 
-def _latency_summary(ttft: list[float], total: list[float]) -> dict[str, Any]:
-    if not ttft:
-        return {"keystrokes": 0}
-    return {
-        "keystrokes": len(ttft),
-        "ttft_ms_p50": round(median(ttft), 1),
-        "ttft_ms_p90": round(percentile(ttft, 0.9), 1),
-        "full_ms_p50": round(median(total), 1),
-        "full_ms_p90": round(percentile(total, 0.9), 1),
-    }
-
-
 def main(args: argparse.Namespace) -> int:
-    settings = from_arguments(args)
+    settings = engine_settings_from(args)
     if settings.backend == "remote":
         from spark_lsp.bench import remote_latency
 
@@ -238,7 +139,19 @@ def main(args: argparse.Namespace) -> int:
     exact_engine.close()
     print(f"measuring the baseline on {sum(len(t) - 1 for t in layouts)} keystrokes...")
     baseline = run_baseline(model_path, settings, layouts)
+    _report(args, settings, points, reuse, exact, baseline, raw_rate)
+    return 0
 
+
+def _report(
+    args: argparse.Namespace,
+    settings: EngineSettings,
+    points: list[TracePoint],
+    reuse: dict[str, Any],
+    exact: dict[str, Any],
+    baseline: dict[str, Any],
+    raw_rate: float,
+) -> None:
     compared = min(len(exact.get("answers", [])), len(reuse["answers"]))
     same = sum(reuse["answers"][i] == exact["answers"][i] for i in range(compared))
     agreement = same / compared if compared else float("nan")
@@ -260,17 +173,8 @@ def main(args: argparse.Namespace) -> int:
         )
         for name, r in rows
     ]
-    headers = (
-        "path",
-        "keys",
-        "TTFT p50",
-        "TTFT p90",
-        "full p50",
-        "eval/key",
-        "dec tok/s",
-        "RSS MiB",
-    )
-    print(format_table(headers, table))
+    headers = ("path", "keys", "TTFT p50", "TTFT p90", "full p50", "eval/key")
+    print(format_table((*headers, "dec tok/s", "RSS MiB"), table))
     print(
         f"speed-up vs baseline (TTFT p50): {speedup:.1f}x; decode {decode_ratio:.0%} of raw "
         f"({raw_rate:.1f} tok/s); agreement reuse vs exact: {same}/{compared} = {agreement:.1%}"
@@ -281,7 +185,7 @@ def main(args: argparse.Namespace) -> int:
         args.json,
         "latency",
         {
-            "settings": {k: v for k, v in settings.__dict__.items()},
+            "settings": dict(settings.__dict__),
             "positions": [f"{p.path.name}:{p.line + 1}" for p in points],
             "engine_reuse": reuse,
             "engine_exact": exact,
@@ -292,7 +196,6 @@ def main(args: argparse.Namespace) -> int:
             "agreement": {"same_first_line": same, "compared": compared},
         },
     )
-    return 0
 
 
 def _prompt_tokens(engine: Any, prompt: InfillPrompt) -> list[int]:

@@ -12,16 +12,18 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from typing import Any
 
 from spark_lsp import models
-from spark_lsp.bench.latency import keystroke_prompts, pick_points, run_engine, source_files
-from spark_lsp.bench.report import format_table, median, percentile, write_json
+from spark_lsp.bench.report import format_table, write_json
+from spark_lsp.bench.traces import keystroke_prompts, pick_points, run_engine, source_files
 from spark_lsp.engine import CancelToken, GenerationRequest, TextPrompt
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.remote import RemoteEngine
 from spark_lsp.engine.remote.engine import api_key
 from spark_lsp.engine.remote.transport import Transport
-from spark_lsp.settings import EngineSettings, from_arguments
+from spark_lsp.engine.settings import EngineSettings, engine_settings_from
+from spark_lsp.percentiles import median, percentile
 
 OVERHEAD_REQUESTS = 30
 
@@ -55,7 +57,7 @@ def overhead(settings: EngineSettings, reuse: bool, requests: int) -> dict[str, 
 
 
 def main(args: argparse.Namespace) -> int:
-    settings: EngineSettings = from_arguments(args)
+    settings = engine_settings_from(args)
     local = load_engine(replace(settings, kv_reuse="shift"), models.stderr_progress())
     points = pick_points(local, source_files(), args.points_per_file)
     if args.max_positions:
@@ -78,31 +80,7 @@ def main(args: argparse.Namespace) -> int:
     pooled = overhead(settings, True, OVERHEAD_REQUESTS)
     fresh = overhead(settings, False, OVERHEAD_REQUESTS)
 
-    columns = ("ttft_ms_p50", "ttft_ms_p90", "full_ms_p50", "full_ms_p90", "tokens_evaluated_p50")
-    print(
-        format_table(
-            ("path", "keys", "TTFT p50", "TTFT p90", "full p50", "full p90", "eval/key"),
-            [
-                (name, r["keystrokes"], *(r.get(column, "-") for column in columns))
-                for name, r in (("in-process", in_process), (remote.name, over_server))
-            ],
-        )
-    )
-    print(
-        format_table(
-            ("connections", "GET p50", "GET p90", "1-token p50", "1-token p90"),
-            [
-                (name, *r.values())
-                for name, r in (("kept alive (pool)", pooled), ("new per request", fresh))
-            ],
-        )
-    )
-    ratio = over_server["ttft_ms_p50"] / in_process["ttft_ms_p50"]
-    saved = fresh["completion_ms_p50"] - pooled["completion_ms_p50"]
-    print(
-        f"remote / in-process TTFT p50: {ratio:.2f}x; same first line {same}/{compared}; "
-        f"a kept-alive connection saves {saved:.2f} ms per request (p50)"
-    )
+    ratio = _print_tables(remote.name, in_process, over_server, pooled, fresh, (same, compared))
     for result in (in_process, over_server):
         result.pop("answers", None)
     write_json(
@@ -122,3 +100,41 @@ def main(args: argparse.Namespace) -> int:
         },
     )
     return 0
+
+
+def _print_tables(
+    remote_name: str,
+    in_process: dict[str, Any],
+    over_server: dict[str, Any],
+    pooled: dict[str, float],
+    fresh: dict[str, float],
+    agreement: tuple[int, int],
+) -> float:
+    """Print both tables and the summary line; the remote / in-process TTFT ratio."""
+    same, compared = agreement
+    columns = ("ttft_ms_p50", "ttft_ms_p90", "full_ms_p50", "full_ms_p90", "tokens_evaluated_p50")
+    print(
+        format_table(
+            ("path", "keys", "TTFT p50", "TTFT p90", "full p50", "full p90", "eval/key"),
+            [
+                (name, r["keystrokes"], *(r.get(column, "-") for column in columns))
+                for name, r in (("in-process", in_process), (remote_name, over_server))
+            ],
+        )
+    )
+    print(
+        format_table(
+            ("connections", "GET p50", "GET p90", "1-token p50", "1-token p90"),
+            [
+                (name, *r.values())
+                for name, r in (("kept alive (pool)", pooled), ("new per request", fresh))
+            ],
+        )
+    )
+    ratio = over_server["ttft_ms_p50"] / in_process["ttft_ms_p50"]
+    saved = fresh["completion_ms_p50"] - pooled["completion_ms_p50"]
+    print(
+        f"remote / in-process TTFT p50: {ratio:.2f}x; same first line {same}/{compared}; "
+        f"a kept-alive connection saves {saved:.2f} ms per request (p50)"
+    )
+    return ratio

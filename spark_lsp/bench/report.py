@@ -1,27 +1,15 @@
-"""Shared pieces of the benchmarks: percentiles, a plain-text table, and the JSON file."""
+"""Shared pieces of the benchmarks: the machine's description, a plain-text table, the JSON file."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from spark_lsp import __version__
-
-
-def percentile(samples: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile (``fraction`` in 0..1) of a non-empty sample."""
-    ordered = sorted(samples)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def median(samples: Sequence[float]) -> float:
-    return statistics.median(samples)
 
 
 def machine() -> dict[str, Any]:

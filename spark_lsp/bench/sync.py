@@ -16,8 +16,9 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from spark_lsp.bench.report import format_table, median, percentile, write_json
+from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.documents import (
     DocumentStore,
     Position,
@@ -27,6 +28,7 @@ from spark_lsp.documents import (
     code_points_to_units,
     units_to_code_points,
 )
+from spark_lsp.percentiles import median, percentile
 
 URI = "file:///bench.py"
 ENCODING = PositionEncoding.UTF16
@@ -124,6 +126,34 @@ def _summary(samples: list[float]) -> dict[str, float]:
         "median_us": round(median(samples), 2),
         "p99_us": round(percentile(samples, 0.99), 2),
     }
+
+
+def sizes(value: str) -> tuple[int, ...]:
+    try:
+        parsed = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers like 1000,10000; got {value!r}"
+        ) from None
+    if not parsed or min(parsed) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive")
+    return parsed
+
+
+def add_parser(benches: Any) -> None:
+    sync = benches.add_parser("sync", help="per-edit cost of document synchronisation")
+    sync.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    sync.add_argument("--edits", type=int, default=2000, help="edits per document size")
+    sync.add_argument(
+        "--baseline-edits", type=int, default=100, help="edits per size for the naive baseline"
+    )
+    sync.add_argument(
+        "--sizes",
+        type=sizes,
+        default=(1_000, 10_000, 100_000),
+        help="line counts, comma-separated",
+    )
+    sync.add_argument("--seed", type=int, default=7)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -19,28 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from spark_lsp import templates
-from spark_lsp.context.tokens import TokenCounter
+from spark_lsp.context.settings import ContextSettings
 from spark_lsp.context.window import CursorWindow
-from spark_lsp.settings import setting
+from spark_lsp.engine.tokens import TokenCounter
 
 BLOCK_LINES = 32
-
-
-@dataclass(frozen=True)
-class ContextSettings:
-    max_prompt_tokens: int = setting(
-        131072, "prompt budget in tokens (capped by the model's context)", 256, 1048576
-    )
-    near_lines_above: int = setting(64, "lines above the cursor always in the prompt", 1, 4096)
-    near_lines_below: int = setting(16, "lines below the cursor always in the prompt", 0, 4096)
-    far_lines_above: int = setting(4096, "at most this many lines above the cursor", 0, 1000000)
-    far_lines_below: int = setting(1024, "at most this many lines below the cursor", 0, 1000000)
-    recent_edits: int = setting(8, "recently edited blocks (16 lines) offered as context", 0, 64)
-    similar_snippets: int = setting(3, "snippets from similar open documents", 0, 16)
-    definitions_tokens: int = setting(
-        2048, "tokens of definitions from imported workspace modules", 0, 65536
-    )
-    margin_tokens: int = setting(16, "tokens kept free besides the answer's", 0, 4096)
 
 
 @dataclass(frozen=True)
@@ -114,19 +97,7 @@ class PromptBuilder:
         near = sum(map(count, above[:near_above])) + sum(map(count, below[:near_below]))
         room = budget - self._overhead((), file_path) - near
 
-        chosen: list[ExtraChunk] = []
-        definitions_left = settings.definitions_tokens
-        for source in SOURCE_PRIORITY:
-            for chunk in extra:
-                if chunk.source != source:
-                    continue
-                cost = count(f"{chunk.path}\n{chunk.text}\n") + 2  # + separator tokens
-                if cost > room or (source == "definitions" and cost > definitions_left):
-                    continue
-                chosen.append(chunk)
-                room -= cost
-                if source == "definitions":
-                    definitions_left -= cost
+        chosen, room = _choose_extra(extra, room, settings.definitions_tokens, count)
         taken_above = _take(above[near_above:], room * 3 // 4, count)
         room -= sum(map(count, above[near_above : near_above + taken_above]))
         taken_below = _take(below[near_below:], room, count)
@@ -134,14 +105,37 @@ class PromptBuilder:
         more = _take(above[near_above + taken_above :], room, count)
         prefix_blocks = above[: near_above + taken_above + more]
         suffix_blocks = below[: near_below + taken_below]
-
         chosen.sort(key=lambda chunk: LAYOUT_ORDER.index(chunk.source))
-        while True:  # the exact total; trim in reverse priority until it fits
+        prefix_blocks, suffix_blocks, extra_context, total = self._trim(
+            prefix_blocks, suffix_blocks, chosen, (near_above, near_below), file_path, budget
+        )
+        first_line = line - line % BLOCK_LINES - BLOCK_LINES * (len(prefix_blocks) - 1)
+        last_line = min(len(lines), line - line % BLOCK_LINES + BLOCK_LINES * len(suffix_blocks))
+        window = CursorWindow(
+            "".join(reversed(prefix_blocks)), "".join(suffix_blocks), max(0, first_line), last_line
+        )
+        return BuiltPrompt(window, extra_context, total, budget, near)
+
+    def _trim(
+        self,
+        prefix_blocks: list[str],
+        suffix_blocks: list[str],
+        chosen: list[ExtraChunk],
+        near: tuple[int, int],
+        file_path: str,
+        budget: int,
+    ) -> tuple[list[str], list[str], tuple[tuple[str, str], ...], int]:
+        """Count the prompt exactly and trim it, in reverse priority, until it fits ``budget``:
+        far prefix blocks, far suffix blocks, extra chunks (lowest priority first), then the
+        neighbourhood itself (``near`` blocks above and below), farthest lines first."""
+        count = self.counter.count
+        near_above, near_below = near
+        while True:
             extra_context = tuple((chunk.path, chunk.text) for chunk in chosen)
             text_tokens = sum(map(count, prefix_blocks)) + sum(map(count, suffix_blocks))
             total = self._overhead(extra_context, file_path) + text_tokens
             if total <= budget:
-                break
+                return prefix_blocks, suffix_blocks, extra_context, total
             if len(prefix_blocks) > near_above:
                 prefix_blocks = prefix_blocks[:-1]
             elif len(suffix_blocks) > near_below:
@@ -150,7 +144,6 @@ class PromptBuilder:
                 lowest = max(chosen, key=lambda chunk: SOURCE_PRIORITY.index(chunk.source))
                 chosen.remove(lowest)
             elif len(prefix_blocks) > 1 or len(suffix_blocks) > 1:
-                # Even the neighbourhood is over budget: it goes last, farthest lines first.
                 longer = (
                     prefix_blocks if len(prefix_blocks) >= len(suffix_blocks) else suffix_blocks
                 )
@@ -159,16 +152,30 @@ class PromptBuilder:
                 prefix_blocks, suffix_blocks = _trim_lines(
                     prefix_blocks[0], suffix_blocks[0], budget - (total - text_tokens), count
                 )
-                extra_context = ()
                 total = self._overhead((), file_path) + count(prefix_blocks[0])
                 total += count(suffix_blocks[0])
-                break
-        first_line = line - line % BLOCK_LINES - BLOCK_LINES * (len(prefix_blocks) - 1)
-        last_line = min(len(lines), line - line % BLOCK_LINES + BLOCK_LINES * len(suffix_blocks))
-        window = CursorWindow(
-            "".join(reversed(prefix_blocks)), "".join(suffix_blocks), max(0, first_line), last_line
-        )
-        return BuiltPrompt(window, extra_context, total, budget, near)
+                return prefix_blocks, suffix_blocks, (), total
+
+
+def _choose_extra(
+    extra: Sequence[ExtraChunk], room: int, definitions_tokens: int, count: Callable[[str], int]
+) -> tuple[list[ExtraChunk], int]:
+    """The extra chunks that fit ``room`` tokens, by source priority (definitions also within
+    their own allowance), and the room left."""
+    chosen: list[ExtraChunk] = []
+    definitions_left = definitions_tokens
+    for source in SOURCE_PRIORITY:
+        for chunk in extra:
+            if chunk.source != source:
+                continue
+            cost = count(f"{chunk.path}\n{chunk.text}\n") + 2  # + separator tokens
+            if cost > room or (source == "definitions" and cost > definitions_left):
+                continue
+            chosen.append(chunk)
+            room -= cost
+            if source == "definitions":
+                definitions_left -= cost
+    return chosen, room
 
 
 def _trim_lines(

@@ -18,7 +18,7 @@ from typing import Any
 
 import pathspec
 
-from spark_lsp.completion.syntax import parse
+from spark_lsp.syntax import parse
 
 logger = logging.getLogger(__name__)
 

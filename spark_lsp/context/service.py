@@ -13,24 +13,20 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-from spark_lsp.context.builder import BuiltPrompt, ContextSettings, ExtraChunk, PromptBuilder
+from spark_lsp.context.builder import BuiltPrompt, ExtraChunk, PromptBuilder
 from spark_lsp.context.builder import effective_budget as budget_for
 from spark_lsp.context.definitions import Workspace
 from spark_lsp.context.recent import BLOCK_LINES as RECENT_BLOCK_LINES
 from spark_lsp.context.recent import RecentEdits
+from spark_lsp.context.settings import ContextSettings
 from spark_lsp.context.similar import SimilarSnippets
 from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.uris import uri_to_path
 
 logger = logging.getLogger(__name__)
 
 QUERY_LINES = 24  # lines above the cursor that similar snippets are compared with
-
-
-def uri_to_path(uri: str) -> Path | None:
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 class ContextService:

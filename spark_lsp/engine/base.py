@@ -14,7 +14,7 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from spark_lsp.context.tokens import TokenCounter
+    from spark_lsp.engine.tokens import TokenCounter
     from spark_lsp.templates import FimTemplate
 
 
@@ -33,6 +33,7 @@ class StopReason(StrEnum):
     LENGTH = "length"  # max_tokens reached
     TIME_BUDGET = "time_budget"  # prompt or predict time budget spent
     CANCELLED = "cancelled"
+    FAILED = "failed"  # the engine could not serve the request (``GenerationResult.error``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class GenerationResult:
     text: str
     stop_reason: StopReason
     stats: GenerationStats = field(default_factory=GenerationStats)
+    error: str = ""  # why, when the stop reason is FAILED
 
 
 class EngineError(Exception):

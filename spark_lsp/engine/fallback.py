@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 
 from spark_lsp import templates
-from spark_lsp.context.tokens import TokenCounter
 from spark_lsp.engine.base import (
     CancelToken,
     Engine,
@@ -24,6 +23,7 @@ from spark_lsp.engine.base import (
 )
 from spark_lsp.engine.remote import RemoteEngine
 from spark_lsp.engine.remote.errors import SERVER_FAULTS
+from spark_lsp.engine.tokens import TokenCounter
 
 logger = logging.getLogger(__name__)
 

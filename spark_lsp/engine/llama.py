@@ -5,7 +5,7 @@ so this module builds the context itself: several sequences share one unified KV
 document keeps its cells in its own sequence (up to ``max_documents``, least recently used evicted).
 A request copies the reusable cells into a scratch sequence (copying shares cells, it computes
 nothing), decodes only what changed, and the scratch becomes the document's sequence. See
-``engine/reuse.py`` for the plan and DESIGN.md for the measurements behind it.
+``engine/reuse.py`` for the plan and the measurements behind it.
 
 Cancellation: between tokens the loop checks the request's CancelToken; inside one llama_decode
 call llama.cpp's abort callback checks it between graph nodes, so prompt evaluation stops within
@@ -29,7 +29,7 @@ from llama_cpp import _internals
 from llama_cpp import _logger as llama_cpp_logger
 
 from spark_lsp import templates
-from spark_lsp.context.tokens import TokenCounter, calibration_texts, counter_for
+from spark_lsp.engine.answer import StreamedAnswer
 from spark_lsp.engine.base import (
     CancelToken,
     ChatPrompt,
@@ -41,12 +41,12 @@ from spark_lsp.engine.base import (
     StopReason,
     TextPrompt,
     TokenCallback,
-    stop_index,
 )
 from spark_lsp.engine.lookup import DraftLookup
 from spark_lsp.engine.reuse import SequenceState, plan_reuse
+from spark_lsp.engine.settings import EngineSettings
+from spark_lsp.engine.tokens import TokenCounter, calibration_texts, counter_for
 from spark_lsp.engine.vocabulary import piece_bytes
-from spark_lsp.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ class LlamaEngine:
             self._prompt_deadline = float("inf")
             self._watch_prompt(False)
         try:
-            result = self._generate_tokens(request, key, seq_id, layout, stats, started, on_text)
+            result = self._generate_tokens(request, seq_id, layout, stats, started, on_text)
         finally:
             self._cancel = None
         if request.adopt_as and result.stop_reason is not StopReason.CANCELLED:
@@ -445,41 +445,31 @@ class LlamaEngine:
     def _generate_tokens(
         self,
         request: GenerationRequest,
-        key: str,
         seq_id: int,
         layout: Layout,
         stats: GenerationStats,
         started: float,
         on_text: TokenCallback | None,
     ) -> GenerationResult:
-        output = _Output(request, on_text, self.token_bytes, started, stats)
-        lookup = DraftLookup(self.tokenize(request.draft)) if request.draft else None
-        position = len(layout.body) + 1
-        deadline = (
-            time.perf_counter() + request.predict_time_budget_ms / 1000
-            if request.predict_time_budget_ms
-            else float("inf")
+        answer = _TokenAnswer(
+            StreamedAnswer(request, on_text, started, stats), self.token_bytes, self._stop_ids
         )
+        lookup = DraftLookup(self.tokenize(request.draft)) if request.draft else None
+        drafts = _DraftSchedule()
+        budget = request.predict_time_budget_ms
+        deadline = time.perf_counter() + budget / 1000 if budget else float("inf")
         generated: list[int] = []
-        draft_length = DRAFT_MIN_TOKENS
-        pause, paused = 0, 0  # drafting pauses after misses
+        position = len(layout.body) + 1
         token = self._greedy()
         try:
-            while True:
-                reason = output.take(token, self._stop_ids)
-                if reason is not None:
-                    break
+            while (reason := answer.take(token)) is None:
                 generated.append(token)
-                if self._cancel is not None and self._cancel.cancelled:
-                    reason = StopReason.CANCELLED
+                if (reason := self._interrupted(deadline)) is not None:
                     break
-                if time.perf_counter() > deadline:
-                    reason = StopReason.TIME_BUDGET
-                    break
-                room = request.max_tokens - stats.tokens_generated
-                limit = min(draft_length, room, self.settings.batch_size - 1)
-                draft = lookup.propose(generated, limit) if lookup and paused == 0 else []
-                paused = max(0, paused - 1)
+                room = min(
+                    request.max_tokens - stats.tokens_generated, self.settings.batch_size - 1
+                )
+                draft = lookup.propose(generated, drafts.limit(room)) if lookup else []
                 try:
                     self._decode(seq_id, [token, *draft], position, want_logits=True, every=True)
                 except _Aborted as aborted:
@@ -489,27 +479,8 @@ class LlamaEngine:
                     reason = StopReason.LENGTH  # the KV cache is full: end the answer here
                     break
                 position += 1
-                # Greedy verification: keep draft tokens while each is the model's own pick.
-                kept = 0
-                reason = None
-                for index, proposed in enumerate(draft):
-                    if self._greedy(index) != proposed:
-                        break
-                    kept += 1
-                    reason = output.take(proposed, self._stop_ids)
-                    if reason is not None:
-                        break
-                    generated.append(proposed)
-                stats.draft_tokens += len(draft)
-                stats.draft_accepted += kept
-                if draft:
-                    draft_length = (
-                        min(DRAFT_MAX_TOKENS, 2 * draft_length)
-                        if kept == len(draft)
-                        else max(DRAFT_MIN_TOKENS, draft_length // 2)
-                    )
-                    pause = 0 if kept else min(DRAFT_MAX_PAUSE, max(1, 2 * pause))
-                    paused = pause
+                kept, reason = self._verify(draft, answer, generated)
+                drafts.record(len(draft), kept, stats)
                 if reason is not None:
                     break
                 position += kept
@@ -519,7 +490,29 @@ class LlamaEngine:
         finally:
             # Generated cells are not part of any prompt: drop them (and the trigger).
             llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
-        return output.finish(reason)
+        return answer.finish(reason)
+
+    def _interrupted(self, deadline: float) -> StopReason | None:
+        if self._cancel is not None and self._cancel.cancelled:
+            return StopReason.CANCELLED
+        if time.perf_counter() > deadline:
+            return StopReason.TIME_BUDGET
+        return None
+
+    def _verify(
+        self, draft: Sequence[int], answer: _TokenAnswer, generated: list[int]
+    ) -> tuple[int, StopReason | None]:
+        """Greedy verification of a draft decoded behind the last token: keep draft tokens while
+        each is the model's own pick. Returns how many were kept, and a reason to stop."""
+        kept = 0
+        for index, proposed in enumerate(draft):
+            if self._greedy(index) != proposed:
+                break
+            kept += 1
+            if (reason := answer.take(proposed)) is not None:
+                return kept, reason
+            generated.append(proposed)
+        return kept, None
 
     def close(self) -> None:
         llama_cpp.llama_batch_free(self._batch)
@@ -527,59 +520,59 @@ class LlamaEngine:
         self._model.close()
 
 
-class _Output:
-    """The answer as it is generated: text, stop strings and tokens, limits, streaming."""
+class _TokenAnswer:
+    """Generated tokens into the shared answer: stop tokens end it, bytes become text (a
+    character split across tokens waits for its last byte)."""
 
     def __init__(
         self,
-        request: GenerationRequest,
-        on_text: TokenCallback | None,
+        answer: StreamedAnswer,
         token_bytes: Callable[[int], bytes],
-        started: float,
-        stats: GenerationStats,
+        stop_ids: frozenset[int],
     ) -> None:
-        self._request = request
-        self._on_text = on_text
+        self._answer = answer
         self._token_bytes = token_bytes
-        self._started = started
-        self._stats = stats
+        self._stop_ids = stop_ids
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._hold_back = max((len(s) for s in request.stop), default=1) - 1
-        self._emitted = 0
-        self.text = ""
 
-    def take(self, token: int, stop_ids: frozenset[int]) -> StopReason | None:
-        """Add a generated token; the reason to stop there, if any."""
-        if self._stats.tokens_generated >= self._request.max_tokens:
-            return StopReason.LENGTH
-        if token in stop_ids:
+    def take(self, token: int) -> StopReason | None:
+        if token in self._stop_ids:
             return StopReason.EOS
-        stats = self._stats
-        stats.tokens_generated += 1
-        if stats.tokens_generated == 1:
-            stats.time_to_first_token_ms = (time.perf_counter() - self._started) * 1000
-        self.text += self._decoder.decode(self._token_bytes(token))
-        stop_at = stop_index(self.text, self._request)
-        if stop_at >= 0:
-            self.text = self.text[:stop_at]
-            return StopReason.STOP
-        if self._on_text is not None and len(self.text) - self._hold_back > self._emitted:
-            self._on_text(self.text[self._emitted : len(self.text) - self._hold_back])
-            self._emitted = len(self.text) - self._hold_back
-        if stats.tokens_generated >= self._request.max_tokens:
-            return StopReason.LENGTH
-        return None
+        return self._answer.add(self._decoder.decode(self._token_bytes(token)))
 
     def finish(self, reason: StopReason) -> GenerationResult:
-        self.text += self._decoder.decode(b"", final=True)
-        if (
-            self._on_text is not None
-            and len(self.text) > self._emitted
-            and reason is not StopReason.CANCELLED
-        ):
-            self._on_text(self.text[self._emitted :])
-        self._stats.total_ms = (time.perf_counter() - self._started) * 1000
-        return GenerationResult(self.text, reason, self._stats)
+        if tail := self._decoder.decode(b"", final=True):
+            self._answer.add(tail, tokens=0)
+        return self._answer.result(reason)
+
+
+class _DraftSchedule:
+    """How many prompt-lookup draft tokens the next step may try: the length doubles while
+    drafts are taken whole and halves on a miss; after a draft of which nothing was kept,
+    drafting pauses for 1, 2, 4 ... steps (see DRAFT_MAX_PAUSE)."""
+
+    def __init__(self) -> None:
+        self._length = DRAFT_MIN_TOKENS
+        self._pause = 0
+        self._paused = 0
+
+    def limit(self, room: int) -> int:
+        """The draft length for this step (0 while paused); ``room`` caps it."""
+        allowed = 0 if self._paused else min(self._length, room)
+        self._paused = max(0, self._paused - 1)
+        return allowed
+
+    def record(self, proposed: int, kept: int, stats: GenerationStats) -> None:
+        stats.draft_tokens += proposed
+        stats.draft_accepted += kept
+        if not proposed:
+            return
+        if kept == proposed:
+            self._length = min(DRAFT_MAX_TOKENS, 2 * self._length)
+        else:
+            self._length = max(DRAFT_MIN_TOKENS, self._length // 2)
+        self._pause = 0 if kept else min(DRAFT_MAX_PAUSE, max(1, 2 * self._pause))
+        self._paused = self._pause
 
 
 class _NoSlot(Exception):

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from spark_lsp import models
-from spark_lsp.settings import EngineSettings
+from spark_lsp.engine.settings import EngineSettings
 
 if TYPE_CHECKING:  # importing llama_cpp is slow: the real import waits for load_engine
     from spark_lsp.engine.base import Engine

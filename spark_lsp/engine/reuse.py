@@ -9,7 +9,8 @@ For a new body the plan keeps the longest common prefix of head and body as is, 
 the longest common run at the end of the suffix side (shifted to their new positions), and
 re-evaluates everything between, including the first ``refresh`` tokens of that common run: their
 cells were computed against the old text just before them, and a stale start collapses quality
-(see DESIGN.md: refreshing 0 tokens gave 0.3 % agreement, 4 gave 86 %, 16 gave 92 %).
+(measured on a typing replay of 40 HumanEval lines, 374 keystrokes: refreshing 0 tokens gave
+0.3 % agreement with exact recomputation, 4 gave 86 %, 16 gave 92 %).
 """
 
 from __future__ import annotations

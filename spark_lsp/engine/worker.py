@@ -1,13 +1,14 @@
 """One inference worker thread owns the engine; requests queue by priority.
 
 A newer request with the same key supersedes older ones: a queued one is dropped, a running one
-is cancelled (the engine stops within one decode step). Callers get a concurrent Future, which
-asyncio code wraps with ``asyncio.wrap_future``; cancelling through ``Job.cancel`` works from any
-thread.
+is cancelled (the engine stops within one decode step). Callers get a Job whose concurrent Future
+settles on the worker's thread; code on the event loop awaits it with ``run_job``. Cancelling
+through ``Job.cancel`` works from any thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from spark_lsp.engine.base import (
     CancelToken,
     Engine,
+    EngineError,
     GenerationRequest,
     GenerationResult,
     Priority,
@@ -65,6 +67,19 @@ class Job:
                 self.future.set_result(result or GenerationResult("", StopReason.CANCELLED))
         except InvalidStateError:  # cancelled between the check and the set
             pass
+
+
+async def run_job(job: Job) -> GenerationResult:
+    """The job's result, awaited on the event loop. Cancelling the awaiting task cancels the job
+    (the engine stops within one decode step); an EngineError becomes a FAILED result that says
+    why, so callers decide what a failure means for them."""
+    try:
+        return await asyncio.wrap_future(job.future)
+    except asyncio.CancelledError:
+        job.cancel("request cancelled")
+        raise
+    except EngineError as error:
+        return GenerationResult("", StopReason.FAILED, error=str(error))
 
 
 class InferenceWorker:

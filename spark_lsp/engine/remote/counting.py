@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 
 from spark_lsp import templates
-from spark_lsp.context.tokens import (
+from spark_lsp.engine.remote.errors import RemoteError
+from spark_lsp.engine.remote.server_info import ServerInfo, server_tokens
+from spark_lsp.engine.remote.transport import Transport
+from spark_lsp.engine.tokens import (
     TokenCounter,
     calibration_texts,
     fallback_encoding,
     measure_agreement,
 )
-from spark_lsp.engine.remote.errors import RemoteError
-from spark_lsp.engine.remote.server_info import ServerInfo, server_tokens
-from spark_lsp.engine.remote.transport import Transport
 
 logger = logging.getLogger(__name__)
 

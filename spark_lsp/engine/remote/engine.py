@@ -18,11 +18,11 @@ import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from spark_lsp import templates
-from spark_lsp.context.tokens import TokenCounter
+from spark_lsp.engine.answer import StreamedAnswer
 from spark_lsp.engine.base import (
     CancelToken,
     ChatPrompt,
@@ -32,7 +32,6 @@ from spark_lsp.engine.base import (
     InfillPrompt,
     StopReason,
     TokenCallback,
-    stop_index,
 )
 from spark_lsp.engine.remote import counting, dialects
 from spark_lsp.engine.remote.errors import (
@@ -43,7 +42,8 @@ from spark_lsp.engine.remote.errors import (
 )
 from spark_lsp.engine.remote.server_info import LLAMA_CPP, ServerInfo, probe
 from spark_lsp.engine.remote.transport import Cancelled, Transport
-from spark_lsp.settings import EngineSettings
+from spark_lsp.engine.settings import EngineSettings
+from spark_lsp.engine.tokens import TokenCounter
 
 logger = logging.getLogger(__name__)
 
@@ -60,71 +60,32 @@ def api_key(settings: EngineSettings) -> str | None:
 
 @dataclass
 class _Progress:
-    """The answer so far, shared between the I/O loop and the waiting worker thread."""
+    """One request's answer, shared between the I/O loop and the waiting worker thread."""
 
-    request: GenerationRequest
-    stops: tuple[str, ...]  # always-on stop strings (the template's special tokens as text)
-    on_text: TokenCallback | None
+    answer: StreamedAnswer
     cancel: CancelToken
-    started: float
-    text: str = ""
-    emitted: int = 0
     finish: StopReason | None = None
-    stats: GenerationStats = field(default_factory=GenerationStats)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    closed: bool = False
+
+    @property
+    def request(self) -> GenerationRequest:
+        return self.answer.request
+
+    @property
+    def stats(self) -> GenerationStats:
+        return self.answer.stats
 
     def add(self, piece: str) -> bool:
-        """Take a piece of text; True when the answer is complete (a stop string, or the caller
-        cancelled and takes nothing more)."""
-        with self.lock:
-            if self.closed or self.cancel.cancelled:
-                return True
-            if not self.stats.tokens_generated:
-                self.stats.time_to_first_token_ms = (time.perf_counter() - self.started) * 1000
-            self.stats.tokens_generated += 1
-            self.text += piece
-            cut = self._stop_at()
-            if cut >= 0:
-                self.text = self.text[:cut]
-            # Hold back only what could be the start of a stop string split across chunks.
-            safe = len(self.text) if cut >= 0 else len(self.text) - self._partial_stop()
-            safe = max(self.emitted, safe)
-            if safe > self.emitted and self.on_text is not None:
-                self.on_text(self.text[self.emitted : safe])
-            self.emitted = max(self.emitted, safe)
-            return cut >= 0
-
-    def _partial_stop(self) -> int:
-        """The length of the longest end of the text that begins a stop string."""
-        longest = 0
-        for stop in (*self.request.stop, *self.stops):
-            for length in range(min(len(stop) - 1, len(self.text)), longest, -1):
-                if self.text.endswith(stop[:length]):
-                    longest = length
-                    break
-        return longest
-
-    def _stop_at(self) -> int:
-        found = stop_index(self.text, self.request)
-        for stop in self.stops:
-            index = self.text.find(stop)
-            if index >= 0 and (found < 0 or index < found):
-                found = index
-        return found
+        """Take a piece of text; True when the answer is complete (a stop string, the token
+        limit, or the caller cancelled and takes nothing more)."""
+        if self.cancel.cancelled:
+            return True
+        reason = self.answer.add(piece)
+        if reason is not None and reason is not StopReason.CANCELLED:
+            self.finish = reason
+        return reason is not None
 
     def result(self, reason: StopReason) -> GenerationResult:
-        """The answer; after this nothing more reaches ``on_text`` (the I/O loop may still be
-        finishing a chunk when a cancellation returns)."""
-        with self.lock:
-            self.closed = True
-            if reason is StopReason.CANCELLED:
-                self.text = self.text[: self.emitted]
-            elif self.on_text is not None and self.emitted < len(self.text):
-                self.on_text(self.text[self.emitted :])
-                self.emitted = len(self.text)
-            self.stats.total_ms = (time.perf_counter() - self.started) * 1000
-            return GenerationResult(self.text, reason, self.stats)
+        return self.answer.result(reason)
 
 
 async def _drain(events: AsyncIterator[str]) -> None:
@@ -232,7 +193,10 @@ class RemoteEngine:
     ) -> GenerationResult:
         started = time.perf_counter()
         self.requests += 1
-        progress = _Progress(request, self._template_stops(request), on_text, cancel, started)
+        answer = StreamedAnswer(
+            request, on_text, started, GenerationStats(), self._template_stops(request)
+        )
+        progress = _Progress(answer, cancel)
         try:
             if self.info is None:
                 self.info = probe(self.transport, cancel)
@@ -282,7 +246,7 @@ class RemoteEngine:
                         if self._take(chunk, progress, limit):
                             if chunk.done:  # read the body's end: the connection is reused
                                 await _drain(events)
-                                if progress.finish is None and not progress.text:
+                                if progress.finish is None and not progress.answer.text:
                                     where = self.transport.url(call.path)
                                     raise RemoteMalformed(f"{where} ended the stream empty")
                             return  # a stop string: closing the stream tells the server to stop
@@ -307,7 +271,6 @@ class RemoteEngine:
                 now = asyncio.get_running_loop().time()
                 limit.reschedule(now + budget / 1000 if budget else None)
             if progress.add(chunk.text):
-                progress.finish = StopReason.STOP
                 return True
         if chunk.finish is not None:
             progress.finish = chunk.finish

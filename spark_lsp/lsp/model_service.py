@@ -2,7 +2,9 @@
 
 Assembling the embedded model (first start only) and loading it take seconds; the server keeps
 answering meanwhile. Progress goes to the client as ``$/progress`` when it supports work-done
-progress; a failure becomes one ``window/showMessage`` with the fix, and is logged.
+progress; a failure becomes one ``window/showMessage`` with the fix, and is logged. The loader
+thread only hands results to the event loop (``call_soon_threadsafe``): everything here is
+touched on the loop.
 """
 
 from __future__ import annotations
@@ -12,31 +14,24 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from spark_lsp import models
-from spark_lsp.context.tokens import TokenCounter
 from spark_lsp.engine.base import Engine
 from spark_lsp.engine.loader import open_engine
+from spark_lsp.engine.settings import EngineSettings
+from spark_lsp.engine.tokens import TokenCounter
 from spark_lsp.engine.worker import InferenceWorker
-from spark_lsp.progress import begin_progress
-from spark_lsp.settings import EngineSettings
-
-if TYPE_CHECKING:
-    from pygls.lsp.server import LanguageServer
-
-    from spark_lsp.status import StatusReporter
+from spark_lsp.lsp.client import Client
+from spark_lsp.lsp.status import StatusReporter
 
 logger = logging.getLogger(__name__)
 
 
 class ModelService:
-    def __init__(
-        self, server: LanguageServer, settings: EngineSettings, status: StatusReporter
-    ) -> None:
-        self._server = server
+    def __init__(self, client: Client, settings: EngineSettings, status: StatusReporter) -> None:
+        self._client = client
         self._status = status
         self.settings = settings
         self.engine: Future[Engine] = Future()
@@ -50,6 +45,13 @@ class ModelService:
         """Whether loading began: settings changed after this apply at the next start only."""
         return self._started
 
+    @property
+    def loaded_engine(self) -> Engine | None:
+        """The engine once it loaded, else None (still loading, or it failed)."""
+        if self.engine.done() and self.engine.exception() is None:
+            return self.engine.result()
+        return None
+
     async def ready_worker(self) -> InferenceWorker | None:
         """The worker once the model is loaded (starting the load if needed); None on failure."""
         await self.start()
@@ -59,6 +61,14 @@ class ModelService:
             return None
         return self.worker
 
+    async def worker_for(self, automatic: bool) -> InferenceWorker | None:
+        """The worker for a completion: an automatic one never waits for the model to load (the
+        load starts, the keystroke gets nothing); an invoked one does."""
+        if automatic and self.worker is None:
+            await self.start()
+            return None
+        return await self.ready_worker()
+
     async def start(self) -> None:
         """Begin loading in a thread; progress starts once the client accepted its token."""
         if self._started:
@@ -66,24 +76,13 @@ class ModelService:
         self._started = True
         loop = asyncio.get_running_loop()
         self._status.loading(0, "loading the model")
-        token = await begin_progress(
-            self._server,
+        token = await self._client.begin_progress(
             "model",
             types.WorkDoneProgressBegin(
                 title="spark-lsp: loading the model", percentage=0, cancellable=False
             ),
         )
-        last_percent = [-1]
-
-        def report(fraction: float, message: str) -> None:
-            percent = int(fraction * 100)
-            if percent == last_percent[0]:
-                return
-            last_percent[0] = percent
-            loop.call_soon_threadsafe(self._status.loading, percent, message)
-            if token is not None:
-                value = types.WorkDoneProgressReport(message=message, percentage=percent)
-                loop.call_soon_threadsafe(self._server.work_done_progress.report, token, value)
+        report = self._progress_reporter(loop, token)
 
         def on_health(failure: str | None) -> None:
             loop.call_soon_threadsafe(self._remote_health, failure)
@@ -103,6 +102,24 @@ class ModelService:
 
         threading.Thread(target=load, name="spark-model-loader", daemon=True).start()
 
+    def _progress_reporter(
+        self, loop: asyncio.AbstractEventLoop, token: str | None
+    ) -> models.ProgressCallback:
+        """A progress callback for the loader thread: whole percents, sent from the loop."""
+        last_percent = [-1]
+
+        def report(fraction: float, message: str) -> None:
+            percent = int(fraction * 100)
+            if percent == last_percent[0]:
+                return
+            last_percent[0] = percent
+            loop.call_soon_threadsafe(self._status.loading, percent, message)
+            if token is not None:
+                value = types.WorkDoneProgressReport(message=message, percentage=percent)
+                loop.call_soon_threadsafe(self._client.report_progress, token, value)
+
+        return report
+
     def _finish(
         self, token: str | None, engine: Engine | None, error: BaseException | None
     ) -> None:
@@ -121,29 +138,23 @@ class ModelService:
             self._status.model_failed(message)
             level = models.ModelError if isinstance(error, models.ModelError) else Exception
             logger.error(message, exc_info=level is Exception)
-            self._server.window_show_message(
-                types.ShowMessageParams(
-                    type=types.MessageType.Error, message=f"spark-lsp: {message}"
-                )
-            )
+            self._client.show_message(types.MessageType.Error, f"spark-lsp: {message}")
         if token is not None:
-            self._server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+            self._client.end_progress(token, types.WorkDoneProgressEnd(message=message))
 
     def _remote_health(self, failure: str | None) -> None:
         """The inference server started failing (one message; each failure is logged by the
         engine) or answers again."""
-        loaded = self.engine.done() and self.engine.exception() is None
+        loaded = self.loaded_engine
         if failure is None:
             logger.info("the inference server answers again")
-            if loaded:
-                self._status.model_ready(self.engine.result().model_name)
+            if loaded is not None:
+                self._status.model_ready(loaded.model_name)
             return
         fallback = "; the local model serves meanwhile" if self.settings.fallback == "local" else ""
-        if loaded and not fallback:
+        if loaded is not None and not fallback:
             self._status.model_failed(failure)
-        self._server.window_show_message(
-            types.ShowMessageParams(
-                type=types.MessageType.Warning if fallback else types.MessageType.Error,
-                message=f"spark-lsp: {failure}{fallback}",
-            )
+        self._client.show_message(
+            types.MessageType.Warning if fallback else types.MessageType.Error,
+            f"spark-lsp: {failure}{fallback}",
         )

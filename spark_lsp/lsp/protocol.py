@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import attrs
@@ -73,11 +73,22 @@ def choose_position_encoding(
     return types.PositionEncodingKind.Utf16
 
 
+CapabilityFilter = Callable[[types.ClientCapabilities], set[str]]
+UnreadableHandler = Callable[[UnreadableMessage], None]
+
+
 class SparkProtocol(LanguageServerProtocol):
-    """LanguageServerProtocol with strict lifecycle handling and an answer for every request."""
+    """LanguageServerProtocol with strict lifecycle handling and an answer for every request.
+
+    Features plug in two hooks: ``capability_filters`` name registered methods not to advertise
+    to a client (given its capabilities), and ``unreadable_notification_handlers`` hear about
+    notifications whose params did not deserialize (a lost didChange desyncs its document).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.capability_filters: list[CapabilityFilter] = []
+        self.unreadable_notification_handlers: list[UnreadableHandler] = []
         self.initialize_received = False
         self.position_encoding = types.PositionEncodingKind.Utf16
         # Set by the exit notification: 0 after a shutdown request, 1 otherwise (LSP spec).
@@ -133,7 +144,8 @@ class SparkProtocol(LanguageServerProtocol):
             error = JsonRpcInvalidParams(f"invalid params for {message.method}: {message.error}")
             self._send_response(message.id, error=error.to_response_error())
         else:
-            self._server.on_unreadable_notification(message)  # type: ignore[attr-defined]
+            for handler in self.unreadable_notification_handlers:
+                handler(message)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(
@@ -153,7 +165,9 @@ class SparkProtocol(LanguageServerProtocol):
         )
         if (user_handler := self.fm.features.get(types.INITIALIZE)) is not None:
             yield user_handler, (params,), None
-        hidden = self._server.hidden_features(params.capabilities)  # type: ignore[attr-defined]
+        hidden: set[str] = set()
+        for hide in self.capability_filters:
+            hidden |= hide(params.capabilities)
         features = set({**self.fm.features, **self.fm.builtin_features}.keys()) - hidden
         self.server_capabilities = ServerCapabilitiesBuilder(
             self.client_capabilities,

@@ -6,7 +6,8 @@ One typed tree with a default for every field, written in camelCase on the wire:
      "engine": {"model": "/path/model.gguf", "nCtx": 8192, ...}}
 
 Every value is untrusted: a field with a wrong type or out of range keeps its previous value and
-yields a problem message; unknown keys yield one too. Engine fields are the ``EngineSettings`` of
+yields a problem message (the rule is ``settings.problem_with``, the same the settings classes
+apply); unknown keys yield one too. Engine fields are the ``EngineSettings`` of
 the command line; they apply when the model loads, so a change after that asks for a restart.
 """
 
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
-from spark_lsp.completion.pipeline import CompletionSettings
-from spark_lsp.context.builder import ContextSettings
-from spark_lsp.settings import EngineSettings
+from spark_lsp.completion.settings import CompletionSettings
+from spark_lsp.context.settings import ContextSettings
+from spark_lsp.engine.settings import EngineSettings
+from spark_lsp.settings import camel, problem_with
 
 SECTION = "sparkLsp"  # the configuration section editors store these options under
 
@@ -28,33 +30,6 @@ class ServerOptions:
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     context: ContextSettings = field(default_factory=ContextSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _check(value: Any, hint: Any, metadata: Any) -> str | None:
-    """Why ``value`` does not fit the field, or None when it does."""
-    allowed = typing.get_args(hint) if typing.get_origin(hint) is not None else (hint,)
-    if typing.get_origin(hint) is Literal:
-        return None if value in allowed else f"must be one of {', '.join(map(repr, allowed))}"
-    if value is None:
-        return None if type(None) in allowed else "must not be null"
-    if isinstance(value, bool) != (bool in allowed):
-        return f"must be {'a boolean' if bool in allowed else _kind(allowed)}"
-    if not isinstance(value, tuple(t for t in allowed if isinstance(t, type))):
-        return f"must be {_kind(allowed)}"
-    low, high = metadata.get("low"), metadata.get("high")
-    if isinstance(value, int) and low is not None and not low <= value <= (high or value):
-        return f"must be between {low} and {high}"
-    return None
-
-
-def _kind(allowed: tuple[Any, ...]) -> str:
-    names = {int: "an integer", str: "a string", bool: "a boolean"}
-    return " or ".join(names.get(t, "null") for t in allowed)
 
 
 def _merge(current: Any, raw: object, path: str, problems: list[str]) -> Any:
@@ -74,7 +49,7 @@ def _merge(current: Any, raw: object, path: str, problems: list[str]) -> Any:
         if item.default is MISSING and item.default_factory is not MISSING:  # a nested group
             changes[item.name] = _merge(getattr(current, item.name), value, where, problems)
             continue
-        if (problem := _check(value, hints[item.name], item.metadata)) is not None:
+        if (problem := problem_with(value, hints[item.name], item.metadata)) is not None:
             problems.append(
                 f"{where} {problem} (got {value!r}); keeping {getattr(current, item.name)!r}"
             )

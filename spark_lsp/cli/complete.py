@@ -9,13 +9,17 @@ import argparse
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from spark_lsp import models
-from spark_lsp.completion.pipeline import CompletionSettings, cursor_state, finish
+from spark_lsp.cli.errors import UsageError
+from spark_lsp.cli.log import configure_logging
+from spark_lsp.completion.cursor import cursor_state, finish
+from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import CancelToken
 from spark_lsp.engine.loader import open_engine
-from spark_lsp.settings import from_arguments
+from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
 
 LANGUAGE_IDS = {
     ".py": "python",
@@ -51,9 +55,18 @@ def demo_target() -> tuple[Path, int, int]:
     return path, DEMO_LINE, len(line_content(lines[DEMO_LINE - 1])) + 1
 
 
-def run(args: argparse.Namespace) -> int:
-    from spark_lsp.cli import UsageError
+def add_parser(commands: Any) -> None:
+    complete = commands.add_parser("complete", help="print the completion at FILE:LINE:COL")
+    target = complete.add_mutually_exclusive_group(required=True)
+    target.add_argument("target", nargs="?", help="FILE:LINE:COL, 1-based")
+    target.add_argument("--demo", action="store_true", help="complete the bundled demo file")
+    complete.add_argument("--max-tokens", type=int, default=64, help="default: 64")
+    complete.add_argument("--raw", action="store_true", help="print the model's output as is")
+    add_engine_arguments(complete)
 
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging("warning", None)
     try:
         path, line, column = demo_target() if args.demo else parse_target(args.target or "")
         text = path.read_text(encoding="utf-8")
@@ -67,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     language = LANGUAGE_IDS.get(path.suffix, path.suffix.lstrip("."))
     state = cursor_state(lines, line - 1, column - 1, language_id=language)
     try:
-        engine = open_engine(from_arguments(args), models.stderr_progress())
+        engine = open_engine(engine_settings_from(args), models.stderr_progress())
     except models.ModelError as error:
         raise UsageError(str(error)) from None
     settings = CompletionSettings(

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from spark_lsp import models
+from spark_lsp.cli.errors import UsageError
+from spark_lsp.cli.log import configure_logging
 from spark_lsp.engine.loader import load_engine
-from spark_lsp.settings import from_arguments
+from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
+
+
+def add_parser(commands: Any) -> None:
+    model = commands.add_parser("model", help="locate, describe or verify the model")
+    model.add_argument("action", choices=("path", "info", "verify"))
+    add_engine_arguments(model)
 
 
 def run(args: argparse.Namespace) -> int:
-    from spark_lsp.cli import UsageError
-
-    settings = from_arguments(args)
+    configure_logging("warning", None)
+    settings = engine_settings_from(args)
     progress = models.stderr_progress()
     try:
         if args.action == "verify":

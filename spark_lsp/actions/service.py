@@ -1,0 +1,243 @@
+"""The code-action service: the menu for a range, and the edit, test file or explanation for a
+picked action, computed by the model. No LSP types: the LSP layer converts requests into these
+calls and the results into workspace edits.
+
+An edit is computed for the document version the action was offered for; a document that changed
+meanwhile (before or while the model worked) raises DocumentChanged and nothing applies. Edits
+are minimal (a diff's changed lines), and a rewrite that would add syntax errors is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from spark_lsp.actions import catalog, rewrite
+from spark_lsp.actions.errors import ActionCancelled, ActionFailed, DocumentChanged, InvalidTarget
+from spark_lsp.actions.target import Target
+from spark_lsp.context.service import ContextService
+from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.engine import CancelToken, ChatPrompt, GenerationRequest, Priority, StopReason
+from spark_lsp.engine.tokens import TokenCounter
+from spark_lsp.engine.worker import InferenceWorker, run_job
+from spark_lsp.syntax import error_count
+
+# The longest answer an action may generate, whatever the size of its code.
+MAX_ACTION_TOKENS = 4096
+WORKSPACE_CONTEXT_CHUNKS = 4
+EDIT_TITLE = "spark-lsp: Edit with instruction..."
+
+# Around the model's work: the user sees it (progress, status) and may cancel it through the
+# token it yields. The argument is the work's title ("spark-lsp: rewriting").
+Progress = Callable[[str], AbstractAsyncContextManager[CancelToken]]
+
+
+@contextlib.asynccontextmanager
+async def no_progress(title: str) -> AsyncIterator[CancelToken]:
+    """Progress for callers without a user interface: nothing shown, never cancelled."""
+    yield CancelToken()
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    title: str
+    kind: str  # an LSP CodeActionKind value
+    target: Target
+    command: str | None = None  # "explain" or "edit": run as commands, nothing to resolve
+    diagnostic: str | None = None  # the message of the diagnostic a fix is for
+
+
+@dataclass(frozen=True)
+class LinesEdit:
+    """Replace the document's lines [first, last) with ``text``."""
+
+    first: int
+    last: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DocumentEdit:
+    uri: str
+    version: int | None  # None: whatever the file holds (a file the edit creates)
+    edits: tuple[LinesEdit, ...]
+    create: bool = False  # create the file first (keeping it when it exists)
+
+
+class ActionService:
+    def __init__(
+        self,
+        snapshot: Callable[[str], DocumentSnapshot],
+        worker: Callable[[], Awaitable[InferenceWorker | None]],
+        counter: Callable[[], TokenCounter | None],
+        context: ContextService,
+    ) -> None:
+        """``snapshot(uri)`` raises the document store's errors for unknown or out-of-sync
+        documents; ``worker()`` waits for the model (None when it failed to load)."""
+        self._snapshot = snapshot
+        self._worker = worker
+        self._counter = counter
+        self._context = context
+
+    def menu(
+        self,
+        snapshot: DocumentSnapshot,
+        start: tuple[int, int],
+        end: tuple[int, int],
+        diagnostics: Sequence[tuple[int, str]],
+        can_create_files: bool,
+    ) -> list[MenuItem]:
+        """What the menu offers for a range (code points), at once, with no model call."""
+        language, lines = snapshot.language_id, snapshot.lines
+        found = catalog.offers(language, lines, start, end, diagnostics, can_create_files)
+        items = [
+            MenuItem(
+                offer.title,
+                offer.kind,
+                Target(
+                    snapshot.uri,
+                    snapshot.version,
+                    offer.first_line,
+                    offer.last_line,
+                    offer.action,
+                    offer.message,
+                ),
+                command="explain" if offer.action == "explain" else None,
+                diagnostic=offer.message if offer.action == "fix" else None,
+            )
+            for offer in found
+        ]
+        if found:
+            first, last = catalog.target_lines(language, lines, start, end)
+            target = Target(snapshot.uri, snapshot.version, first, last, "edit")
+            items.append(MenuItem(EDIT_TITLE, "refactor.rewrite", target, command="edit"))
+        return items
+
+    async def rewrite(
+        self, target: Target, instruction: str | None = None, progress: Progress = no_progress
+    ) -> DocumentEdit:
+        """The minimal, version-stamped edit for a rewrite of the target's lines."""
+        snapshot = self._check(target)
+        code = "".join(snapshot.lines[target.first : target.last])
+        messages = rewrite.chat_messages(
+            instruction or _instruction(target),
+            code,
+            snapshot.language_id,
+            self._context.display_path(target.uri),
+            self._workspace_context(snapshot),
+        )
+        answer = await self._generate(target, messages, code, "spark-lsp: rewriting", progress)
+        self._check(target)  # the document may have changed while the model worked
+        new_code = rewrite.extract_code(answer)
+        if new_code is None:
+            raise ActionFailed("spark-lsp: the model's answer held no code; nothing was changed")
+        new_code = rewrite.reindent(new_code, code)
+        if not code.endswith("\n"):
+            new_code = new_code.rstrip("\n")
+        _check_syntax(snapshot, target, new_code)
+        edits = tuple(
+            LinesEdit(target.first + edit.first, target.first + edit.last, edit.text)
+            for edit in rewrite.minimal_edits(code, new_code)
+        )
+        return DocumentEdit(target.uri, target.version, edits)
+
+    async def unit_test(self, target: Target, progress: Progress = no_progress) -> DocumentEdit:
+        """A test file for the target's code, beside its file (``test_<name>``)."""
+        snapshot = self._check(target)
+        code = "".join(snapshot.lines[target.first : target.last])
+        path = PurePosixPath(self._context.display_path(target.uri))
+        messages = rewrite.chat_messages(
+            rewrite.INSTRUCTIONS["unit_test"], code, snapshot.language_id, str(path)
+        )
+        answer = await self._generate(target, messages, "", "spark-lsp: writing a test", progress)
+        test_code = rewrite.extract_code(answer)
+        if test_code is None:
+            raise ActionFailed("spark-lsp: the model's answer held no code; nothing was created")
+        folder = target.uri.rsplit("/", 1)[0]
+        test_uri = f"{folder}/test_{path.stem}{path.suffix}"
+        return DocumentEdit(test_uri, None, (LinesEdit(0, 0, test_code),), create=True)
+
+    async def explain(self, target: Target, progress: Progress = no_progress) -> str:
+        """Markdown that explains the target's code."""
+        snapshot = self._check(target)
+        code = "".join(snapshot.lines[target.first : target.last])
+        messages = rewrite.chat_messages(
+            rewrite.INSTRUCTIONS["explain"],
+            code,
+            snapshot.language_id,
+            self._context.display_path(target.uri),
+            system=rewrite.EXPLAIN_SYSTEM,
+        )
+        answer = await self._generate(target, messages, "", "spark-lsp: explaining", progress)
+        return answer.strip()
+
+    def _check(self, target: Target) -> DocumentSnapshot:
+        snapshot = self._snapshot(target.uri)
+        if snapshot.version != target.version:
+            raise DocumentChanged(
+                f"{target.uri} changed (version {target.version} -> {snapshot.version}); "
+                "ask for the action again"
+            )
+        if not 0 <= target.first < target.last <= snapshot.line_count:
+            raise InvalidTarget(f"lines {target.first}-{target.last} are outside the document")
+        return snapshot
+
+    def _workspace_context(self, snapshot: DocumentSnapshot) -> list[tuple[str, str]]:
+        chunks = self._context.frozen(snapshot.uri)
+        if chunks is None:
+            chunks = self._context.candidates(snapshot, 0)
+        chosen = [(chunk.path, chunk.text) for chunk in chunks if chunk.source == "definitions"]
+        return chosen[:WORKSPACE_CONTEXT_CHUNKS]
+
+    async def _generate(
+        self,
+        target: Target,
+        messages: list[dict[str, str]],
+        draft: str,
+        title: str,
+        progress: Progress,
+    ) -> str:
+        """The model's answer; ``progress`` shows the work and can cancel it."""
+        worker = await self._worker()
+        counter = self._counter()
+        if worker is None or counter is None:
+            raise ActionFailed("spark-lsp: the model is not loaded (see the server log)")
+        code_tokens = counter.count(draft or messages[-1]["content"])
+        request = GenerationRequest(
+            ChatPrompt.of(messages),
+            max_tokens=min(MAX_ACTION_TOKENS, 2 * code_tokens + 256),
+            priority=Priority.ACTION,
+            key=f"{target.uri}#action",
+            draft=draft,
+        )
+        async with progress(title) as cancel:
+            job = worker.submit(request)
+            cancel.on_cancel(lambda: job.cancel("cancelled by the user"))
+            result = await run_job(job)
+        if result.stop_reason is StopReason.FAILED:
+            raise ActionFailed(f"spark-lsp: {result.error}")
+        if result.stop_reason is StopReason.CANCELLED:
+            raise ActionCancelled("cancelled")
+        return result.text
+
+
+def _instruction(target: Target) -> str:
+    if target.action == "fix":
+        return f"Fix this problem reported by the editor: {target.message}"
+    return rewrite.INSTRUCTIONS.get(target.action, target.action)
+
+
+def _check_syntax(snapshot: DocumentSnapshot, target: Target, new_code: str) -> None:
+    """Refuse a rewrite that leaves the document with more syntax errors than it had."""
+    before = error_count(snapshot.language_id, snapshot.text)
+    lines = snapshot.lines
+    after_text = "".join(lines[: target.first]) + new_code + "".join(lines[target.last :])
+    after = error_count(snapshot.language_id, after_text)
+    if before is not None and after is not None and after > before:
+        raise ActionFailed(
+            "spark-lsp: the rewrite does not parse (it would add syntax errors); nothing was "
+            "changed"
+        )

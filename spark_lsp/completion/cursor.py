@@ -1,0 +1,160 @@
+"""What the pipeline derives from the text and the cursor before any model call: the prompt
+window, the cursor's surroundings, one line or a block, and the request for the engine; then the
+text to show for the model's answer (post-processing and the syntax check)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from spark_lsp.completion.postprocess import BLOCK_OPENERS, CursorContext, clean, wants_multiline
+from spark_lsp.completion.settings import CompletionSettings
+from spark_lsp.context.builder import BuiltPrompt
+from spark_lsp.context.window import CursorWindow, cursor_window
+from spark_lsp.documents import line_content
+from spark_lsp.engine import GenerationRequest, InfillPrompt, Priority
+from spark_lsp.syntax import keeps_syntax, starts_empty_block
+
+# Syntax checks look at this much text around the cursor (see ``local_text``).
+LOCAL_LINES_ABOVE = 300
+LOCAL_LINES_BELOW = 100
+
+PromptWindow = Callable[[Sequence[str], int, int], BuiltPrompt | None]
+
+
+def infill_request(
+    window: CursorWindow,
+    extra_context: tuple[tuple[str, str], ...],
+    file_path: str,
+    key: str,
+    max_tokens: int,
+    priority: Priority = Priority.INTERACTIVE,
+    **options: object,
+) -> GenerationRequest:
+    """The engine request for a fill-in-the-middle prompt over ``window``; ``options`` are the
+    other GenerationRequest fields (stop strings, budgets, ``adopt_as``)."""
+    prompt = InfillPrompt(window.prefix, window.suffix, file_path, extra_context=extra_context)
+    return GenerationRequest(
+        prompt,
+        max_tokens=max_tokens,
+        priority=priority,
+        key=key,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class CursorState:
+    """Everything the pipeline derives from the text and the cursor, before any model call."""
+
+    context: CursorContext
+    window: CursorWindow
+    multiline: bool
+    start_column: int  # where the suggestion's range starts (a selected popup item's start)
+    head: str  # the selected popup item's text, which the suggestion extends
+    extra_context: tuple[tuple[str, str], ...] = ()
+
+    def request(self, settings: CompletionSettings, key: str, file_path: str) -> GenerationRequest:
+        return infill_request(
+            self.window,
+            self.extra_context,
+            file_path,
+            key,
+            settings.max_tokens_block if self.multiline else settings.max_tokens_line,
+            stop=() if self.multiline else ("\n",),
+            stop_after_text=self.context.on_blank_line,
+            predict_time_budget_ms=settings.predict_time_budget_ms,
+        )
+
+
+def cursor_state(
+    lines: Sequence[str],
+    line: int,
+    column: int,
+    selected: tuple[int, str] | None = None,
+    language_id: str = "",
+    prompt_window: PromptWindow | None = None,
+) -> CursorState:
+    """``lines`` keep their terminators; columns count code points. ``selected`` is a popup
+    item the suggestion must extend: (its start column, its text), as if already inserted.
+    ``language_id`` picks the grammar that decides between one line and a block.
+    ``prompt_window`` builds the prompt's text and extra context (default: the plain window)."""
+    lines = list(lines)
+    start_column = column
+    if selected is not None:
+        start_column, selected_text = selected
+        entry = lines[line]
+        lines[line] = entry[:start_column] + selected_text + entry[column:]
+        column = start_column + len(selected_text)
+    content = line_content(lines[line])
+    context = CursorContext(
+        line_before=content[:column],
+        line_after=content[column:],
+        next_lines=tuple(line_content(e) for e in lines[line + 1 : line + 4]),
+        previous_line=_previous_code_line(lines, line),
+    )
+    built = prompt_window(lines, line, column) if prompt_window is not None else None
+    window = built.window if built is not None else cursor_window(lines, line, column)
+    empty_block = (
+        starts_empty_block(language_id, *local_text(window)) if context.on_blank_line else None
+    )
+    return CursorState(
+        context,
+        window,
+        wants_multiline(context, empty_block),
+        start_column,
+        content[start_column:column],
+        built.extra_context if built is not None else (),
+    )
+
+
+def local_text(window: CursorWindow) -> tuple[str, str]:
+    """The window's text near the cursor, for syntax checks (a budget of 128k tokens can put
+    whole files in the window; parsing them per keystroke would cost tens of milliseconds)."""
+    prefix, suffix = window.prefix, window.suffix
+    start = len(prefix)
+    for _ in range(LOCAL_LINES_ABOVE):
+        start = prefix.rfind("\n", 0, start)
+        if start < 0:
+            break
+    end = -1
+    for _ in range(LOCAL_LINES_BELOW):
+        end = suffix.find("\n", end + 1)
+        if end < 0:
+            break
+    return prefix[start + 1 :], suffix if end < 0 else suffix[: end + 1]
+
+
+def _previous_code_line(lines: Sequence[str], line: int, limit: int = 16) -> str:
+    for index in range(line - 1, max(-1, line - 1 - limit), -1):
+        if (content := line_content(lines[index])).strip():
+            return content
+    return ""
+
+
+def next_line_indent(line: str) -> str:
+    """The indentation an editor gives the line after ``line``: the same, one level deeper after
+    a block opener (a tab when the line is indented with tabs, else four spaces)."""
+    indent = line[: len(line) - len(line.lstrip())]
+    if line.rstrip().endswith(BLOCK_OPENERS):
+        indent += "\t" if indent.startswith("\t") else "    "
+    return indent
+
+
+def finish(
+    raw: str,
+    state: CursorState,
+    language_id: str,
+    multiline: bool,
+    disabled: frozenset[str] = frozenset(),
+) -> str | None:
+    """The text to show for raw model output, or None: the rules of ``postprocess``, then the
+    syntax check (a suggestion may not add syntax errors around the cursor). ``disabled`` names
+    rules to skip, ``"syntax_check"`` included."""
+    text = clean(raw, state.context, multiline, disabled)
+    if text is None:
+        return None
+    prefix, suffix = local_text(state.window)
+    if "syntax_check" not in disabled and not keeps_syntax(language_id, prefix, text, suffix):
+        return None
+    return text

@@ -1,0 +1,33 @@
+"""Inline completion settings, sent by editors as ``completion.*`` options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from spark_lsp.settings import check_fields, setting
+
+
+@dataclass(frozen=True)
+class CompletionSettings:
+    automatic: bool = setting(True, "suggest while typing (invoked requests always work)")
+    debounce_ms: int = setting(40, "wait after a keystroke before asking the model", 0, 2000)
+    max_tokens_line: int = setting(64, "token limit of a one-line suggestion", 1, 512)
+    max_tokens_block: int = setting(128, "token limit of a multi-line suggestion", 1, 2048)
+    predict_time_budget_ms: int = setting(
+        2000, "stop generating after this long (0: no limit)", 0, 60000
+    )
+    fallback_sort: Literal["last", "first"] = setting(
+        "last", "textDocument/completion items: after (last) or before (first) the others"
+    )
+    context_refresh_idle_ms: int = setting(
+        1000, "pause after which extra context is refreshed and warmed", 100, 60000
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    @property
+    def max_new_tokens(self) -> int:
+        """The most tokens any suggestion may take: prompt budgets leave room for it."""
+        return max(self.max_tokens_line, self.max_tokens_block)

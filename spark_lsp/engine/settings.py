@@ -1,0 +1,102 @@
+"""The engine's settings: which backend and model, and how the in-process engine runs it.
+
+The CLI flags of ``serve``, ``complete``, ``model`` and ``bench`` are generated from these fields,
+and editors send the same fields as ``engine.*`` options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from spark_lsp.settings import add_arguments, check_fields, from_arguments, setting
+from spark_lsp.templates import family_names
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    model: str | None = setting(None, "path to a GGUF model (default: the embedded model)")
+    hf_repo: str | None = setting(None, "Hugging Face repo to take the GGUF from (with hf_file)")
+    hf_file: str | None = setting(None, "GGUF file name inside hf_repo")
+    n_ctx: int = setting(8192, "context size in tokens (all documents share it)", 512, 131072)
+    threads: int = setting(0, "CPU threads for llama.cpp (0: all cores)", 0, 256)
+    batch_size: int = setting(
+        128, "prompt tokens per llama_decode call (work kept when a request stops)", 16, 4096
+    )
+    max_documents: int = setting(
+        4, "documents whose KV-cache state is kept at once (sequences - 1)", 1, 63
+    )
+    kv_reuse: Literal["shift", "exact"] = setting(
+        "shift", "shift: reuse the suffix's cells across keystrokes; exact: recompute the suffix"
+    )
+    suffix_refresh_tokens: int = setting(
+        16, "suffix tokens re-evaluated after the cursor when reusing cells", 1, 4096
+    )
+    preload: bool = setting(True, "load the model when an LSP session starts")
+    backend: Literal["local", "remote"] = setting(
+        "local", "local: the model runs in-process; remote: an OpenAI-compatible server"
+    )
+    endpoint: str | None = setting(
+        None, "base URL of the inference server for backend remote (http://host:8080)"
+    )
+    remote_api: Literal["auto", "infill", "completions"] = setting(
+        "auto",
+        "fill-in-the-middle over infill (llama.cpp's /infill) or completions (/v1/completions "
+        "with the FIM template in the prompt); auto: infill when the server is llama.cpp's",
+    )
+    remote_model: str | None = setting(
+        None, "model name sent to the server (default: the first one /v1/models lists)"
+    )
+    remote_template: str | None = setting(
+        None, "FIM template family of the remote model (default: guessed from its name)"
+    )
+    remote_context: int = setting(
+        0, "context length of the remote model in tokens (0: ask the server)", 0, 10_000_000
+    )
+    remote_pin_slots: bool = setting(
+        True,
+        "llama.cpp: keep each document on one server slot (its cache stays warm); turn off on "
+        "servers shared by many editors, where a pinned slot can be busy while others idle",
+    )
+    api_key_env: str = setting(
+        "SPARK_LSP_API_KEY", "environment variable that holds the server's API key (never logged)"
+    )
+    remote_timeout_ms: int = setting(
+        30_000, "longest wait for the server's first byte and between streamed chunks", 100, 600_000
+    )
+    remote_retries: int = setting(
+        2, "retries (with backoff) of a request the server refused before answering", 0, 10
+    )
+    fallback: Literal["none", "local"] = setting(
+        "none", "when the remote server fails: none (report it) or local (the in-process model)"
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.backend == "remote" and not self.endpoint:
+            raise ValueError("backend remote needs an endpoint (the server's base URL)")
+        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint must be an http:// or https:// URL, got {self.endpoint!r}")
+        if self.remote_template is not None and self.remote_template not in family_names():
+            raise ValueError(
+                f"remote_template must be one of {', '.join(family_names())}, "
+                f"got {self.remote_template!r}"
+            )
+
+    @property
+    def thread_count(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The engine's flags, one per field (``--n-ctx``, ``--kv-reuse`` ...)."""
+    add_arguments(parser, EngineSettings)
+
+
+def engine_settings_from(args: argparse.Namespace) -> EngineSettings:
+    """The settings the engine flags of ``add_engine_arguments`` describe; ValueError when they
+    contradict each other."""
+    settings: EngineSettings = from_arguments(args, EngineSettings)
+    return settings

@@ -1,0 +1,93 @@
+"""The connected editor as the features see it: the negotiated position encoding, what the client
+can do, messages to it, edits and configuration asked of it, and work-done progress."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from spark_lsp.documents import PositionEncoding
+from spark_lsp.lsp.convert import position_encoding
+from spark_lsp.lsp.protocol import SparkProtocol
+
+logger = logging.getLogger(__name__)
+
+
+class Client:
+    def __init__(self, server: LanguageServer, protocol: SparkProtocol) -> None:
+        self._server = server
+        self._protocol = protocol
+
+    @property
+    def encoding(self) -> PositionEncoding:
+        """The position encoding chosen at initialize (utf-16 before it)."""
+        return position_encoding(self._protocol.position_encoding)
+
+    @property
+    def capabilities(self) -> types.ClientCapabilities:
+        return self._server.client_capabilities
+
+    def can_pull_configuration(self) -> bool:
+        workspace = self.capabilities.workspace if self.capabilities else None
+        return bool(workspace and workspace.configuration)
+
+    def can_create_files(self) -> bool:
+        workspace = self.capabilities.workspace if self.capabilities else None
+        edit = workspace.workspace_edit if workspace else None
+        operations = edit.resource_operations if edit else None
+        return bool(operations and types.ResourceOperationKind.Create in operations)
+
+    def show_message(self, kind: types.MessageType, message: str) -> None:
+        self._server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def log_message(self, kind: types.MessageType, message: str) -> None:
+        self._server.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    def notify(self, method: str, params: Any) -> None:
+        self._protocol.notify(method, params)
+
+    async def apply_edit(self, edit: types.WorkspaceEdit, label: str) -> bool:
+        """Whether the client applied ``edit``."""
+        result = await self._server.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=label)
+        )
+        return bool(result and result.applied)
+
+    async def configuration(self, section: str) -> object:
+        """The client's settings under ``section`` (workspace/configuration)."""
+        pulled = await self._server.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section=section)])
+        )
+        return pulled[0] if pulled else None
+
+    async def begin_progress(self, kind: str, begin: types.WorkDoneProgressBegin) -> str | None:
+        """A new work-done progress token, begun, when the client supports work-done progress
+        and accepts the token; None otherwise (the work then goes on without progress)."""
+        window = self.capabilities.window if self.capabilities else None
+        if not (window and window.work_done_progress):
+            return None
+        token = f"spark-lsp/{kind}/{uuid.uuid4()}"
+        progress = self._server.work_done_progress
+        try:
+            await progress.create_async(token)
+        except Exception as error:  # the client refused the token
+            logger.info("no work-done progress: %s", error)
+            return None
+        progress.begin(token, begin)
+        return token
+
+    def report_progress(self, token: str, value: types.WorkDoneProgressReport) -> None:
+        self._server.work_done_progress.report(token, value)
+
+    def end_progress(self, token: str, value: types.WorkDoneProgressEnd) -> None:
+        self._server.work_done_progress.end(token, value)
+
+    def on_progress_cancelled(self, token: str, callback: Any) -> None:
+        """Call ``callback()`` when the user cancels the progress (its cancel button)."""
+        cancelled = self._server.work_done_progress.tokens.get(token)
+        if cancelled is not None:
+            cancelled.add_done_callback(lambda _future: callback())

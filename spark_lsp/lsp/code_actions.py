@@ -1,0 +1,128 @@
+"""``textDocument/codeAction``, ``codeAction/resolve`` and the edit commands.
+
+The menu comes back at once, with no model call; an action's edit is computed when the editor
+resolves it (or when a command runs) by the action service. Edits are minimal and stamped with
+the document version they were computed for; a document that changed meanwhile gets
+ContentModified and nothing applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from spark_lsp.actions.service import ActionService, MenuItem
+from spark_lsp.actions.target import Target
+from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.lsp import convert
+from spark_lsp.lsp.client import Client
+from spark_lsp.lsp.errors import json_rpc_errors
+from spark_lsp.lsp.progress import action_progress
+from spark_lsp.lsp.protocol import as_plain
+from spark_lsp.lsp.status import StatusReporter
+
+EDIT_COMMAND = "spark-lsp.editWithInstruction"
+EXPLAIN_COMMAND = "spark-lsp.explain"
+COMMANDS = {"edit": (EDIT_COMMAND, "Edit with instruction..."), "explain": (EXPLAIN_COMMAND, "")}
+ACTION_KINDS = [
+    types.CodeActionKind.QuickFix,
+    types.CodeActionKind.RefactorRewrite,
+    types.CodeActionKind.Source,
+]
+
+
+def target_of(data: object) -> Target:
+    with json_rpc_errors():
+        return Target.from_data(as_plain(data))
+
+
+class CodeActions:
+    def __init__(
+        self,
+        client: Client,
+        snapshot: Callable[[str], DocumentSnapshot],
+        actions: ActionService,
+        status: StatusReporter,
+    ) -> None:
+        self._client = client
+        self._snapshot = snapshot
+        self._actions = actions
+        self._progress = action_progress(client, status)
+
+    def register(self, server: LanguageServer) -> None:
+        # pygls passes the server to a handler whose first parameter is named ``ls``; the
+        # untyped params of commands and custom methods would otherwise be taken for it.
+        @server.feature(
+            types.TEXT_DOCUMENT_CODE_ACTION,
+            types.CodeActionOptions(code_action_kinds=ACTION_KINDS, resolve_provider=True),
+        )
+        def code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
+            return self.menu(params)
+
+        @server.feature(types.CODE_ACTION_RESOLVE)
+        async def resolve(action: types.CodeAction) -> types.CodeAction:
+            return await self.resolve(action)
+
+        @server.command(EDIT_COMMAND)
+        async def edit_with_instruction(ls: LanguageServer, *args: object) -> dict[str, object]:
+            """Arguments: the action's target, then the instruction. Applies the edit through
+            workspace/applyEdit and answers whether the client applied it."""
+            if len(args) < 2 or not isinstance(args[1], str) or not args[1].strip():
+                raise JsonRpcInvalidParams(f"{EDIT_COMMAND} needs [target, instruction]")
+            target = target_of(args[0])
+            with json_rpc_errors():
+                edit = await self._actions.rewrite(target, args[1].strip(), self._progress)
+            label = "spark-lsp: edit with instruction"
+            applied = await self._client.apply_edit(convert.workspace_edit([edit]), label)
+            return {"applied": applied}
+
+        @server.command(EXPLAIN_COMMAND)
+        async def explain(ls: LanguageServer, *args: object) -> dict[str, str]:
+            """Returns ``{"markdown": ...}`` for the editor to show."""
+            if not args:
+                raise JsonRpcInvalidParams(f"{EXPLAIN_COMMAND} needs [target]")
+            target = target_of(args[0])
+            with json_rpc_errors():
+                return {"markdown": await self._actions.explain(target, self._progress)}
+
+    def menu(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        snapshot = self._snapshot(params.text_document.uri)
+        encoding = self._client.encoding
+        start = convert.to_code_points(snapshot, params.range.start, encoding)
+        end = convert.to_code_points(snapshot, params.range.end, encoding)
+        if end < start:
+            raise JsonRpcInvalidParams("the range's end is before its start")
+        diagnostics = [(d.range.start.line, d.message) for d in params.context.diagnostics]
+        items = self._actions.menu(
+            snapshot, start, end, diagnostics, self._client.can_create_files()
+        )
+        return [self._code_action(item, params.context.diagnostics) for item in items]
+
+    async def resolve(self, action: types.CodeAction) -> types.CodeAction:
+        if action.data is None and action.command is not None:
+            return action  # Explain and Edit with instruction run as commands: nothing to resolve
+        target = target_of(action.data)
+        with json_rpc_errors():
+            if target.action == "unit_test":
+                edit = await self._actions.unit_test(target, self._progress)
+            else:
+                edit = await self._actions.rewrite(target, progress=self._progress)
+        action.edit = convert.workspace_edit([edit])
+        return action
+
+    @staticmethod
+    def _code_action(item: MenuItem, diagnostics: list[types.Diagnostic]) -> types.CodeAction:
+        action = types.CodeAction(title=item.title, kind=item.kind)
+        if item.command is None:
+            action.data = item.target.as_data()
+        else:
+            command, title = COMMANDS[item.command]
+            action.command = types.Command(
+                title=title or item.title, command=command, arguments=[item.target.as_data()]
+            )
+        if item.diagnostic is not None:
+            action.diagnostics = [d for d in diagnostics if d.message == item.diagnostic]
+        return action

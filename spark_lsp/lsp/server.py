@@ -1,0 +1,95 @@
+"""The pygls language server: builds the services and the LSP features, and wires them together.
+
+Each feature module registers its own methods and answers for its own capabilities; the
+services below (documents, context, completion, actions, the model) know nothing of LSP.
+"""
+
+from __future__ import annotations
+
+from pygls.lsp.server import LanguageServer
+
+from spark_lsp import __version__
+from spark_lsp.actions.service import ActionService
+from spark_lsp.completion.pipeline import CompletionService
+from spark_lsp.context.builder import PromptBuilder
+from spark_lsp.context.service import ContextService
+from spark_lsp.documents import DocumentSnapshot, DocumentStore
+from spark_lsp.engine.base import Engine
+from spark_lsp.engine.settings import EngineSettings
+from spark_lsp.engine.tokens import TokenCounter
+from spark_lsp.lsp.client import Client
+from spark_lsp.lsp.code_actions import CodeActions
+from spark_lsp.lsp.debug import DebugRequests
+from spark_lsp.lsp.errors import json_rpc_errors
+from spark_lsp.lsp.inline_completion import InlineCompletion
+from spark_lsp.lsp.model_service import ModelService
+from spark_lsp.lsp.protocol import SparkProtocol
+from spark_lsp.lsp.session import Session
+from spark_lsp.lsp.status import StatusReporter
+from spark_lsp.lsp.text_sync import TextSync
+from spark_lsp.stats import StatsStore
+
+SERVER_NAME = "spark-lsp"
+
+
+class SparkLanguageServer(LanguageServer):
+    protocol: SparkProtocol
+
+    def __init__(self, settings: EngineSettings) -> None:
+        super().__init__(SERVER_NAME, __version__, protocol_cls=SparkProtocol)
+        self.client = Client(self, self.protocol)
+        self.store = DocumentStore()
+        self.status = StatusReporter(self.protocol.notify)
+        self.models = ModelService(self.client, settings, self.status)
+        self.context = ContextService(self.store.snapshots)
+        self.models.on_ready.append(self._attach_context)
+        self.completions = CompletionService(
+            self.models.worker_for, self._current_version, context=self.context
+        )
+        self.actions = ActionService(
+            self.snapshot, self.models.ready_worker, lambda: self.models.counter, self.context
+        )
+        self.usage = StatsStore()
+        self.session = Session(self.client, settings, self.models, self.completions, self.context)
+
+    def snapshot(self, uri: str) -> DocumentSnapshot:
+        """The document's current text, or a JSON-RPC error the client can show."""
+        with json_rpc_errors():
+            return self.store.snapshot(uri)
+
+    def _current_version(self, uri: str) -> int | None:
+        return self.store.document(uri).version if uri in self.store else None
+
+    def _attach_context(self, engine: Engine, counter: TokenCounter) -> None:
+        self.context.builder = PromptBuilder(counter, engine.template, engine.add_bos)
+        self.context.context_size = engine.n_ctx
+
+
+def create_server(settings: EngineSettings | None = None) -> SparkLanguageServer:
+    server = SparkLanguageServer(settings or EngineSettings(preload=False))
+    client = server.client
+    text_sync = TextSync(client, server.store, server.context, server.completions)
+    inline = InlineCompletion(
+        client, server.snapshot, server.completions, server.status, server.usage
+    )
+    features = (
+        server.session,
+        text_sync,
+        inline,
+        CodeActions(client, server.snapshot, server.actions, server.status),
+        DebugRequests(
+            client,
+            server.store,
+            server.snapshot,
+            server.session,
+            server.models,
+            server.context,
+            server.completions,
+            server.usage,
+        ),
+    )
+    for feature in features:
+        feature.register(server)
+    server.protocol.capability_filters.append(inline.hidden_features)
+    server.protocol.unreadable_notification_handlers.append(text_sync.on_unreadable_notification)
+    return server

@@ -1,0 +1,59 @@
+"""The README stays true to the code: its module map names every module, and its settings tables
+list every setting with its default."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+from spark_lsp.completion.settings import CompletionSettings
+from spark_lsp.context.settings import ContextSettings
+from spark_lsp.engine.settings import EngineSettings
+from spark_lsp.settings import camel
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def module_map() -> str:
+    start = README.index("```\nspark_lsp/\n")
+    return README[start : README.index("```", start + 3)]
+
+
+def test_the_module_map_names_every_module() -> None:
+    listed = set(re.findall(r"[\w]+\.py", module_map()))
+    package = ROOT / "spark_lsp"
+    modules = {
+        path.name
+        for path in package.rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py") and "demo" not in path.parts
+    }
+    assert modules - listed == set()
+    assert listed - modules == set()
+
+
+def table_row(first_cell: str) -> str:
+    pattern = rf"^\|[^|]*`[^`|]*{re.escape(first_cell)}\b[^|]*\|([^|]*)\|"
+    match = re.search(pattern, README.replace("\\|", "/"), re.MULTILINE)
+    assert match is not None, f"README has no table row for {first_cell}"
+    return match.group(1).strip()
+
+
+def test_every_engine_flag_is_in_the_table_with_its_default() -> None:
+    for item in fields(EngineSettings):
+        default = table_row("--" + item.name.replace("_", "-"))
+        if isinstance(item.default, bool) or item.default is None:
+            continue  # "--x / --no-x", or a default that is named in words ("embedded")
+        assert default.split(" ")[0] == str(item.default), (item.name, default)
+
+
+def test_every_editor_option_is_in_the_table_with_its_default() -> None:
+    for group, settings in (("completion", CompletionSettings), ("context", ContextSettings)):
+        for item in fields(settings):
+            name = camel(item.name)
+            match = re.search(
+                rf"^\| `{group}\.[^|]*\b{name}\b[^|]*\|([^|]*)\|", README, re.MULTILINE
+            )
+            assert match is not None, f"README's option table lacks {group}.{name}"
+            assert str(item.default).lower() in match.group(1).lower(), (name, match.group(1))
