@@ -53,6 +53,11 @@ DEFAULT_MODEL = EmbeddedModel(
 )
 
 
+# Embedded models by preset name: ``--model default`` (or ``engine.model: "default"`` from an
+# editor, where a name is safe to take and a path is not).
+PRESETS: dict[str, EmbeddedModel] = {"default": DEFAULT_MODEL}
+
+
 def cache_dir() -> Path:
     """Where assembled models live: $SPARK_LSP_CACHE_DIR, else the XDG user cache."""
     override = os.environ.get("SPARK_LSP_CACHE_DIR")
@@ -206,7 +211,10 @@ def resolve(
     hf_file: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> Path:
-    """The GGUF to load: an explicit path, a Hugging Face file, or the embedded default."""
+    """The GGUF to load: a preset's embedded model, an explicit path, a Hugging Face file, or
+    the embedded default."""
+    if model_path in PRESETS:
+        return assemble(PRESETS[model_path], progress=progress)
     if model_path:
         path = Path(model_path).expanduser()
         if not path.is_file():

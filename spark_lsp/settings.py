@@ -17,9 +17,20 @@ from dataclasses import MISSING, field, fields
 from typing import Any, Literal
 
 
-def setting(default: Any, description: str, low: int | None = None, high: int | None = None) -> Any:
-    """A settings field: its default, a description for --help and docs, and integer bounds."""
-    return field(default=default, metadata={"help": description, "low": low, "high": high})
+def setting(
+    default: Any,
+    description: str,
+    low: int | None = None,
+    high: int | None = None,
+    client_values: tuple[str, ...] | None = None,
+) -> Any:
+    """A settings field: its default, a description for --help and docs, and integer bounds.
+
+    ``client_values`` marks a field that decides where code, credentials or model files come
+    from: an editor's options (which a workspace can write) may set it only to one of these
+    values (an empty tuple: never); the command line and the environment may set anything."""
+    metadata = {"help": description, "low": low, "high": high, "client_values": client_values}
+    return field(default=default, metadata=metadata)
 
 
 def camel(name: str) -> str:
@@ -31,6 +42,11 @@ def camel(name: str) -> str:
 def problem_with(value: Any, hint: Any, metadata: Any) -> str | None:
     """Why ``value`` does not fit a field of type ``hint`` with ``metadata`` bounds, or None."""
     allowed = typing.get_args(hint) if typing.get_origin(hint) is not None else (hint,)
+    if typing.get_origin(hint) is tuple:  # tuple[str, ...]: a list of strings, bounded in length
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            return "must be a list of strings"
+        high = metadata.get("high")
+        return f"must have at most {high} entries" if high and len(value) > high else None
     if typing.get_origin(hint) is Literal:
         return None if value in allowed else f"must be one of {', '.join(map(repr, allowed))}"
     if value is None:

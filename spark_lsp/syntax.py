@@ -8,12 +8,20 @@ offline).
   that has nothing in it yet, the one place where a multi-line suggestion is wanted.
 
 Languages without a grammar get None, and the callers fall back to indentation rules.
+
+The language comes from the client (``languageId``), so it is untrusted: tree-sitter-language-pack
+0.13 turns a name it does not bundle into the path ``bindings/{name}.so`` and loads that library.
+Only names on the pack's own list of languages (lowercase letters, digits and underscores) ever
+reach it; anything else means "no grammar".
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
+import typing
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -33,22 +41,46 @@ LANGUAGE_NAMES = {
 BLOCK_TYPES = {"compound_statement", "declaration_list", "field_declaration_list", "suite"}
 OPENING_BRACKETS = {"(", "[", "{"}
 
+GRAMMAR_NAME = re.compile(r"[a-z0-9_]{1,64}")
+
 # A parser is not safe to share between threads, and suggestions finish on the worker's thread too.
 _local = threading.local()
 
 
+@functools.cache
+def bundled_grammars() -> frozenset[str]:
+    """The grammar names the pack ships (its ``SupportedLanguage`` list), well-formed ones only."""
+    try:
+        from tree_sitter_language_pack import SupportedLanguage
+    except ImportError:
+        return frozenset()
+    names = typing.get_args(SupportedLanguage)
+    return frozenset(name for name in names if GRAMMAR_NAME.fullmatch(name))
+
+
+def grammar_name(language_id: object) -> str | None:
+    """The bundled grammar for an LSP language id, or None (never a name the pack would turn
+    into a path)."""
+    if not isinstance(language_id, str):
+        return None
+    name = LANGUAGE_NAMES.get(language_id, language_id)
+    return name if name in bundled_grammars() else None
+
+
 def _parser(language_id: str) -> object | None:
+    name = grammar_name(language_id)
+    if name is None:
+        return None
     parsers: dict[str, object | None] = _local.__dict__.setdefault("parsers", {})
-    if language_id not in parsers:
-        name = LANGUAGE_NAMES.get(language_id, language_id)
+    if name not in parsers:
         try:
             from tree_sitter_language_pack import get_parser
 
-            parsers[language_id] = get_parser(name)  # type: ignore[arg-type]
-        except (ImportError, LookupError, ValueError) as error:
-            logger.debug("no tree-sitter grammar for %s: %s", language_id, error)
-            parsers[language_id] = None
-    return parsers[language_id]
+            parsers[name] = get_parser(name)  # type: ignore[arg-type]
+        except (ImportError, LookupError, ValueError, OSError) as error:
+            logger.warning("the tree-sitter grammar for %s does not load: %s", name, error)
+            parsers[name] = None
+    return parsers[name]
 
 
 def parse(language_id: str, text: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -14,12 +15,13 @@ SERVER_COMMAND = [sys.executable, "-m", "spark_lsp", "--no-preload"]
 
 
 class RawClient:
-    def __init__(self, *extra_args: str) -> None:
+    def __init__(self, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [*SERVER_COMMAND, *extra_args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
         )
         self._ids = itertools.count(1)
         self.messages: Queue[dict[str, Any]] = Queue()

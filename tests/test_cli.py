@@ -36,6 +36,19 @@ def frame(payload: dict) -> bytes:
 
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}
+TOKEN = "a-test-token-of-enough-length"
+
+
+def initialize_with_token(token: str = TOKEN) -> dict:
+    params = {"capabilities": {}, "initializationOptions": {"token": token}}
+    return {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
+
+
+def token_file(directory: Path) -> Path:
+    path = directory / "token"
+    path.write_text(TOKEN + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def test_version() -> None:
@@ -98,12 +111,15 @@ def connect_when_listening(port: int, timeout: float = 20) -> socket.socket:
     raise AssertionError(f"nothing listens on {port}")
 
 
-def test_tcp_transport_serves_lsp_and_a_busy_port_is_one_line() -> None:
+def test_tcp_transport_serves_lsp_and_a_busy_port_is_one_line(tmp_path: Path) -> None:
     port = free_port()
-    server = subprocess.Popen([*SERVE, "--tcp", f"127.0.0.1:{port}"], stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [*SERVE, "--tcp", f"127.0.0.1:{port}", "--token-file", str(token_file(tmp_path))],
+        stderr=subprocess.PIPE,
+    )
     try:
         with connect_when_listening(port) as connection:
-            connection.sendall(frame(INITIALIZE))
+            connection.sendall(frame(initialize_with_token()))
             reply = b""
             while b'"serverInfo"' not in reply:
                 chunk = connection.recv(65536)
@@ -119,11 +135,14 @@ def test_tcp_transport_serves_lsp_and_a_busy_port_is_one_line() -> None:
         server.stderr.close()
 
 
-def test_websocket_transport_serves_lsp() -> None:
+def test_websocket_transport_serves_lsp(tmp_path: Path) -> None:
     from websockets.asyncio.client import connect
 
     port = free_port()
-    server = subprocess.Popen([*SERVE, "--ws", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*SERVE, "--ws", f"127.0.0.1:{port}", "--token-file", str(token_file(tmp_path))],
+        stderr=subprocess.DEVNULL,
+    )
 
     async def talk() -> dict:
         for _ in range(200):
@@ -133,7 +152,7 @@ def test_websocket_transport_serves_lsp() -> None:
             except OSError:
                 await asyncio.sleep(0.1)
         async with websocket:
-            await websocket.send(json.dumps(INITIALIZE))
+            await websocket.send(json.dumps(initialize_with_token()))
             return json.loads(await asyncio.wait_for(websocket.recv(), 20))
 
     try:

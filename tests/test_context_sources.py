@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spark_lsp.context.definitions import Workspace, python_imports, python_outline
+from spark_lsp.context.definitions import ImportedDefinitions, python_imports, python_outline
 from spark_lsp.context.recent import RecentEdits
 from spark_lsp.context.similar import SimilarSnippets, identifiers, jaccard
+from spark_lsp.context.workspace import Workspace
 from spark_lsp.engine.tokens import TokenCounter, fallback_encoding
 
 
@@ -69,15 +70,16 @@ def test_workspace_files_respect_gitignore_size_and_binary(tmp_path: Path) -> No
     (tmp_path / "pkg" / "huge.py").write_text("x = 1\n" * 200_000)
     (tmp_path / ".gitignore").write_text("pkg/secret.py\n")
     workspace = Workspace([tmp_path])
+    definitions = ImportedDefinitions(workspace)
     main = tmp_path / "main.py"
     text = "from pkg import util, secret, blob, huge\nfrom pkg.util import helper\n"
-    found = workspace.imported_definitions("python", text, main)
+    found = definitions.of("python", text, main)
     assert [d.path for d in found] == ["pkg/util.py"]
     assert "def helper(x: int) -> int:" in found[0].outline
     assert workspace.read_text(tmp_path / "pkg" / "secret.py") is None
     assert workspace.read_text(tmp_path / "pkg" / "blob.py") is None
     assert workspace.read_text(tmp_path / "pkg" / "huge.py") is None
-    assert workspace.imported_definitions("rust", text, main) == []
+    assert definitions.of("rust", text, main) == []
 
 
 def test_counts_are_cached_per_chunk() -> None:

@@ -366,6 +366,15 @@ def test_plugin_helpers_health_and_fallback_keys(offline: Session) -> None:
         "spark-lsp: rewrite: the model is not loaded",
     ]
     assert result["fallback_line"] == "a\tbXYKc", offline.diagnostics()
+    # The server never takes the endpoint or the key variable from options: they become flags.
+    assert result["command_line"] == [
+        "spark-lsp",
+        "--api-key-env",
+        "KEY",
+        "--endpoint",
+        "https://gpu:8080",
+    ]
+    assert result["engine_settings"] == {"nCtx": 4096}
     assert result["tab_mapping"] == "spark-lsp: accept"
 
 

@@ -61,6 +61,8 @@ def expected_schema(hint: Any, metadata: Any) -> dict[str, Any]:
         return {"type": "integer", "minimum": metadata["low"], "maximum": metadata["high"]}
     if hint is str:
         return {"type": "string"}
+    if typing.get_origin(hint) is tuple:
+        return {"type": "array", "items": {"type": "string"}, "maxItems": metadata["high"]}
     assert set(typing.get_args(hint)) == {str, type(None)}, hint
     return {"type": ["string", "null"]}
 
@@ -83,9 +85,13 @@ def test_declared_settings_are_the_server_options() -> None:
         for name, item in expected.items():
             schema = declared[name]
             assert item.default is not MISSING
-            assert schema["default"] == item.default, f"{group}.{name}"
+            default = list(item.default) if isinstance(item.default, tuple) else item.default
+            assert schema["default"] == default, f"{group}.{name}"
             wanted = expected_schema(hints[item.name], item.metadata)
             assert {key: schema.get(key) for key in wanted} == wanted, f"{group}.{name}"
+            # Where code, keys and model files come from: never a workspace setting.
+            if item.metadata.get("client_values") is not None:
+                assert schema.get("scope") == "machine", f"{group}.{name}"
 
 
 def test_declared_remote_templates_are_the_server_families() -> None:

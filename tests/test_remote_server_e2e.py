@@ -211,9 +211,11 @@ def test_the_language_server_completes_and_edits_over_the_server(server: ServerP
 
 @pytest.mark.parametrize("how", ["initializationOptions", "didChangeConfiguration"])
 def test_the_editor_options_choose_the_remote_backend(server: ServerProcess, how: str) -> None:
-    engine = {"backend": "remote", "endpoint": server.url}
+    """The endpoint is the user's (a flag); the editor's options switch to it. An endpoint in
+    the options is ignored (see test_security)."""
+    engine = {"backend": "remote"}
     options: dict = {"completion": {"predictTimeBudgetMs": 0}}
-    raw = RawClient()  # no engine flags: the editor's options decide
+    raw = RawClient("--endpoint", server.url)
     try:
         if how == "initializationOptions":
             options["engine"] = engine

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
+# A language id (from the client) goes into the prompt only when it looks like one.
+FENCE_LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}")
 
 SYSTEM = (
     "You are a careful programming assistant inside a code editor. You rewrite the code you are "
@@ -54,7 +56,8 @@ def chat_messages(
         parts.append("Context from the workspace:")
         parts.extend(f"--- {name}\n{text.rstrip()}" for name, text in context)
         parts.append("")
-    parts.append(f"{instruction}\n\nFile: {path}\n```{language}\n{code.rstrip()}\n```")
+    fence = language if FENCE_LANGUAGE.fullmatch(language) else ""
+    parts.append(f"{instruction}\n\nFile: {path}\n```{fence}\n{code.rstrip()}\n```")
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(parts)}]
 
 

@@ -127,7 +127,7 @@ class ActionService:
             code,
             snapshot.language_id,
             self._context.display_path(target.uri),
-            self._workspace_context(snapshot),
+            await self._workspace_context(snapshot),
         )
         answer = await self._generate(target, messages, code, "spark-lsp: rewriting", progress)
         self._check(target)  # the document may have changed while the model worked
@@ -148,6 +148,7 @@ class ActionService:
         """A test file for the target's code, beside its file (``test_<name>``)."""
         snapshot = self._check(target)
         code = "".join(snapshot.lines[target.first : target.last])
+        await self._allowed(snapshot)
         path = PurePosixPath(self._context.display_path(target.uri))
         messages = rewrite.chat_messages(
             rewrite.INSTRUCTIONS["unit_test"], code, snapshot.language_id, str(path)
@@ -163,6 +164,7 @@ class ActionService:
     async def explain(self, target: Target, progress: Progress = no_progress) -> str:
         """Markdown that explains the target's code."""
         snapshot = self._check(target)
+        await self._allowed(snapshot)
         code = "".join(snapshot.lines[target.first : target.last])
         messages = rewrite.chat_messages(
             rewrite.INSTRUCTIONS["explain"],
@@ -173,6 +175,14 @@ class ActionService:
         )
         answer = await self._generate(target, messages, "", "spark-lsp: explaining", progress)
         return answer.strip()
+
+    async def _allowed(self, snapshot: DocumentSnapshot) -> None:
+        """Refuse a private document: nothing of it may enter a prompt."""
+        if not await self._context.prepare(snapshot, 0):
+            raise ActionFailed(
+                f"spark-lsp: {self._context.display_path(snapshot.uri)} is private (ignored by "
+                "git or on the context.privateFiles list); nothing of it is sent to the model"
+            )
 
     def _check(self, target: Target) -> DocumentSnapshot:
         snapshot = self._snapshot(target.uri)
@@ -185,10 +195,9 @@ class ActionService:
             raise InvalidTarget(f"lines {target.first}-{target.last} are outside the document")
         return snapshot
 
-    def _workspace_context(self, snapshot: DocumentSnapshot) -> list[tuple[str, str]]:
-        chunks = self._context.frozen(snapshot.uri)
-        if chunks is None:
-            chunks = self._context.candidates(snapshot, 0)
+    async def _workspace_context(self, snapshot: DocumentSnapshot) -> list[tuple[str, str]]:
+        await self._allowed(snapshot)
+        chunks = self._context.frozen(snapshot.uri) or ()
         chosen = [(chunk.path, chunk.text) for chunk in chunks if chunk.source == "definitions"]
         return chosen[:WORKSPACE_CONTEXT_CHUNKS]
 

@@ -24,8 +24,9 @@ from pathlib import Path
 from spark_lsp import models
 from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.context.builder import ExtraChunk, PromptBuilder
-from spark_lsp.context.definitions import Workspace
+from spark_lsp.context.definitions import ImportedDefinitions
 from spark_lsp.context.settings import ContextSettings
+from spark_lsp.context.workspace import Workspace
 from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
 from spark_lsp.engine.loader import load_engine
@@ -75,7 +76,7 @@ def imported_names(text: str) -> list[tuple[str, str, int]]:
     return found
 
 
-def find_tasks(package: Path, workspace: Workspace) -> list[CrossFileTask]:
+def find_tasks(package: Path, workspace: ImportedDefinitions) -> list[CrossFileTask]:
     tasks: list[CrossFileTask] = []
     for path in sorted(package.rglob("*.py")):
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -107,7 +108,7 @@ def find_tasks(package: Path, workspace: Workspace) -> list[CrossFileTask]:
 
 def main(args: argparse.Namespace) -> int:
     package = Path(args.repo).resolve() if args.repo else default_package()
-    workspace = Workspace([package.parent])
+    workspace = ImportedDefinitions(Workspace([package.parent]))
     tasks = find_tasks(package, workspace)
     if args.limit:
         tasks = tasks[: args.limit]
@@ -126,9 +127,7 @@ def main(args: argparse.Namespace) -> int:
         relative = task.path.relative_to(package.parent).as_posix()
         definitions = tuple(
             ExtraChunk("definitions", found.path, found.outline)
-            for found in workspace.imported_definitions(
-                "python", "".join(lines), task.path.resolve()
-            )
+            for found in workspace.of("python", "".join(lines), task.path.resolve())
         )
         for variant, extra in (("without", ()), ("with", definitions)):
             built = builder.build(lines, task.line, task.column, relative, extra, BUDGET, WINDOW)

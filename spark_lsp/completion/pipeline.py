@@ -114,7 +114,10 @@ class CompletionService:
         automatic: bool,
         selected: tuple[int, str] | None = None,
     ) -> Suggestion | None:
-        """A suggestion at (line, column) in code points; see ``cursor_state``."""
+        """A suggestion at (line, column) in code points; see ``cursor_state``. None for a
+        private document (see ``context/workspace.py``)."""
+        if self.context is not None and not await self.context.prepare(snapshot, line):
+            return None
         state = cursor_state(
             snapshot.lines,
             line,

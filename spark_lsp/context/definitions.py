@@ -4,26 +4,23 @@ Imports are read from the current text with tree-sitter (it copes with code bein
 module is resolved under the workspace roots (``a.b`` -> ``a/b.py`` or ``a/b/__init__.py``, also
 under ``src/``; relative imports from the file's directory). A module becomes an outline: its
 top-level functions and classes with their signatures and docstrings, bodies elided, constants
-kept. Files are read from disk with care: ignored by the root's ``.gitignore`` (pathspec), larger
-than ``MAX_FILE_BYTES`` or binary means skipped. Outlines are cached by path, size and mtime.
+kept. Files are read through the Workspace (private, irregular, large and binary files are
+skipped). Outlines are cached by path, size and mtime.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pathspec
-
+from spark_lsp.context.workspace import Workspace
 from spark_lsp.syntax import parse
 
 logger = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 512 * 1024
-ALWAYS_IGNORED = (".git/", "__pycache__/", "node_modules/", ".venv/", "venv/", ".tox/")
 DEFINITION_TYPES = ("function_definition", "class_definition", "decorated_definition")
 
 
@@ -33,41 +30,13 @@ class Definitions:
     outline: str
 
 
-class Workspace:
-    def __init__(self, roots: list[Path]) -> None:
-        self.roots = [root.resolve() for root in roots if root.is_dir()]
-        self._ignores: dict[Path, pathspec.GitIgnoreSpec] = {}
+class ImportedDefinitions:
+    """Outlines of workspace modules, cached by path, size and mtime. Thread-safe."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
         self._outlines: dict[Path, tuple[int, int, str | None]] = {}
-
-    def root_of(self, path: Path) -> Path | None:
-        return next((root for root in self.roots if path.is_relative_to(root)), None)
-
-    def _ignore_spec(self, root: Path) -> pathspec.GitIgnoreSpec:
-        if root not in self._ignores:
-            patterns = list(ALWAYS_IGNORED)
-            gitignore = root / ".gitignore"
-            with contextlib.suppress(OSError):
-                patterns += gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-            self._ignores[root] = pathspec.GitIgnoreSpec.from_lines(patterns)
-        return self._ignores[root]
-
-    def ignored(self, path: Path) -> bool:
-        root = self.root_of(path)
-        if root is None:
-            return True  # outside the workspace
-        return self._ignore_spec(root).match_file(path.relative_to(root).as_posix())
-
-    def read_text(self, path: Path) -> str | None:
-        """A workspace file's text, or None when it is ignored, too large, binary or unreadable."""
-        try:
-            if self.ignored(path) or path.stat().st_size > MAX_FILE_BYTES:
-                return None
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if b"\0" in data[:8192]:
-            return None
-        return data.decode("utf-8", errors="replace")
+        self._lock = threading.Lock()
 
     def resolve_python(self, module: str, level: int, current: Path | None) -> Path | None:
         parts = [part for part in module.split(".") if part]
@@ -79,34 +48,39 @@ class Workspace:
                 base = base.parent
             bases = [base]
         else:
-            bases = [base for root in self.roots for base in (root, root / "src")]
+            bases = [base for root in self.workspace.roots for base in (root, root / "src")]
         for base in bases:
             target = base.joinpath(*parts)
-            for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-                if parts and candidate.is_file() and not self.ignored(candidate.resolve()):
-                    return candidate.resolve()
-            if not parts and (base / "__init__.py").is_file():
-                return (base / "__init__.py").resolve()
+            if parts:
+                candidates = (target.with_suffix(".py"), target / "__init__.py")
+            else:
+                candidates = (base / "__init__.py",)
+            for candidate in candidates:
+                resolved = candidate.resolve()
+                inside_roots = self.workspace.root_of(resolved) is not None
+                if inside_roots and candidate.is_file() and not self.workspace.private(resolved):
+                    return resolved
         return None
 
     def outline(self, path: Path) -> str | None:
         try:
-            stat = path.stat()
+            status = path.stat()
         except OSError:
             return None
-        cached = self._outlines.get(path)
-        if cached is not None and cached[:2] == (stat.st_size, stat.st_mtime_ns):
+        with self._lock:
+            cached = self._outlines.get(path)
+        if cached is not None and cached[:2] == (status.st_size, status.st_mtime_ns):
             return cached[2]
-        text = self.read_text(path)
+        text = self.workspace.read_text(path)
         outline = python_outline(text) if text is not None else None
-        self._outlines[path] = (stat.st_size, stat.st_mtime_ns, outline)
+        with self._lock:
+            self._outlines[path] = (status.st_size, status.st_mtime_ns, outline)
         return outline
 
-    def imported_definitions(
-        self, language_id: str, text: str, current: Path | None
-    ) -> list[Definitions]:
-        """Outlines of the workspace modules ``text`` imports, in import order."""
-        if language_id != "python" or not self.roots:
+    def of(self, language_id: str, text: str, current: Path | None) -> list[Definitions]:
+        """Outlines of the workspace modules ``text`` imports, in import order (private
+        modules are left out: ``read_text`` does not read them)."""
+        if language_id != "python" or not self.workspace.roots:
             return []
         found: list[Definitions] = []
         seen: set[Path] = set()
@@ -116,7 +90,7 @@ class Workspace:
                 continue
             seen.add(path)
             outline = self.outline(path)
-            root = self.root_of(path)
+            root = self.workspace.root_of(path)
             if outline and root is not None:
                 found.append(Definitions(path.relative_to(root).as_posix(), outline))
         return found

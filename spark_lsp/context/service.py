@@ -5,22 +5,29 @@ keystroke would change the prompt's head and throw away the KV cache behind it. 
 the user is idle, see ``CompletionService``) computes new candidates; they replace the frozen ones
 only once the engine has evaluated a prompt with them (warm-up), so the next keystroke finds them
 cached.
+
+Everything that touches the disk (which files are private, workspace definitions, the documents'
+real paths) runs on a worker thread: ``prepare`` does it before a document's first prompt and
+keeps the answers, which the event loop then reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from spark_lsp.context.builder import BuiltPrompt, ExtraChunk, PromptBuilder
 from spark_lsp.context.builder import effective_budget as budget_for
-from spark_lsp.context.definitions import Workspace
+from spark_lsp.context.definitions import ImportedDefinitions
 from spark_lsp.context.recent import BLOCK_LINES as RECENT_BLOCK_LINES
 from spark_lsp.context.recent import RecentEdits
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.context.similar import SimilarSnippets
+from spark_lsp.context.workspace import Workspace
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.uris import uri_to_path
 
@@ -39,20 +46,31 @@ class ContextService:
         self.settings = settings or ContextSettings()
         self.recent = RecentEdits(self.settings.recent_edits)
         self.similar = SimilarSnippets()
-        self.workspace = Workspace([])
         self.builder: PromptBuilder | None = None  # set once the model (its tokenizer) is loaded
         self.context_size: int | None = None
         self._frozen: dict[str, tuple[ExtraChunk, ...]] = {}
+        self._private: dict[str, bool] = {}  # by URI, filled by prepare()
+        self._paths: dict[str, str] = {}  # display paths by URI, filled by prepare()
+        self._set_workspace(Workspace([], self.settings.private_files))
         # candidates() runs on a thread during refreshes; its caches are not thread-safe.
         self._gathering = threading.Lock()
 
+    def _set_workspace(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.definitions = ImportedDefinitions(workspace)
+        self._private.clear()
+        self._paths.clear()
+        self._frozen.clear()
+
     def set_roots(self, roots: Iterable[Path]) -> None:
-        self.workspace = Workspace(list(roots))
+        self._set_workspace(Workspace(list(roots), self.settings.private_files))
 
     def set_settings(self, settings: ContextSettings) -> None:
-        self.settings = settings
+        previous, self.settings = self.settings, settings
         self.recent.capacity = settings.recent_edits
         self._frozen.clear()
+        if settings.private_files != previous.private_files:
+            self._set_workspace(Workspace(self.workspace.roots, settings.private_files))
 
     def record_edit(self, uri: str, first_line: int, last_line: int) -> None:
         self.recent.record(uri, first_line, last_line)
@@ -60,23 +78,70 @@ class ContextService:
     def forget(self, uri: str) -> None:
         self.recent.forget(uri)
         self._frozen.pop(uri, None)
+        self._private.pop(uri, None)
+        self._paths.pop(uri, None)
+
+    def check_private(self, uri: str) -> bool:
+        """Whether the document must stay out of prompts (touches the disk: off the loop). A
+        document that is not a file (an untitled buffer) is not private."""
+        path = uri_to_path(uri)
+        try:
+            return path is not None and self.workspace.private(path)
+        except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a bad path
+            logger.warning("%s is treated as private: %s", uri, error)
+            return True
+
+    def is_private(self, uri: str) -> bool:
+        """What ``prepare`` found (True until it ran: nothing leaks before the check)."""
+        return self._private.get(uri, True)
+
+    async def prepare(self, snapshot: DocumentSnapshot, line: int) -> bool:
+        """Get a document ready for prompts off the event loop: whether it is private, its path
+        and its extra context (unless frozen already). False when it is private."""
+        uri = snapshot.uri
+        if uri not in self._private:
+            private, path = await asyncio.to_thread(self._locate, uri)
+            self._private[uri], self._paths[uri] = private, path
+        if self._private[uri]:
+            return False
+        if uri not in self._frozen:
+            extra = await asyncio.to_thread(self.candidates, snapshot, line)
+            self._frozen.setdefault(uri, extra)
+        return True
+
+    def _locate(self, uri: str) -> tuple[bool, str]:
+        return self.check_private(uri), self._display_path(uri)
 
     def display_path(self, uri: str) -> str:
+        """The document's path relative to its workspace root (its name outside the roots)."""
+        known = self._paths.get(uri)
+        return known if known is not None else self._display_path(uri, touch_disk=False)
+
+    def _display_path(self, uri: str, touch_disk: bool = True) -> str:
         path = uri_to_path(uri)
         if path is None:
             return uri.rsplit("/", 1)[-1]
-        root = self.workspace.root_of(path.resolve())
-        return path.resolve().relative_to(root).as_posix() if root else path.name
+        try:
+            where = path.resolve() if touch_disk else Path(os.path.abspath(path))
+        except (OSError, RuntimeError):
+            return path.name
+        root = self.workspace.root_of(where)
+        return where.relative_to(root).as_posix() if root else path.name
 
     def candidates(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
-        """All extra chunks on offer for a cursor on ``line``, in priority order."""
+        """All extra chunks on offer for a cursor on ``line``, in priority order; none from a
+        private document. Reads files: call it off the event loop."""
         with self._gathering:
             return self._candidates(snapshot, line)
 
     def _candidates(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
         settings = self.settings
         chunks: list[ExtraChunk] = []
-        documents = {document.uri: document for document in self._open_documents()}
+        documents = {
+            document.uri: document
+            for document in self._open_documents()
+            if document.uri == snapshot.uri or not self.check_private(document.uri)
+        }
         far_first = line - settings.far_lines_above
         far_last = line + settings.far_lines_below
         for block in self.recent.blocks():
@@ -99,7 +164,7 @@ class ContextService:
                 chunks.append(ExtraChunk("similar", self.display_path(snippet.uri), snippet.text))
         if settings.definitions_tokens:
             current = uri_to_path(snapshot.uri)
-            for found in self.workspace.imported_definitions(
+            for found in self.definitions.of(
                 snapshot.language_id, snapshot.text, current.resolve() if current else None
             ):
                 chunks.append(ExtraChunk("definitions", found.path, found.outline))
@@ -119,15 +184,12 @@ class ContextService:
         max_new_tokens: int,
         extra: tuple[ExtraChunk, ...] | None = None,
     ) -> BuiltPrompt | None:
-        """The prompt for a cursor, with the document's frozen extra context (frozen now if it
-        has none yet), or None before the model's tokenizer is known."""
+        """The prompt for a cursor, with the document's frozen extra context (none before
+        ``prepare`` gathered it), or None before the model's tokenizer is known."""
         if self.builder is None:
             return None
         if extra is None:
-            extra = self._frozen.get(snapshot.uri)
-            if extra is None:
-                extra = self.candidates(snapshot, line)
-                self._frozen[snapshot.uri] = extra
+            extra = self._frozen.get(snapshot.uri, ())
         budget = budget_for(self.settings, self.context_size, max_new_tokens)
         return self.builder.build(
             snapshot.lines,

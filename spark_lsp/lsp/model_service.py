@@ -39,6 +39,7 @@ class ModelService:
         self.counter: TokenCounter | None = None  # token counts for prompt budgets
         self.on_ready: list[Callable[[Engine, TokenCounter], None]] = []
         self._started = False
+        self._closed = False
 
     @property
     def started(self) -> bool:
@@ -75,6 +76,11 @@ class ModelService:
             return
         self._started = True
         loop = asyncio.get_running_loop()
+        if self.settings.backend == "remote" and self.settings.endpoint:
+            from spark_lsp.engine.remote.transport import plain_http_warning
+
+            if warning := plain_http_warning(self.settings.endpoint):
+                self._client.show_message(types.MessageType.Warning, warning)
         self._status.loading(0, "loading the model")
         token = await self._client.begin_progress(
             "model",
@@ -120,9 +126,21 @@ class ModelService:
 
         return report
 
+    def close(self) -> None:
+        """Stop the worker and close the engine; a load still running is closed when it ends."""
+        self._closed = True
+        if self.worker is not None:
+            self.worker.stop()
+        if (engine := self.loaded_engine) is not None:
+            engine.close()
+
     def _finish(
         self, token: str | None, engine: Engine | None, error: BaseException | None
     ) -> None:
+        if self._closed:  # the session ended while the model loaded
+            if engine is not None:
+                engine.close()
+            return
         if error is None:
             assert engine is not None
             self.worker = InferenceWorker(engine)

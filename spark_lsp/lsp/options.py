@@ -32,6 +32,17 @@ class ServerOptions:
     engine: EngineSettings = field(default_factory=EngineSettings)
 
 
+WHY_NOT_FROM_CLIENT = (
+    "where code, keys and model files come from is set on the spark-lsp command line, in the "
+    "environment or in your user settings, never by a workspace (see SECURITY.md)"
+)
+
+
+def _client_may_set(metadata: Any, value: object) -> bool:
+    allowed = metadata.get("client_values")
+    return allowed is None or value in allowed
+
+
 def _merge(current: Any, raw: object, path: str, problems: list[str]) -> Any:
     """``current`` (a dataclass) updated from the camelCase dict ``raw``."""
     if not isinstance(raw, dict):
@@ -49,17 +60,26 @@ def _merge(current: Any, raw: object, path: str, problems: list[str]) -> Any:
         if item.default is MISSING and item.default_factory is not MISSING:  # a nested group
             changes[item.name] = _merge(getattr(current, item.name), value, where, problems)
             continue
+        if value != getattr(current, item.name) and not _client_may_set(item.metadata, value):
+            problems.append(f"{where} is ignored: {WHY_NOT_FROM_CLIENT}")
+            continue
         if (problem := problem_with(value, hints[item.name], item.metadata)) is not None:
             problems.append(
                 f"{where} {problem} (got {value!r}); keeping {getattr(current, item.name)!r}"
             )
             continue
-        changes[item.name] = value
+        changes[item.name] = tuple(value) if isinstance(value, list) else value
     try:
         return replace(current, **changes)
-    except ValueError as error:  # a rule across fields, checked by the dataclass itself
-        problems.append(f"{path or 'options'}: {error}")
-        return current
+    except ValueError:  # a rule across fields: keep the changes that pass it, one by one
+        pass
+    merged = current
+    for name, value in changes.items():
+        try:
+            merged = replace(merged, **{name: value})
+        except ValueError as error:
+            problems.append(f"{path}.{camel(name)}: {error}; keeping {getattr(merged, name)!r}")
+    return merged
 
 
 def merge_options(current: ServerOptions, raw: object) -> tuple[ServerOptions, list[str]]:
@@ -73,7 +93,11 @@ def merge_options(current: ServerOptions, raw: object) -> tuple[ServerOptions, l
 def to_wire(options: Any) -> dict[str, Any]:
     """A dataclass tree as camelCase JSON."""
     return {
-        camel(item.name): to_wire(value) if is_dataclass(value) else value
+        camel(item.name): to_wire(value)
+        if is_dataclass(value)
+        else list(value)
+        if isinstance(value, tuple)
+        else value
         for item in fields(options)
         for value in (getattr(options, item.name),)
     }

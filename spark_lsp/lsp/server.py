@@ -57,6 +57,10 @@ class SparkLanguageServer(LanguageServer):
         with json_rpc_errors():
             return self.store.snapshot(uri)
 
+    def close(self) -> None:
+        """End the session's work: the inference worker stops, the model is closed."""
+        self.models.close()
+
     def _current_version(self, uri: str) -> int | None:
         return self.store.document(uri).version if uri in self.store else None
 

@@ -351,6 +351,14 @@ function M.offline(harness)
     vim.cmd("close")
   end
 
+  -- Where code and keys go moves from settings to the command line.
+  local resolved = require("spark_lsp.config").resolve({
+    cmd = { "spark-lsp" },
+    settings = { engine = { endpoint = "https://gpu:8080", apiKeyEnv = "KEY", nCtx = 4096 } },
+  })
+  results.command_line = resolved.cmd
+  results.engine_settings = resolved.settings.engine
+
   -- Server errors become messages.
   local notify = require("spark_lsp.notify")
   local before = #harness.report.notifications

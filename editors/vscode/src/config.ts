@@ -18,6 +18,19 @@ export const SERVER_ARGS_SETTING = 'server.args';
 export const DEFAULT_SERVER_COMMAND = 'spark-lsp';
 
 export const SERVER_GROUPS = ['completion', 'context', 'engine'] as const;
+
+/**
+ * Engine settings that say where code, credentials and model files come from. The server never
+ * takes them from options (a repository's .vscode/settings.json can write those); they are
+ * machine-scoped here and passed as flags, from the user's settings only.
+ */
+export const COMMAND_LINE_OPTIONS: Readonly<Record<string, string>> = {
+  apiKeyEnv: '--api-key-env',
+  endpoint: '--endpoint',
+  hfFile: '--hf-file',
+  hfRepo: '--hf-repo',
+  model: '--model',
+};
 export type ServerGroup = (typeof SERVER_GROUPS)[number];
 export type ServerOptions = Record<ServerGroup, Record<string, unknown>>;
 
@@ -64,6 +77,9 @@ export function buildServerOptions(
 ): ServerOptions {
   const options: ServerOptions = { completion: {}, context: {}, engine: {} };
   for (const { group, name } of declared) {
+    if (group === 'engine' && name in COMMAND_LINE_OPTIONS) {
+      continue; // a flag of the launch (readServerLaunch), never an option
+    }
     const key = `${group}.${name}`;
     const value = group === 'engine' ? userValue(config, key) : config.get<unknown>(key);
     if (value !== undefined && value !== null && value !== '') {
@@ -78,10 +94,14 @@ function userValue(config: WorkspaceConfiguration, key: string): unknown {
   return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
 }
 
-/** How to start the server: the executable and the arguments after `serve`. */
+/**
+ * How to start the server: the executable and the arguments after `serve`; `problem` says why
+ * it must not be started (a relative executable path would run a repository's own binary).
+ */
 export interface ServerLaunch {
   command: string;
   args: string[];
+  problem?: string;
 }
 
 export function readServerLaunch(config: WorkspaceConfiguration): ServerLaunch {
@@ -94,7 +114,19 @@ export function readServerLaunch(config: WorkspaceConfiguration): ServerLaunch {
   const args = Array.isArray(rawArgs)
     ? rawArgs.filter((arg): arg is string => typeof arg === 'string')
     : [];
-  return { command, args };
+  for (const name of Object.keys(COMMAND_LINE_OPTIONS).sort()) {
+    const value = config.inspect<unknown>(`engine.${name}`)?.globalValue;
+    if (typeof value === 'string' && value.trim() !== '') {
+      args.push(COMMAND_LINE_OPTIONS[name], value.trim());
+    }
+  }
+  const isPath = command.includes('/') || command.includes('\\');
+  const problem =
+    isPath && !path.isAbsolute(command)
+      ? `${SECTION}.${SERVER_PATH_SETTING} must be an absolute path or a name on PATH, not ` +
+        `"${command}" (a relative path would run whatever the workspace holds there)`
+      : undefined;
+  return problem === undefined ? { command, args } : { command, args, problem };
 }
 
 function expandHome(file: string): string {

@@ -92,6 +92,12 @@ export class SparkSession implements vscode.Disposable {
     const launch = this.dependencies.launch();
     const cwd = this.dependencies.workspaceRoot();
     status.showProblem(undefined);
+    if (launch.problem !== undefined) {
+      outputChannel.error(`spark-lsp: ${launch.problem}`);
+      status.showProblem(launch.problem);
+      void vscode.window.showErrorMessage(`spark-lsp: ${launch.problem}`);
+      return;
+    }
     const executable = await findExecutable(launch.command, cwd ?? process.cwd());
     if (executable === undefined) {
       outputChannel.error(missingExecutableMessage(launch.command));

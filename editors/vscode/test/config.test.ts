@@ -39,6 +39,7 @@ test('package.json declares the server options of the README, by group', () => {
     'similarSnippets',
     'definitionsTokens',
     'marginTokens',
+    'privateFiles',
   ]);
   expect(names('engine')).toEqual([
     'model',
@@ -107,6 +108,7 @@ test('with nothing set, the server gets every completion and context default and
     similarSnippets: 3,
     definitionsTokens: 2048,
     marginTokens: 16,
+    privateFiles: ['.env*', '*.pem', '*.key', 'id_*', '*secret*'],
   });
   expect(built.engine).toEqual({});
 });
@@ -115,7 +117,7 @@ test('user and workspace values win, engine options only when set, empty strings
   setSettings({
     user: {
       'sparkLsp.completion.automatic': false,
-      'sparkLsp.engine.model': '/models/coder.gguf',
+      'sparkLsp.engine.nCtx': 4096,
       'sparkLsp.engine.hfRepo': '',
       'sparkLsp.server.path': '/opt/spark-lsp',
       'sparkLsp.trace.server': 'verbose',
@@ -125,9 +127,46 @@ test('user and workspace values win, engine options only when set, empty strings
   const built = options();
   expect(built.completion.automatic).toBe(false);
   expect(built.context.recentEdits).toBe(2);
-  expect(built.engine).toEqual({ model: '/models/coder.gguf', kvReuse: 'exact' });
+  expect(built.engine).toEqual({ nCtx: 4096, kvReuse: 'exact' });
   expect(JSON.stringify(built)).not.toContain('/opt/spark-lsp');
   expect(JSON.stringify(built)).not.toContain('verbose');
+});
+
+test('the model, endpoint and key variable are flags from user settings, never options', () => {
+  setSettings({
+    user: {
+      'sparkLsp.engine.model': '/models/coder.gguf',
+      'sparkLsp.engine.endpoint': 'https://gpu-box:8080',
+      'sparkLsp.server.args': ['--log-level', 'debug'],
+    },
+    workspace: {
+      'sparkLsp.engine.endpoint': 'https://attacker.example',
+      'sparkLsp.engine.apiKeyEnv': 'AWS_SECRET_ACCESS_KEY',
+    },
+  });
+  expect(options().engine).toEqual({});
+  expect(readServerLaunch(vscode.workspace.getConfiguration(SECTION)).args).toEqual([
+    '--log-level',
+    'debug',
+    '--endpoint',
+    'https://gpu-box:8080',
+    '--model',
+    '/models/coder.gguf',
+  ]);
+  for (const key of ['model', 'hfRepo', 'hfFile', 'endpoint', 'apiKeyEnv']) {
+    const property = (packageJson.contributes.configuration as { properties: Record<string, { scope?: string }> }[])
+      .map((section) => section.properties[`sparkLsp.engine.${key}`])
+      .find((found) => found !== undefined);
+    expect(property?.scope).toBe('machine');
+  }
+});
+
+test('a relative server path is refused: it would run a binary of the workspace', () => {
+  setSettings({ user: { 'sparkLsp.server.path': './node_modules/.bin/spark-lsp' } });
+  const launch = readServerLaunch(vscode.workspace.getConfiguration(SECTION));
+  expect(launch.problem).toContain('must be an absolute path');
+  setSettings({ user: { 'sparkLsp.server.path': '/opt/venv/bin/spark-lsp' } });
+  expect(readServerLaunch(vscode.workspace.getConfiguration(SECTION)).problem).toBeUndefined();
 });
 
 test('the launch command: default, configured path with ~, arguments filtered to strings', () => {

@@ -41,7 +41,7 @@ from spark_lsp.engine.remote.errors import (
     RemoteUnavailable,
 )
 from spark_lsp.engine.remote.server_info import LLAMA_CPP, ServerInfo, probe
-from spark_lsp.engine.remote.transport import Cancelled, Transport
+from spark_lsp.engine.remote.transport import Cancelled, Transport, display_url
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.tokens import TokenCounter
 
@@ -129,19 +129,23 @@ class RemoteEngine:
         """Ask the server about itself. Raises RemoteError when it cannot be reached (after the
         configured retries)."""
         self.info = probe(self.transport)
-        logger.info("connected to %s: %s", self.transport.base_url, self.info.describe())
+        logger.info(
+            "connected to %s: %s", display_url(self.transport.base_url), self.info.describe()
+        )
         return self.info
 
     # -- what the layers above ask of an engine ---------------------------------------------
 
     @property
     def name(self) -> str:
-        return f"remote:{self.transport.base_url}"
+        return f"remote:{display_url(self.transport.base_url)}"
 
     @property
     def model_name(self) -> str:
         # llama.cpp's server names its model by the GGUF's path: the file name is enough.
-        return PurePosixPath(self.model).name if self.model else self.transport.base_url
+        return (
+            PurePosixPath(self.model).name if self.model else display_url(self.transport.base_url)
+        )
 
     @property
     def model(self) -> str:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ipaddress
 import json
 import logging
 import random
 import re
 import threading
+import urllib.parse
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -279,6 +281,26 @@ class _Attempts:
             self._backoffs += 1
             return True
         return False
+
+
+def plain_http_warning(url: str) -> str | None:
+    """A warning when ``url`` sends code unencrypted to another machine (plain http:// to a host
+    that is not this one); None otherwise."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "http":
+        return None
+    host = (parsed.hostname or "").strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"spark-lsp: {display_url(url)} is plain http:// to another machine: your code and API "
+        "key cross the network unencrypted; use https:// (a TLS proxy in front of the server)"
+    )
 
 
 def display_url(url: str) -> str:

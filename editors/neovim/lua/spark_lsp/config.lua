@@ -65,6 +65,37 @@ local expected_types = {
   on_attach = "function",
 }
 
+-- Where code, credentials and model files come from: the server takes these only from its
+-- command line (options can be written by a repository in other editors), so they move from
+-- `settings.engine` to flags after `cmd`.
+M.command_line_settings = {
+  apiKeyEnv = "--api-key-env",
+  endpoint = "--endpoint",
+  hfFile = "--hf-file",
+  hfRepo = "--hf-repo",
+  model = "--model",
+}
+
+local function move_to_command_line(options)
+  local engine = type(options.settings) == "table" and options.settings.engine
+  if type(engine) ~= "table" then
+    return
+  end
+  options.settings = vim.deepcopy(options.settings)
+  options.cmd = vim.deepcopy(options.cmd)
+  engine = options.settings.engine
+  local names = vim.tbl_keys(M.command_line_settings)
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local value = engine[name]
+    if type(value) == "string" and value ~= "" then
+      table.insert(options.cmd, M.command_line_settings[name])
+      table.insert(options.cmd, value)
+    end
+    engine[name] = nil
+  end
+end
+
 --- Options merged over the defaults, and the problems found in them (unknown keys, wrong types:
 --- such a value falls back to its default).
 function M.resolve(user)
@@ -91,6 +122,7 @@ function M.resolve(user)
     table.insert(problems, 'option "cmd" is empty')
     options.cmd = vim.deepcopy(M.defaults.cmd)
   end
+  move_to_command_line(options)
   return options, problems
 end
 

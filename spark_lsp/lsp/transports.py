@@ -1,0 +1,309 @@
+"""TCP and WebSocket transports for clients that do not start the server themselves.
+
+Over stdio the client is the process that started the server. A port is different: any local
+user can connect to it, and any web page the user visits can open a WebSocket to it. So:
+
+- the server listens on loopback unless ``--allow-remote-clients`` is given (with a warning);
+- every connection presents the token of this start (random, or from ``--token-file``): in
+  ``initializationOptions.token`` of its ``initialize`` (TCP or WebSocket), or in the WebSocket
+  handshake (``Authorization: Bearer TOKEN`` or ``?token=TOKEN``); anything else before it ends
+  the connection with an error;
+- a WebSocket handshake that carries an ``Origin`` (a browser) is refused unless that origin is
+  allowed with ``--allow-origin``;
+- one client at a time: a second connection gets an error and is closed, the first keeps working;
+- each connection is a session of its own (a fresh server); when it closes, or sends a frame over
+  the size limit, that session ends (its model is closed) and the port takes the next client.
+  ``exit`` ends the process, as LSP says.
+
+pygls' own TCP and WebSocket servers have none of this (one protocol object for every connection,
+the newest taking the output, the first closed connection ending the server, 1 MiB WebSocket
+messages), so connections are handled here and only the protocol object comes from pygls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pygls.io_ import WebSocketWriter
+from pygls.lsp.server import LanguageServer
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # one JSON-RPC message (a document's full text fits)
+MAX_HEADER_LINE_BYTES = 8192
+MAX_HEADER_LINES = 32
+AUTHENTICATION_TIMEOUT_S = 30.0
+INVALID_REQUEST = -32600
+BUSY = "spark-lsp: another client is connected; this server serves one client at a time"
+UNAUTHORIZED = (
+    "spark-lsp: this server needs the token it printed at start (or the one in its "
+    "--token-file), in initializationOptions.token of initialize; see SECURITY.md"
+)
+
+ServerFactory = Callable[[], LanguageServer]
+
+
+class FrameError(Exception):
+    """A frame that breaks the base protocol or its limits: the connection ends."""
+
+
+@dataclass
+class Access:
+    """Who may connect: the token of this start, and the browser origins allowed (WebSocket)."""
+
+    token: str
+    allowed_origins: tuple[str, ...] = ()
+    _busy: bool = field(default=False, init=False)
+
+    def accepts(self, presented: object) -> bool:
+        if not self.token:  # not listening yet: nobody is let in
+            return False
+        return isinstance(presented, str) and hmac.compare_digest(
+            presented.encode("utf-8", "surrogatepass"), self.token.encode()
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        except OSError:
+            return False
+        return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
+
+
+def error_frame(request_id: object, message: str, framed: bool = True) -> bytes:
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": request_id if isinstance(request_id, int | str) else None,
+            "error": {"code": INVALID_REQUEST, "message": message},
+        }
+    ).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body if framed else body
+
+
+def authenticate(body: bytes, access: Access) -> tuple[bytes | None, object]:
+    """The first message with its token removed, when it is an ``initialize`` that presents the
+    token; else (None, its request id for the error)."""
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    if not isinstance(message, dict):
+        return None, None
+    request_id = message.get("id")
+    params = message.get("params")
+    options = params.get("initializationOptions") if isinstance(params, dict) else None
+    token = options.pop("token", None) if isinstance(options, dict) else None
+    if message.get("method") != "initialize" or not access.accepts(token):
+        return None, request_id
+    return json.dumps(message).encode(), request_id
+
+
+def deliver(server: LanguageServer, body: bytes) -> None:
+    """Hand one message to the session's protocol (what pygls' own loops do)."""
+    protocol = server.protocol
+    try:
+        message = json.loads(body, object_hook=protocol.structure_message)
+    except (ValueError, UnicodeDecodeError) as error:
+        logger.warning("dropped a message that is not JSON: %s", error)
+        return
+    try:
+        protocol.handle_message(message)
+    except Exception:
+        logger.exception("unable to handle a message")
+
+
+async def read_frames(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The bodies of ``Content-Length`` frames until the end of the stream."""
+    while True:
+        length: int | None = None
+        for count in range(MAX_HEADER_LINES + 1):
+            try:
+                line = await reader.readuntil(b"\n")
+            except asyncio.IncompleteReadError as error:
+                if error.partial or count:
+                    raise FrameError("the stream ended inside a frame's headers") from None
+                return
+            except asyncio.LimitOverrunError:
+                raise FrameError(f"a header line over {MAX_HEADER_LINE_BYTES} bytes") from None
+            if line in (b"\r\n", b"\n"):
+                break
+            name, _, value = line.decode("ascii", "replace").partition(":")
+            if name.strip().lower() == "content-length":
+                text = value.strip()
+                if not text.isdigit() or int(text) > MAX_MESSAGE_BYTES:
+                    raise FrameError(f"a Content-Length that is not 0-{MAX_MESSAGE_BYTES}")
+                length = int(text)
+        else:
+            raise FrameError(f"more than {MAX_HEADER_LINES} header lines")
+        if length is None:
+            raise FrameError("a frame without Content-Length")
+        try:
+            yield await reader.readexactly(length)
+        except asyncio.IncompleteReadError:
+            raise FrameError("the stream ended inside a frame's body") from None
+
+
+class TcpSession:
+    def __init__(self, make_server: ServerFactory, access: Access) -> None:
+        self._make_server = make_server
+        self._access = access
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if self._access._busy:
+            logger.warning("refused a second client (%s): %s", peer, BUSY)
+            await _refuse(writer, error_frame(None, BUSY))
+            return
+        self._access._busy = True
+        server: LanguageServer | None = None
+        try:
+            frames = read_frames(reader)
+            async with asyncio.timeout(AUTHENTICATION_TIMEOUT_S):
+                first = await anext(frames, None)
+            if first is None:
+                return
+            body, request_id = authenticate(first, self._access)
+            if body is None:
+                logger.warning("refused a client without the token (%s)", peer)
+                await _refuse(writer, error_frame(request_id, UNAUTHORIZED))
+                return
+            logger.info("client connected: %s", peer)
+            server = self._make_server()
+            server.protocol.set_writer(writer)  # type: ignore[arg-type]
+            deliver(server, body)
+            async for body in frames:
+                deliver(server, body)
+        except TimeoutError:
+            await _refuse(writer, error_frame(None, UNAUTHORIZED))
+        except (FrameError, ConnectionError) as error:
+            logger.warning("closing the connection of %s: %s", peer, error)
+        finally:
+            self._access._busy = False
+            await _close(writer)
+            if server is not None:
+                _end_session(server)
+            logger.info("client disconnected: %s; waiting for the next one", peer)
+
+
+async def _refuse(writer: asyncio.StreamWriter, frame: bytes) -> None:
+    with contextlib.suppress(ConnectionError):
+        writer.write(frame)
+        await writer.drain()
+    await _close(writer)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+
+
+def _end_session(server: LanguageServer) -> None:
+    close = getattr(server, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            logger.exception("closing the session failed")
+
+
+async def serve_tcp(
+    make_server: ServerFactory,
+    host: str,
+    port: int,
+    access: Access,
+    on_listening: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve until a client's ``exit``; ``on_listening`` runs once the port is bound (where the
+    token is made: a start that cannot bind must not replace the token of one that did)."""
+    listener = await asyncio.start_server(
+        TcpSession(make_server, access), host, port, limit=MAX_HEADER_LINE_BYTES
+    )
+    on_listening()
+    async with listener:
+        await listener.serve_forever()
+
+
+class WebSocketSession:
+    def __init__(self, make_server: ServerFactory, access: Access) -> None:
+        self._make_server = make_server
+        self._access = access
+
+    def handshake_token(self, connection: Any, request: Any) -> None:
+        """websockets' process_request: remember a token from the handshake."""
+        header = request.headers.get("Authorization", "")
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
+        presented = header.removeprefix("Bearer ").strip() or next(iter(query.get("token", [])), "")
+        connection.spark_authenticated = self._access.accepts(presented)
+
+    async def __call__(self, connection: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        if self._access._busy:
+            logger.warning("refused a second WebSocket client: %s", BUSY)
+            await connection.close(1013, BUSY[:120])
+            return
+        self._access._busy = True
+        server: LanguageServer | None = None
+        try:
+            authenticated = getattr(connection, "spark_authenticated", False)
+            if not authenticated:
+                async with asyncio.timeout(AUTHENTICATION_TIMEOUT_S):
+                    first = await connection.recv(decode=False)
+                body, request_id = authenticate(first, self._access)
+                if body is None:
+                    logger.warning("refused a WebSocket client without the token")
+                    await connection.send(error_frame(request_id, UNAUTHORIZED, framed=False))
+                    await connection.close(1008, "unauthorized")
+                    return
+            server = self._make_server()
+            server.protocol.set_writer(WebSocketWriter(connection), include_headers=False)
+            if not authenticated:
+                deliver(server, body)
+            async for message in connection:
+                deliver(server, message if isinstance(message, bytes) else message.encode())
+        except (TimeoutError, ConnectionClosed) as error:
+            logger.info("WebSocket connection ended: %s", error)
+        finally:
+            self._access._busy = False
+            if server is not None:
+                _end_session(server)
+
+
+async def serve_ws(
+    make_server: ServerFactory,
+    host: str,
+    port: int,
+    access: Access,
+    on_listening: Callable[[], None] = lambda: None,
+) -> None:
+    from websockets.asyncio.server import serve
+
+    session = WebSocketSession(make_server, access)
+    async with serve(
+        session,
+        host,
+        port,
+        origins=[None, *access.allowed_origins],
+        process_request=session.handshake_token,
+        max_size=MAX_MESSAGE_BYTES,
+    ) as listener:
+        on_listening()
+        await listener.serve_forever()
