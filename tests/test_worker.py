@@ -140,3 +140,85 @@ def test_a_caller_that_cancels_its_future_never_stops_the_worker() -> None:
         assert after.future.result(timeout=10).stop_reason is StopReason.LENGTH
     finally:
         worker.stop()
+
+
+def test_an_interactive_request_preempts_an_action_which_resumes_where_it_stopped() -> None:
+    words = " ".join(f"w{i}" for i in range(120))
+    engine = FakeEngine(lambda request: words, delay_per_token_s=0.002, resumable=True)
+    worker = InferenceWorker(engine)
+    try:
+        started = threading.Event()
+        action = worker.submit(
+            GenerationRequest(
+                TextPrompt("act"), max_tokens=400, priority=Priority.ACTION, key="doc#action"
+            ),
+            on_text=lambda _piece: started.set(),
+        )
+        assert started.wait(10)
+        urgent = worker.submit(GenerationRequest(TextPrompt("key"), max_tokens=2, key="doc"))
+        assert urgent.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        result = action.future.result(timeout=10)
+        assert result.stop_reason is StopReason.EOS
+        assert result.text == words  # nothing lost or repeated across the preemption
+        assert action.preemptions == 1
+        assert result.stats.tokens_generated == 120
+        prompts = [r.prompt.text for r in engine.requests]
+        assert prompts == ["act", "key", "act"]  # preempted, then continued
+    finally:
+        worker.stop()
+
+
+def test_superseded_jobs_leave_the_queue_at_once_and_the_queue_is_bounded() -> None:
+    from spark_lsp.engine.worker import MAX_QUEUED
+
+    worker = InferenceWorker(slow_engine())
+    try:
+        running = threading.Event()
+        blocker = worker.submit(
+            GenerationRequest(TextPrompt("x"), max_tokens=400, key="busy"),
+            on_text=lambda _piece: running.set(),
+        )
+        assert running.wait(10)
+        queued = [
+            worker.submit(GenerationRequest(TextPrompt(str(i)), max_tokens=1, key="doc"))
+            for i in range(10)
+        ]
+        assert worker.queued == 1  # each newer one removed the older one from the queue
+        assert all(job.future.done() for job in queued[:-1])
+        many = [
+            worker.submit(
+                GenerationRequest(
+                    TextPrompt(str(i)), max_tokens=1, key=f"k{i}", priority=Priority.SPECULATIVE
+                )
+            )
+            for i in range(MAX_QUEUED + 10)
+        ]
+        assert worker.queued == MAX_QUEUED
+        dropped = [job for job in many if job.future.done()]
+        assert len(dropped) == 11 and all(
+            j.cancel_token.reason == "the queue is full" for j in dropped
+        )
+        blocker.cancel()
+    finally:
+        worker.stop()
+
+
+def test_two_actions_on_one_document_both_complete() -> None:
+    worker = InferenceWorker(slow_engine())
+    try:
+        first, second = (
+            worker.submit(
+                GenerationRequest(
+                    TextPrompt(name),
+                    max_tokens=5,
+                    priority=Priority.ACTION,
+                    key="doc#action",
+                    supersedes=False,
+                )
+            )
+            for name in ("one", "two")
+        )
+        assert first.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        assert second.future.result(timeout=10).stop_reason is StopReason.LENGTH
+    finally:
+        worker.stop()

@@ -6,6 +6,7 @@ with tree-sitter), or the cursor's line when there is none.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from spark_lsp.syntax import parse
 
 FUNCTION_WORDS = ("function", "method")
+MAX_FIXES = 20  # diagnostics offered as fixes in one menu
+MAX_MESSAGE_CHARACTERS = 200  # of a diagnostic's message in a menu title
 FUNCTION_ENDINGS = ("definition", "declaration", "item", "function")
 
 
@@ -31,29 +34,70 @@ def _is_function(node: Any) -> bool:
     return any(word in kind for word in FUNCTION_WORDS) and kind.endswith(FUNCTION_ENDINGS)
 
 
-def enclosing_function(language_id: str, lines: Sequence[str], line: int) -> tuple[int, int] | None:
+class Syntax:
+    """A document's tree, parsed at most once, with byte offsets of the store's lines (tree-sitter
+    counts rows at ``\n`` only; the store also breaks at ``\r``, so lines go by bytes)."""
+
+    def __init__(self, language_id: str, lines: Sequence[str], tree: Any = None) -> None:
+        self._language_id = language_id
+        self._lines = lines
+        self._tree = tree
+        self._parsed = tree is not None
+        self._starts: list[int] = []
+
+    @property
+    def tree(self) -> Any:
+        if not self._parsed:
+            self._tree = parse(self._language_id, "".join(self._lines))
+            self._parsed = True
+        return self._tree
+
+    def line_start(self, line: int) -> int:
+        if not self._starts:
+            offset = 0
+            for entry in self._lines:
+                self._starts.append(offset)
+                offset += len(entry.encode("utf-8", "surrogatepass"))
+            self._starts.append(offset)
+        return self._starts[min(line, len(self._starts) - 1)]
+
+    def line_of(self, byte: int) -> int:
+        self.line_start(0)
+        return bisect.bisect_right(self._starts, byte) - 1
+
+
+def enclosing_function(
+    language_id: str, lines: Sequence[str], line: int, syntax: Syntax | None = None
+) -> tuple[int, int] | None:
     """The lines [first, last) of the innermost function around ``line``, decorators included."""
-    tree = parse(language_id, "".join(lines))
+    syntax = syntax or Syntax(language_id, lines)
+    tree = syntax.tree
     if tree is None:
         return None
-    node = tree.root_node.descendant_for_point_range((line, 0), (line, 0))
+    at = syntax.line_start(line)
+    node = tree.root_node.descendant_for_byte_range(at, at)
     while node is not None and not _is_function(node):
         node = node.parent
     if node is None:
         return None
     if node.parent is not None and node.parent.type == "decorated_definition":
         node = node.parent
-    last = node.end_point[0] + (1 if node.end_point[1] > 0 else 0)
-    return node.start_point[0], min(last, len(lines))
+    last_line = syntax.line_of(max(node.start_byte, node.end_byte - 1))
+    first_line = syntax.line_of(node.start_byte)
+    return first_line, min(last_line + 1, len(lines))
 
 
 def target_lines(
-    language_id: str, lines: Sequence[str], start: tuple[int, int], end: tuple[int, int]
+    language_id: str,
+    lines: Sequence[str],
+    start: tuple[int, int],
+    end: tuple[int, int],
+    syntax: Syntax | None = None,
 ) -> tuple[int, int]:
     """Whole lines [first, last) covered by a range; an empty range means the enclosing
     function, else its line."""
     if start == end:
-        found = enclosing_function(language_id, lines, start[0])
+        found = enclosing_function(language_id, lines, start[0], syntax)
         return found if found is not None else (start[0], min(start[0] + 1, len(lines)))
     last = end[0] + (1 if end[1] > 0 or end[0] == start[0] else 0)
     return start[0], min(max(last, start[0] + 1), len(lines))
@@ -66,21 +110,23 @@ def offers(
     end: tuple[int, int],
     diagnostics: Sequence[tuple[int, str]],
     can_create_files: bool,
+    syntax: Syntax | None = None,
 ) -> list[Offer]:
-    """The menu: a fix per diagnostic (rewriting the function around it), then the rewrites of
-    the selection."""
+    """The menu: a fix per diagnostic (rewriting the function around it; the first
+    MAX_FIXES), then the rewrites of the selection. The document is parsed once."""
+    syntax = syntax or Syntax(language_id, lines)
     found = [
         Offer(
             "fix",
-            f"Fix: {message}",
+            f"Fix: {message[:MAX_MESSAGE_CHARACTERS]}",
             "quickfix",
-            *target_lines(language_id, lines, (line, 0), (line, 0)),
+            *target_lines(language_id, lines, (line, 0), (line, 0), syntax),
             message,
         )
-        for line, message in diagnostics
+        for line, message in diagnostics[:MAX_FIXES]
         if 0 <= line < len(lines)
     ]
-    first, last = target_lines(language_id, lines, start, end)
+    first, last = target_lines(language_id, lines, start, end, syntax)
     if first >= last:
         return found
     menu = [

@@ -9,24 +9,29 @@ are minimal (a diff's changed lines), and a rewrite that would add syntax errors
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from spark_lsp.actions import catalog, rewrite
 from spark_lsp.actions.errors import ActionCancelled, ActionFailed, DocumentChanged, InvalidTarget
+from spark_lsp.actions.rewrite import LineEdit
+from spark_lsp.actions.settings import ActionSettings
 from spark_lsp.actions.target import Target
 from spark_lsp.context.service import ContextService
-from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.documents import DocumentSnapshot, line_content, split_lines
 from spark_lsp.engine import CancelToken, ChatPrompt, GenerationRequest, Priority, StopReason
 from spark_lsp.engine.tokens import TokenCounter
 from spark_lsp.engine.worker import InferenceWorker, run_job
-from spark_lsp.syntax import error_count
+from spark_lsp.syntax import error_count, parse_document, snapshot_error_count
+from spark_lsp.uris import uri_to_path
 
-# The longest answer an action may generate, whatever the size of its code.
-MAX_ACTION_TOKENS = 4096
+MAX_EXISTING_BYTES = 16 * 1024 * 1024  # of a test file appended to
 WORKSPACE_CONTEXT_CHUNKS = 4
 EDIT_TITLE = "spark-lsp: Edit with instruction..."
 
@@ -51,19 +56,10 @@ class MenuItem:
 
 
 @dataclass(frozen=True)
-class LinesEdit:
-    """Replace the document's lines [first, last) with ``text``."""
-
-    first: int
-    last: int
-    text: str
-
-
-@dataclass(frozen=True)
 class DocumentEdit:
     uri: str
     version: int | None  # None: whatever the file holds (a file the edit creates)
-    edits: tuple[LinesEdit, ...]
+    edits: tuple[LineEdit, ...]  # absolute line ranges of the document
     create: bool = False  # create the file first (keeping it when it exists)
 
 
@@ -74,9 +70,14 @@ class ActionService:
         worker: Callable[[], Awaitable[InferenceWorker | None]],
         counter: Callable[[], TokenCounter | None],
         context: ContextService,
+        open_document: Callable[[str], DocumentSnapshot | None] = lambda uri: None,
+        settings: ActionSettings | None = None,
     ) -> None:
         """``snapshot(uri)`` raises the document store's errors for unknown or out-of-sync
-        documents; ``worker()`` waits for the model (None when it failed to load)."""
+        documents; ``worker()`` waits for the model (None when it failed to load);
+        ``open_document(uri)`` is an open document's snapshot, else None."""
+        self._open_document = open_document
+        self.settings = settings or ActionSettings()
         self._snapshot = snapshot
         self._worker = worker
         self._counter = counter
@@ -92,7 +93,8 @@ class ActionService:
     ) -> list[MenuItem]:
         """What the menu offers for a range (code points), at once, with no model call."""
         language, lines = snapshot.language_id, snapshot.lines
-        found = catalog.offers(language, lines, start, end, diagnostics, can_create_files)
+        syntax = catalog.Syntax(language, lines, parse_document(snapshot))
+        found = catalog.offers(language, lines, start, end, diagnostics, can_create_files, syntax)
         items = [
             MenuItem(
                 offer.title,
@@ -111,7 +113,7 @@ class ActionService:
             for offer in found
         ]
         if found:
-            first, last = catalog.target_lines(language, lines, start, end)
+            first, last = catalog.target_lines(language, lines, start, end, syntax)
             target = Target(snapshot.uri, snapshot.version, first, last, "edit")
             items.append(MenuItem(EDIT_TITLE, "refactor.rewrite", target, command="edit"))
         return items
@@ -135,13 +137,16 @@ class ActionService:
         if new_code is None:
             raise ActionFailed("spark-lsp: the model's answer held no code; nothing was changed")
         new_code = rewrite.reindent(new_code, code)
-        if not code.endswith("\n"):
-            new_code = new_code.rstrip("\n")
-        _check_syntax(snapshot, target, new_code)
-        edits = tuple(
-            LinesEdit(target.first + edit.first, target.first + edit.last, edit.text)
-            for edit in rewrite.minimal_edits(code, new_code)
-        )
+        lines = snapshot.lines
+        edits, intended = rewrite.rewrite_edits(lines, target.first, target.last, new_code)
+        # What the client will hold after applying the edits, checked before they leave.
+        applied = rewrite.apply_line_edits(lines, edits)
+        if applied != intended:
+            raise ActionFailed(
+                "spark-lsp: internal error: the edits would not give the rewrite; nothing was "
+                "changed (please report this with the file)"
+            )
+        _check_syntax(snapshot, applied)
         return DocumentEdit(target.uri, target.version, edits)
 
     async def unit_test(self, target: Target, progress: Progress = no_progress) -> DocumentEdit:
@@ -159,7 +164,31 @@ class ActionService:
             raise ActionFailed("spark-lsp: the model's answer held no code; nothing was created")
         folder = target.uri.rsplit("/", 1)[0]
         test_uri = f"{folder}/test_{path.stem}{path.suffix}"
-        return DocumentEdit(test_uri, None, (LinesEdit(0, 0, test_code),), create=True)
+        return await self._append_to(test_uri, test_code)
+
+    async def _append_to(self, uri: str, code: str) -> DocumentEdit:
+        """An edit that adds ``code`` at the end of the file (an open one at its version),
+        creating the file when it does not exist: an existing test file is never overwritten
+        or prepended to."""
+        open_document = self._open_document(uri)
+        if open_document is not None:
+            lines: Sequence[str] | None = open_document.lines
+            version: int | None = open_document.version
+        else:
+            path = uri_to_path(uri)
+            text = await asyncio.to_thread(_existing_text, path) if path is not None else None
+            lines, version = (split_lines(text) if text is not None else None), None
+        if lines is None:
+            return DocumentEdit(uri, None, (LineEdit(0, 0, code),), create=True)
+        ending = rewrite.line_ending(lines)
+        code = rewrite.with_line_ending(code, ending)
+        last = len(lines) - 1
+        if lines[last]:  # the file does not end with a line break: end its last line first
+            edit = LineEdit(last, last + 1, lines[last] + ending + ending + code)
+        else:
+            separator = ending if last > 0 and line_content(lines[last - 1]).strip() else ""
+            edit = LineEdit(last, last, separator + code)
+        return DocumentEdit(uri, version, (edit,))
 
     async def explain(self, target: Target, progress: Progress = no_progress) -> str:
         """Markdown that explains the target's code."""
@@ -217,10 +246,12 @@ class ActionService:
         code_tokens = counter.count(draft or messages[-1]["content"])
         request = GenerationRequest(
             ChatPrompt.of(messages),
-            max_tokens=min(MAX_ACTION_TOKENS, 2 * code_tokens + 256),
+            max_tokens=min(self.settings.max_tokens, 2 * code_tokens + 256),
             priority=Priority.ACTION,
             key=f"{target.uri}#action",
+            predict_time_budget_ms=self.settings.time_budget_ms,
             draft=draft,
+            supersedes=False,  # a second action on the document waits for the first
         )
         async with progress(title) as cancel:
             job = worker.submit(request)
@@ -230,7 +261,24 @@ class ActionService:
             raise ActionFailed(f"spark-lsp: {result.error}")
         if result.stop_reason is StopReason.CANCELLED:
             raise ActionCancelled("cancelled")
+        if result.stop_reason is StopReason.TIME_BUDGET:
+            seconds = self.settings.time_budget_ms / 1000
+            raise ActionFailed(
+                f"spark-lsp: the model took longer than actions.timeBudgetMs ({seconds:.0f} s); "
+                "nothing was changed"
+            )
         return result.text
+
+
+def _existing_text(path: Path) -> str | None:
+    """A file's text if it exists as a readable regular file (off the event loop)."""
+    try:
+        with path.open("rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                return None
+            return stream.read(MAX_EXISTING_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return None
 
 
 def _instruction(target: Target) -> str:
@@ -239,11 +287,9 @@ def _instruction(target: Target) -> str:
     return rewrite.INSTRUCTIONS.get(target.action, target.action)
 
 
-def _check_syntax(snapshot: DocumentSnapshot, target: Target, new_code: str) -> None:
+def _check_syntax(snapshot: DocumentSnapshot, after_text: str) -> None:
     """Refuse a rewrite that leaves the document with more syntax errors than it had."""
-    before = error_count(snapshot.language_id, snapshot.text)
-    lines = snapshot.lines
-    after_text = "".join(lines[: target.first]) + new_code + "".join(lines[target.last :])
+    before = snapshot_error_count(snapshot)
     after = error_count(snapshot.language_id, after_text)
     if before is not None and after is not None and after > before:
         raise ActionFailed(

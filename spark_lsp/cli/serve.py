@@ -74,17 +74,29 @@ def run(args: argparse.Namespace) -> int:
     settings = engine_settings_from(args)
     if args.tcp or args.ws:
         return _serve_network(args, settings)
+    from spark_lsp.lsp import transports
     from spark_lsp.lsp.server import create_server
 
     server = create_server(settings)
     stdin, stdout = _claim_stdout_for_protocol()
+    code = 0
     try:
-        server.start_io(stdin, stdout)  # type: ignore[arg-type]
-    except OSError as error:
-        raise UsageError(f"cannot start the server: {error.strerror or error}") from None
+        asyncio.run(transports.serve_stdio(server, stdin, stdout))  # type: ignore[arg-type]
+    except SystemExit as done:  # the client's exit notification
+        code = done.code if isinstance(done.code, int) else 0
     finally:
         server.close()
-    return server.protocol.exit_code or 0
+    _flush_and_leave(code)
+    return code
+
+
+def _flush_and_leave(code: int) -> None:
+    """End the process now: the session is closed (worker stopped, model closed); a thread that
+    still blocks (a loader in llama.cpp, a read of stdin) must not keep the process alive."""
+    logging.shutdown()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _serve_network(args: argparse.Namespace, settings: EngineSettings) -> int:

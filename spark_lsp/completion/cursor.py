@@ -44,15 +44,59 @@ def infill_request(
 
 
 @dataclass(frozen=True)
+class QuickState:
+    """What a keystroke costs before the debounce: the cursor's line and the plain window around
+    it (the type-through cache's key), with no parse and no prompt build."""
+
+    lines: list[str]  # the document's lines, a selected popup item inserted
+    line: int
+    column: int  # the cursor, after the popup item's text
+    context: CursorContext
+    window: CursorWindow
+    start_column: int  # where the suggestion's range starts (a selected popup item's start)
+    head: str  # the selected popup item's text, which the suggestion extends
+
+
+def quick_state(
+    lines: Sequence[str], line: int, column: int, selected: tuple[int, str] | None = None
+) -> QuickState:
+    """``lines`` keep their terminators; columns count code points. ``selected`` is a popup
+    item the suggestion must extend: (its start column, its text), as if already inserted."""
+    lines = list(lines)
+    start_column = column
+    if selected is not None:
+        start_column, selected_text = selected
+        entry = lines[line]
+        lines[line] = entry[:start_column] + selected_text + entry[column:]
+        column = start_column + len(selected_text)
+    content = line_content(lines[line])
+    context = CursorContext(
+        line_before=content[:column],
+        line_after=content[column:],
+        next_lines=tuple(line_content(e) for e in lines[line + 1 : line + 4]),
+        previous_line=_previous_code_line(lines, line),
+    )
+    window = cursor_window(lines, line, column)
+    return QuickState(
+        lines, line, column, context, window, start_column, content[start_column:column]
+    )
+
+
+@dataclass(frozen=True)
 class CursorState:
     """Everything the pipeline derives from the text and the cursor, before any model call."""
 
     context: CursorContext
-    window: CursorWindow
+    window: CursorWindow  # the prompt's window
     multiline: bool
     start_column: int  # where the suggestion's range starts (a selected popup item's start)
     head: str  # the selected popup item's text, which the suggestion extends
     extra_context: tuple[tuple[str, str], ...] = ()
+    key: CursorWindow | None = None  # the type-through cache's key (the plain window)
+
+    @property
+    def cache_key(self) -> CursorWindow:
+        return self.key or self.window
 
     def request(self, settings: CompletionSettings, key: str, file_path: str) -> GenerationRequest:
         return infill_request(
@@ -74,27 +118,15 @@ def cursor_state(
     selected: tuple[int, str] | None = None,
     language_id: str = "",
     prompt_window: PromptWindow | None = None,
+    quick: QuickState | None = None,
 ) -> CursorState:
-    """``lines`` keep their terminators; columns count code points. ``selected`` is a popup
-    item the suggestion must extend: (its start column, its text), as if already inserted.
-    ``language_id`` picks the grammar that decides between one line and a block.
-    ``prompt_window`` builds the prompt's text and extra context (default: the plain window)."""
-    lines = list(lines)
-    start_column = column
-    if selected is not None:
-        start_column, selected_text = selected
-        entry = lines[line]
-        lines[line] = entry[:start_column] + selected_text + entry[column:]
-        column = start_column + len(selected_text)
-    content = line_content(lines[line])
-    context = CursorContext(
-        line_before=content[:column],
-        line_after=content[column:],
-        next_lines=tuple(line_content(e) for e in lines[line + 1 : line + 4]),
-        previous_line=_previous_code_line(lines, line),
-    )
-    built = prompt_window(lines, line, column) if prompt_window is not None else None
-    window = built.window if built is not None else cursor_window(lines, line, column)
+    """The full state: the prompt's window (``prompt_window`` builds it; default: the plain
+    window) and, on a blank line, the syntax tree's answer to one line or a block. ``quick``:
+    the quick state already computed for the same arguments."""
+    quick = quick or quick_state(lines, line, column, selected)
+    built = prompt_window(quick.lines, quick.line, quick.column) if prompt_window else None
+    window = built.window if built is not None else quick.window
+    context = quick.context
     empty_block = (
         starts_empty_block(language_id, *local_text(window)) if context.on_blank_line else None
     )
@@ -102,9 +134,10 @@ def cursor_state(
         context,
         window,
         wants_multiline(context, empty_block),
-        start_column,
-        content[start_column:column],
+        quick.start_column,
+        quick.head,
         built.extra_context if built is not None else (),
+        quick.window,
     )
 
 

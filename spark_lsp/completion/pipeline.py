@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from asyncio import FIRST_COMPLETED
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -18,10 +19,12 @@ from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.cursor import (
     CursorState,
     PromptWindow,
+    QuickState,
     cursor_state,
     finish,
     infill_request,
     next_line_indent,
+    quick_state,
 )
 from spark_lsp.completion.first_line import FirstLine
 from spark_lsp.completion.settings import CompletionSettings
@@ -36,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # llama.vim's rule: with more than this many characters right of the cursor, do not auto-trigger.
 MAX_TEXT_AFTER_CURSOR_AUTOMATIC = 8
+# Documents whose type-through caches are kept (each at most 250 small entries).
+CACHED_DOCUMENTS = 32
 
 WorkerFor = Callable[[bool], Awaitable[InferenceWorker | None]]
 
@@ -62,7 +67,8 @@ class CompletionService:
         self._current_version = current_version
         self.settings = settings or CompletionSettings()
         self.context = context
-        self._caches: dict[str, SuggestionCache] = {}
+        self._caches: OrderedDict[str, SuggestionCache] = OrderedDict()
+        self._evicted_hits = 0
         self._background: dict[str, tuple[CursorWindow, asyncio.Future[GenerationResult]]] = {}
         self._refreshes: dict[str, asyncio.Task[None]] = {}
         self.model_calls = 0
@@ -70,7 +76,7 @@ class CompletionService:
 
     @property
     def cache_hits(self) -> int:
-        return sum(cache.hits for cache in self._caches.values())
+        return self._evicted_hits + sum(cache.hits for cache in self._caches.values())
 
     def forget(self, uri: str) -> None:
         self._caches.pop(uri, None)
@@ -80,7 +86,16 @@ class CompletionService:
             self.context.forget(uri)
 
     def _cache(self, uri: str) -> SuggestionCache:
-        return self._caches.setdefault(uri, SuggestionCache())
+        """The document's cache; the caches of the least recently used documents go beyond
+        CACHED_DOCUMENTS."""
+        cache = self._caches.pop(uri, None)
+        if cache is None:
+            cache = SuggestionCache()
+        self._caches[uri] = cache
+        while len(self._caches) > CACHED_DOCUMENTS:
+            evicted = next(iter(self._caches))
+            self._evicted_hits += self._caches.pop(evicted).hits
+        return cache
 
     def _prompt_window(
         self, snapshot: DocumentSnapshot, lines_changed: bool = False
@@ -114,35 +129,30 @@ class CompletionService:
         automatic: bool,
         selected: tuple[int, str] | None = None,
     ) -> Suggestion | None:
-        """A suggestion at (line, column) in code points; see ``cursor_state``. None for a
-        private document (see ``context/workspace.py``)."""
+        """A suggestion at (line, column) in code points; see ``quick_state``. None for a
+        private document (see ``context/workspace.py``). Before the debounce a keystroke costs
+        only its quick state and a cache lookup; the prompt is built (and the document parsed)
+        only for a request that will ask the model."""
         if self.context is not None and not await self.context.prepare(snapshot, line):
             return None
-        state = cursor_state(
-            snapshot.lines,
-            line,
-            column,
-            selected,
-            snapshot.language_id,
-            self._prompt_window(snapshot, lines_changed=selected is not None),
-        )
+        quick = quick_state(snapshot.lines, line, column, selected)
         if automatic and (
             not self.settings.automatic
-            or len(state.context.line_after.strip()) > MAX_TEXT_AFTER_CURSOR_AUTOMATIC
+            or len(quick.context.line_after.strip()) > MAX_TEXT_AFTER_CURSOR_AUTOMATIC
         ):
             return None
-        window = state.window
+        window = quick.window
         cache = self._cache(snapshot.uri)
         cached = cache.lookup(window.prefix, window.suffix)
         if cached is not None:
-            return Suggestion(state.head + cached, state.start_column, from_cache=True)
+            return Suggestion(quick.head + cached, quick.start_column, from_cache=True)
         if (pending := self._continuation_for(snapshot.uri, window)) is not None:
             # A block is still generating for text this request extends: wait for it rather
             # than superseding it, then serve from the cache.
             with contextlib.suppress(Exception):
                 await asyncio.shield(pending)
             cached = cache.lookup(window.prefix, window.suffix)
-            return None if cached is None else self._fresh(snapshot, state, cached, True)
+            return None if cached is None else self._fresh(snapshot, quick, cached, True)
         worker = await self._worker(automatic)
         if worker is None:
             return None
@@ -150,10 +160,19 @@ class CompletionService:
             await asyncio.sleep(self.settings.debounce_ms / 1000)
             if self._current_version(snapshot.uri) != snapshot.version:
                 return None  # the user kept typing; a newer request will come
+        state = cursor_state(
+            snapshot.lines,
+            line,
+            column,
+            selected,
+            snapshot.language_id,
+            self._prompt_window(snapshot, lines_changed=selected is not None),
+            quick,
+        )
         text, complete = await self._generate(worker, snapshot, state)
         if complete:
             self._refresh_context_when_idle(snapshot, line, column)
-        return self._fresh(snapshot, state, text)
+        return self._fresh(snapshot, quick, text)
 
     async def _generate(
         self, worker: InferenceWorker, snapshot: DocumentSnapshot, state: CursorState
@@ -185,7 +204,8 @@ class CompletionService:
             return None, False
         text = finish(result.text, state, language, state.multiline)
         if text is not None:
-            self._cache(snapshot.uri).store(state.window.prefix, state.window.suffix, text)
+            key = state.cache_key
+            self._cache(snapshot.uri).store(key.prefix, key.suffix, text)
         return text, True
 
     def _refresh_context_when_idle(
@@ -210,7 +230,7 @@ class CompletionService:
             return
         # Reading workspace files and scanning open documents can take a few hundred
         # milliseconds in a large workspace: off the event loop.
-        candidates = await asyncio.to_thread(context.candidates, snapshot, line)
+        candidates = await context.gather(snapshot, line)
         if candidates == context.frozen(snapshot.uri):
             return
         worker = await self._worker(True)
@@ -270,7 +290,7 @@ class CompletionService:
     def _fresh(
         self,
         snapshot: DocumentSnapshot,
-        state: CursorState,
+        state: CursorState | QuickState,
         text: str | None,
         from_cache: bool = False,
     ) -> Suggestion | None:
@@ -297,7 +317,7 @@ class CompletionService:
         state: CursorState,
         language: str,
     ) -> None:
-        self._background[uri] = (state.window, finished)
+        self._background[uri] = (state.cache_key, finished)
         cache = self._cache(uri)
 
         def store(future: asyncio.Future[GenerationResult]) -> None:
@@ -322,4 +342,4 @@ def _cache_result(
         return
     text = finish(result.text, state, language_id, state.multiline)
     if text is not None:
-        cache.store(state.window.prefix, state.window.suffix, text)
+        cache.store(state.cache_key.prefix, state.cache_key.suffix, text)

@@ -1,5 +1,10 @@
 """The suggestions handed out recently, by item id: acceptance signals find them here, and an
-accepted one starts the prefetch of the next line."""
+accepted one starts the prefetch of the next line.
+
+Bounded: KEPT_ITEMS items (a suggestion and its position each), and the document snapshot only
+of each document's latest item (what an accept's prefetch needs); a snapshot shares its lines
+with the document store, so it costs a pointer per line.
+"""
 
 from __future__ import annotations
 
@@ -16,26 +21,41 @@ KEPT_ITEMS = 200
 @dataclass(frozen=True)
 class ShownItem:
     suggestion: Suggestion
-    snapshot: DocumentSnapshot
+    snapshot: DocumentSnapshot | None  # None once a newer item of its document was shown
     line: int
     column: int  # the cursor when the suggestion was made, code points
 
 
 class ShownItems:
     def __init__(self) -> None:
-        self._items: OrderedDict[int, ShownItem] = OrderedDict()
+        self._items: OrderedDict[int, tuple[Suggestion, str, int, int]] = OrderedDict()
+        self._latest: dict[str, tuple[int, DocumentSnapshot]] = {}
         self._ids = itertools.count(1)
 
     def add(self, item: ShownItem) -> int:
+        assert item.snapshot is not None
         item_id = next(self._ids)
-        self._items[item_id] = item
+        uri = item.snapshot.uri
+        self._items[item_id] = (item.suggestion, uri, item.line, item.column)
+        self._latest[uri] = (item_id, item.snapshot)
         while len(self._items) > KEPT_ITEMS:
             self._items.popitem(last=False)
         return item_id
 
     def get(self, item_id: object) -> ShownItem | None:
-        return self._items.get(item_id) if isinstance(item_id, int) else None
+        if not isinstance(item_id, int) or isinstance(item_id, bool):
+            return None
+        found = self._items.get(item_id)
+        if found is None:
+            return None
+        suggestion, uri, line, column = found
+        latest = self._latest.get(uri)
+        snapshot = latest[1] if latest is not None and latest[0] == item_id else None
+        return ShownItem(suggestion, snapshot, line, column)
 
     def text(self, item_id: object) -> str | None:
         item = self.get(item_id)
         return item.suggestion.text if item is not None else None
+
+    def forget(self, uri: str) -> None:
+        self._latest.pop(uri, None)

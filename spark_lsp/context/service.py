@@ -17,14 +17,14 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from spark_lsp.context.builder import BuiltPrompt, ExtraChunk, PromptBuilder
 from spark_lsp.context.builder import effective_budget as budget_for
 from spark_lsp.context.definitions import ImportedDefinitions
 from spark_lsp.context.recent import BLOCK_LINES as RECENT_BLOCK_LINES
-from spark_lsp.context.recent import RecentEdits
+from spark_lsp.context.recent import EditedBlock, RecentEdits
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.context.similar import SimilarSnippets
 from spark_lsp.context.workspace import Workspace
@@ -105,9 +105,16 @@ class ContextService:
         if self._private[uri]:
             return False
         if uri not in self._frozen:
-            extra = await asyncio.to_thread(self.candidates, snapshot, line)
+            extra = await self.gather(snapshot, line)
             self._frozen.setdefault(uri, extra)
         return True
+
+    async def gather(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
+        """``candidates`` off the event loop: what it reads of the loop's state (the open
+        documents, the recent edits) is copied here first, on the loop."""
+        documents = list(self._open_documents())
+        blocks = self.recent.blocks()
+        return await asyncio.to_thread(self.candidates, snapshot, line, documents, blocks)
 
     def _locate(self, uri: str) -> tuple[bool, str]:
         return self.check_private(uri), self._display_path(uri)
@@ -128,23 +135,40 @@ class ContextService:
         root = self.workspace.root_of(where)
         return where.relative_to(root).as_posix() if root else path.name
 
-    def candidates(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
+    def candidates(
+        self,
+        snapshot: DocumentSnapshot,
+        line: int,
+        documents: Sequence[DocumentSnapshot] | None = None,
+        blocks: Sequence[EditedBlock] | None = None,
+    ) -> tuple[ExtraChunk, ...]:
         """All extra chunks on offer for a cursor on ``line``, in priority order; none from a
-        private document. Reads files: call it off the event loop."""
+        private document. Reads files: on a thread, pass the open ``documents`` and recent
+        ``blocks`` taken on the loop (``gather`` does)."""
+        if documents is None:
+            documents = list(self._open_documents())
+        if blocks is None:
+            blocks = self.recent.blocks()
         with self._gathering:
-            return self._candidates(snapshot, line)
+            return self._candidates(snapshot, line, documents, blocks)
 
-    def _candidates(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
+    def _candidates(
+        self,
+        snapshot: DocumentSnapshot,
+        line: int,
+        open_documents: Sequence[DocumentSnapshot],
+        blocks: Sequence[EditedBlock],
+    ) -> tuple[ExtraChunk, ...]:
         settings = self.settings
         chunks: list[ExtraChunk] = []
         documents = {
             document.uri: document
-            for document in self._open_documents()
+            for document in open_documents
             if document.uri == snapshot.uri or not self.check_private(document.uri)
         }
         far_first = line - settings.far_lines_above
         far_last = line + settings.far_lines_below
-        for block in self.recent.blocks():
+        for block in blocks:
             document = documents.get(block.uri)
             if document is None:
                 continue

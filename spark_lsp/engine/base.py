@@ -34,6 +34,9 @@ class StopReason(StrEnum):
     TIME_BUDGET = "time_budget"  # prompt or predict time budget spent
     CANCELLED = "cancelled"
     FAILED = "failed"  # the engine could not serve the request (``GenerationResult.error``)
+    # A more urgent request is waiting: the engine stopped early and kept its cells; the worker
+    # continues the request later (``GenerationRequest.resume``). Callers never see it.
+    PREEMPTED = "preempted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,11 @@ class GenerationRequest:
     # Text the answer is expected to copy from (a rewrite's input): drafts for speculative
     # decoding by prompt lookup. Greedy verification keeps the output what it would have been.
     draft: str = ""
+    # False: a newer request with the same key does not supersede this one (code actions: two
+    # on one document both complete, one after the other).
+    supersedes: bool = True
+    # The answer's tokens so far, when a preempted request continues (they follow the prompt).
+    resume: tuple[int, ...] = ()
 
 
 def stop_index(text: str, request: GenerationRequest) -> int:
@@ -121,6 +129,7 @@ class GenerationResult:
     stop_reason: StopReason
     stats: GenerationStats = field(default_factory=GenerationStats)
     error: str = ""  # why, when the stop reason is FAILED
+    resume: tuple[int, ...] = ()  # with PREEMPTED: the answer's tokens so far
 
 
 class EngineError(Exception):
@@ -133,9 +142,22 @@ class CancelToken:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._preempt = threading.Event()
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[], None]] = []
         self.reason = ""
+
+    def preempt(self) -> None:
+        """Ask the engine to stop early for a more urgent request and keep what it computed
+        (engines that cannot resume ignore it)."""
+        self._preempt.set()
+
+    @property
+    def preempted(self) -> bool:
+        return self._preempt.is_set()
+
+    def clear_preemption(self) -> None:
+        self._preempt.clear()
 
     def cancel(self, reason: str = "cancelled") -> None:
         with self._lock:
@@ -192,6 +214,12 @@ class Engine(Protocol):
     def token_counter(self) -> TokenCounter:
         """Counts for prompt budgets: exact where the model's vocabulary allows, else an upper
         estimate."""
+        ...
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a preempted request stops with PREEMPTED (and can be resumed) rather than
+        running to its end."""
         ...
 
     def close(self) -> None: ...

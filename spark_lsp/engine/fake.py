@@ -37,10 +37,16 @@ class FakeEngine:
     """
 
     def __init__(
-        self, responder: Responder = echo_line_responder, delay_per_token_s: float = 0.0
+        self,
+        responder: Responder = echo_line_responder,
+        delay_per_token_s: float = 0.0,
+        resumable: bool = False,
     ) -> None:
+        """``resumable``: a preempted request stops with PREEMPTED (its words so far as the
+        resume state) and a resumed one skips them, like the llama.cpp engine."""
         self._responder = responder
         self._delay = delay_per_token_s
+        self.resumable = resumable
         self.calls = 0
         self.requests: list[GenerationRequest] = []
 
@@ -59,6 +65,7 @@ class FakeEngine:
         started = time.perf_counter()
         answer = self._responder(request)
         pieces = re.findall(r"\s*\S+", answer)  # words with the whitespace before them
+        pieces = pieces[len(request.resume) :]
         stats = GenerationStats(prompt_tokens=_prompt_length(request))
         stats.tokens_evaluated = stats.prompt_tokens
         text = ""
@@ -67,6 +74,10 @@ class FakeEngine:
             if cancel.cancelled:
                 reason = StopReason.CANCELLED
                 break
+            if self.resumable and cancel.preempted:
+                stats.total_ms = (time.perf_counter() - started) * 1000
+                done = tuple(range(stats.tokens_generated))
+                return GenerationResult(text, StopReason.PREEMPTED, stats, resume=done)
             if stats.tokens_generated >= request.max_tokens:
                 reason = StopReason.LENGTH
                 break

@@ -31,6 +31,8 @@ RETRY_REMOTE_AFTER_S = 15.0
 
 
 class FallbackEngine:
+    resumable = False
+
     def __init__(
         self,
         remote: RemoteEngine,

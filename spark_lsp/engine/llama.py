@@ -79,6 +79,8 @@ class _Aborted(Exception):
 class LlamaEngine:
     """Engine over one GGUF model; not thread-safe: one worker thread calls ``generate``."""
 
+    resumable = True  # a preempted request stops with PREEMPTED and keeps its cells
+
     def __init__(self, model_path: Path, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
         self.model_path = model_path
@@ -210,13 +212,16 @@ class LlamaEngine:
             # A placeholder keeps segments and token parts aligned for _fit; BOS is never cut.
             prefix_side = [templates.Segment("<bos>", special=True), *prefix_side]
         trigger_tokens = self._segment_tokens([trigger]) if trigger is not None else []
-        budget = self.n_ctx - request.max_tokens - 1 - len(trigger_tokens)
+        answer_room = request.max_tokens + len(request.resume)  # a resumed answer's whole room
+        budget = self.n_ctx - answer_room - 1 - len(trigger_tokens)
         self._fit(prefix_side, prefix_parts, suffix_side, suffix_parts, budget)
         prefix_tokens = [token for part in prefix_parts for token in part]
         tokens = prefix_tokens + [token for part in suffix_parts for token in part] + trigger_tokens
         if not tokens:
             raise EngineError("empty prompt")
         split = min(len(prefix_tokens), len(tokens) - 1)
+        # A resumed answer: its tokens so far follow the prompt (their cells were kept).
+        tokens += request.resume
         return Layout(tokens[:-1], split, tokens[-1])
 
     @staticmethod
@@ -299,6 +304,9 @@ class LlamaEngine:
         if self._cancel is not None and self._cancel.cancelled:
             self._abort_reason = StopReason.CANCELLED
             return True
+        if self._cancel is not None and self._cancel.preempted:
+            self._abort_reason = StopReason.PREEMPTED
+            return True
         if time.perf_counter() > self._prompt_deadline:
             self._abort_reason = StopReason.TIME_BUDGET
             return True
@@ -318,6 +326,8 @@ class LlamaEngine:
         while done < len(tokens):
             if self._cancel is not None and self._cancel.cancelled:
                 raise _Aborted(StopReason.CANCELLED, done)
+            if self._cancel is not None and self._cancel.preempted:
+                raise _Aborted(StopReason.PREEMPTED, done)
             if time.perf_counter() > self._prompt_deadline:
                 raise _Aborted(StopReason.TIME_BUDGET, done)
             chunk = tokens[done : done + self.settings.batch_size]
@@ -387,10 +397,13 @@ class LlamaEngine:
             self._prompt_deadline = float("inf")
             self._watch_prompt(False)
         try:
-            result = self._generate_tokens(request, seq_id, layout, stats, started, on_text)
+            result = self._generate_tokens(request, key, seq_id, layout, stats, started, on_text)
         finally:
             self._cancel = None
-        if request.adopt_as and result.stop_reason is not StopReason.CANCELLED:
+        if request.adopt_as and result.stop_reason not in (
+            StopReason.CANCELLED,
+            StopReason.PREEMPTED,
+        ):
             self._adopt(key, request.adopt_as)
         return result
 
@@ -445,6 +458,7 @@ class LlamaEngine:
     def _generate_tokens(
         self,
         request: GenerationRequest,
+        key: str,
         seq_id: int,
         layout: Layout,
         stats: GenerationStats,
@@ -488,13 +502,33 @@ class LlamaEngine:
                     llama_cpp.llama_memory_seq_rm(self._memory, seq_id, position, -1)
                 token = self._greedy(kept)
         finally:
-            # Generated cells are not part of any prompt: drop them (and the trigger).
-            llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
+            if reason is StopReason.PREEMPTED:
+                self._keep_answer(key, seq_id, layout, generated)
+            else:
+                # Generated cells are not part of any prompt: drop them (and the trigger).
+                llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
+        if reason is StopReason.PREEMPTED:
+            result = answer.finish(reason)
+            result.resume = tuple(generated)
+            return result
         return answer.finish(reason)
+
+    def _keep_answer(self, key: str, seq_id: int, layout: Layout, generated: list[int]) -> None:
+        """A preempted request keeps the cells of its answer so far (all but the last token,
+        which the resumed request decodes as its trigger): the continuation evaluates nothing."""
+        kept = [*layout.body, layout.trigger, *generated[:-1]]
+        llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(kept), -1)
+        state = self._states.get(key)
+        if state is not None and state.seq_id == seq_id:
+            state.head = kept
+            state.tail_start = len(kept)
+            state.tail = []
 
     def _interrupted(self, deadline: float) -> StopReason | None:
         if self._cancel is not None and self._cancel.cancelled:
             return StopReason.CANCELLED
+        if self._cancel is not None and self._cancel.preempted:
+            return StopReason.PREEMPTED
         if time.perf_counter() > deadline:
             return StopReason.TIME_BUDGET
         return None
@@ -529,11 +563,16 @@ class _TokenAnswer:
         answer: StreamedAnswer,
         token_bytes: Callable[[int], bytes],
         stop_ids: frozenset[int],
+        earlier: Sequence[int] = (),
     ) -> None:
+        """``earlier``: the tokens of the answer before a resumption (a character may have
+        been split across the preemption)."""
         self._answer = answer
         self._token_bytes = token_bytes
         self._stop_ids = stop_ids
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        if earlier:
+            self._decoder.decode(b"".join(token_bytes(token) for token in earlier[-8:]))
 
     def take(self, token: int) -> StopReason | None:
         if token in self._stop_ids:
@@ -541,7 +580,8 @@ class _TokenAnswer:
         return self._answer.add(self._decoder.decode(self._token_bytes(token)))
 
     def finish(self, reason: StopReason) -> GenerationResult:
-        if tail := self._decoder.decode(b"", final=True):
+        """The answer; a preempted one keeps a character split across tokens for later."""
+        if reason is not StopReason.PREEMPTED and (tail := self._decoder.decode(b"", final=True)):
             self._answer.add(tail, tokens=0)
         return self._answer.result(reason)
 

@@ -1,9 +1,15 @@
 """One inference worker thread owns the engine; requests queue by priority.
 
-A newer request with the same key supersedes older ones: a queued one is dropped, a running one
-is cancelled (the engine stops within one decode step). Callers get a Job whose concurrent Future
-settles on the worker's thread; code on the event loop awaits it with ``run_job``. Cancelling
-through ``Job.cancel`` works from any thread.
+A newer request with the same key supersedes older ones (unless it says otherwise): a queued one
+leaves the queue at once, a running one is cancelled (the engine stops within one decode step).
+A more urgent request preempts a running code action or speculative request: an engine that can
+resume stops after the step it is in, keeps its cells, and the job goes back to the queue to
+continue where it stopped once the urgent work is done; a warm-up is simply cancelled. The queue
+holds at most MAX_QUEUED jobs: beyond that the least urgent, oldest one is dropped.
+
+Callers get a Job whose concurrent Future settles on the worker's thread; code on the event loop
+awaits it with ``run_job``. Cancelling through ``Job.cancel`` works from any thread. Threads:
+the queue and ``_running`` are guarded by ``_lock``; only the worker thread calls the engine.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import itertools
 import logging
 import threading
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spark_lsp.engine.base import (
     CancelToken,
@@ -22,6 +28,7 @@ from spark_lsp.engine.base import (
     EngineError,
     GenerationRequest,
     GenerationResult,
+    GenerationStats,
     Priority,
     StopReason,
     TokenCallback,
@@ -37,12 +44,18 @@ class _Entry:
     job: Job = field(compare=False)
 
 
+MAX_QUEUED = 64
+
+
 @dataclass(eq=False)
 class Job:
     request: GenerationRequest
     on_text: TokenCallback | None = None
     cancel_token: CancelToken = field(default_factory=CancelToken)
     future: Future[GenerationResult] = field(default_factory=Future)
+    # What earlier runs of a preempted job produced, joined to the final result.
+    earlier: GenerationResult | None = None
+    preemptions: int = 0
 
     def __post_init__(self) -> None:
         # A caller that gives up on a queued job (asyncio cancels the future it wrapped) means
@@ -54,12 +67,38 @@ class Job:
     def cancel(self, reason: str = "cancelled") -> None:
         self.cancel_token.cancel(reason)
 
+    def continue_after(self, result: GenerationResult) -> None:
+        """Prepare the job to continue a preempted run: the answer so far follows the prompt."""
+        request = self.request
+        earlier = self.earlier
+        text = (earlier.text if earlier else "") + result.text
+        resume = (*request.resume, *result.resume)
+        stats = _added(earlier.stats, result.stats) if earlier else result.stats
+        self.earlier = GenerationResult(text, StopReason.PREEMPTED, stats)
+        spent_ms = result.stats.total_ms
+        budget = request.predict_time_budget_ms
+        self.request = replace(
+            request,
+            resume=resume,
+            max_tokens=max(1, request.max_tokens - len(result.resume)),
+            predict_time_budget_ms=max(1.0, budget - spent_ms) if budget else budget,
+        )
+        self.preemptions += 1
+        self.cancel_token.clear_preemption()
+
     def settle(
         self, result: GenerationResult | None = None, error: BaseException | None = None
     ) -> None:
         """Give the caller its outcome, unless it already cancelled the future."""
         if self.future.done():
             return
+        if result is not None and self.earlier is not None:
+            result = GenerationResult(
+                self.earlier.text + result.text,
+                result.stop_reason,
+                _added(self.earlier.stats, result.stats),
+                result.error,
+            )
         try:
             if error is not None:
                 self.future.set_exception(error)
@@ -67,6 +106,19 @@ class Job:
                 self.future.set_result(result or GenerationResult("", StopReason.CANCELLED))
         except InvalidStateError:  # cancelled between the check and the set
             pass
+
+
+def _added(first: GenerationStats, second: GenerationStats) -> GenerationStats:
+    """The stats of a job run in several parts (a preempted one)."""
+    return GenerationStats(
+        prompt_tokens=first.prompt_tokens,
+        tokens_evaluated=first.tokens_evaluated + second.tokens_evaluated,
+        tokens_generated=first.tokens_generated + second.tokens_generated,
+        time_to_first_token_ms=first.time_to_first_token_ms or second.time_to_first_token_ms,
+        total_ms=first.total_ms + second.total_ms,
+        draft_tokens=first.draft_tokens + second.draft_tokens,
+        draft_accepted=first.draft_accepted + second.draft_accepted,
+    )
 
 
 async def run_job(job: Job) -> GenerationResult:
@@ -85,6 +137,7 @@ async def run_job(job: Job) -> GenerationResult:
 class InferenceWorker:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._resumable = bool(getattr(engine, "resumable", False))
         self._queue: list[_Entry] = []
         self._order = itertools.count()
         self._lock = threading.Condition()
@@ -93,42 +146,67 @@ class InferenceWorker:
         self._thread = threading.Thread(target=self._run, name="spark-inference", daemon=True)
         self._thread.start()
 
+    @property
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
     def submit(self, request: GenerationRequest, on_text: TokenCallback | None = None) -> Job:
         job = Job(request, on_text)
         with self._lock:
             if self._stopped:
                 raise RuntimeError("the inference worker is stopped")
-            if request.key:
+            if request.key and request.supersedes:
                 self._supersede(request.key)
-            if self._preempts(request):
-                self._running.cancel("preempted")  # type: ignore[union-attr]
+            self._preempt_for(request)
             heapq.heappush(self._queue, _Entry(request.priority, next(self._order), job))
+            while len(self._queue) > MAX_QUEUED:
+                self._drop_least_urgent()
             self._lock.notify()
         return job
 
-    def _preempts(self, request: GenerationRequest) -> bool:
-        """A running warm-up gives way to any more urgent request: it never delays one."""
+    def _preempt_for(self, request: GenerationRequest) -> None:
+        """A running warm-up gives way to any more urgent request (it is cancelled); a running
+        action or speculative request is preempted for an interactive one, and continues later
+        where it stopped (engines that cannot resume finish it first)."""
         running = self._running
-        return (
-            running is not None
-            and running.request.priority >= Priority.WARMUP
-            and request.priority < running.request.priority
-        )
+        if running is None or request.priority >= running.request.priority:
+            return
+        if running.request.priority >= Priority.WARMUP:
+            running.cancel("preempted")
+        elif request.priority == Priority.INTERACTIVE and self._resumable:
+            running.cancel_token.preempt()
 
     def _supersede(self, key: str) -> None:
+        kept = []
         for entry in self._queue:
             if entry.job.request.key == key:
                 entry.job.cancel("superseded")
+                entry.job.settle()
+            else:
+                kept.append(entry)
+        if len(kept) != len(self._queue):
+            self._queue[:] = kept
+            heapq.heapify(self._queue)
         if self._running is not None and self._running.request.key == key:
             self._running.cancel("superseded")
+
+    def _drop_least_urgent(self) -> None:
+        least = max(self._queue, key=lambda entry: (entry.priority, -entry.order))
+        self._queue.remove(least)
+        heapq.heapify(self._queue)
+        least.job.cancel("the queue is full")
+        least.job.settle()
 
     def _next_job(self) -> Job | None:
         with self._lock:
             while not self._stopped:
                 while self._queue:
                     job = heapq.heappop(self._queue).job
-                    # A running future cannot be cancelled any more: its result always lands.
-                    if not job.cancel_token.cancelled and job.future.set_running_or_notify_cancel():
+                    # A running future cannot be cancelled any more: its result always lands. (A
+                    # preempted job's future is running already.)
+                    starts = job.future.running() or job.future.set_running_or_notify_cancel()
+                    if not job.cancel_token.cancelled and starts:
                         self._running = job
                         return job
                     job.settle()
@@ -143,6 +221,13 @@ class InferenceWorker:
                 logger.exception("generation failed")
                 job.settle(error=error)
             else:
+                if result.stop_reason is StopReason.PREEMPTED and not job.cancel_token.cancelled:
+                    job.continue_after(result)
+                    with self._lock:
+                        self._running = None
+                        order = next(self._order)
+                        heapq.heappush(self._queue, _Entry(job.request.priority, order, job))
+                    continue
                 job.settle(result)
             finally:
                 with self._lock:

@@ -3,6 +3,7 @@ can do, messages to it, edits and configuration asked of it, and work-done progr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -15,6 +16,10 @@ from spark_lsp.lsp.convert import position_encoding
 from spark_lsp.lsp.protocol import SparkProtocol
 
 logger = logging.getLogger(__name__)
+
+# The longest wait for a client's answer to a server request: a client that never answers must
+# not stop the model from loading, an action from finishing, or options from applying.
+CLIENT_ANSWER_TIMEOUT_S = 10.0
 
 
 class Client:
@@ -51,18 +56,32 @@ class Client:
         self._protocol.notify(method, params)
 
     async def apply_edit(self, edit: types.WorkspaceEdit, label: str) -> bool:
-        """Whether the client applied ``edit``."""
-        result = await self._server.workspace_apply_edit_async(
+        """Whether the client applied ``edit`` (False when it does not answer in time)."""
+        request = self._server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label=label)
         )
+        try:
+            result = await asyncio.wait_for(request, CLIENT_ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("the client did not answer workspace/applyEdit in time")
+            return False
         return bool(result and result.applied)
 
     async def configuration(self, section: str) -> object:
-        """The client's settings under ``section`` (workspace/configuration)."""
-        pulled = await self._server.workspace_configuration_async(
+        """The client's settings under ``section`` (workspace/configuration); None when it does
+        not answer in time or answers nothing usable."""
+        request = self._server.workspace_configuration_async(
             types.ConfigurationParams(items=[types.ConfigurationItem(section=section)])
         )
-        return pulled[0] if pulled else None
+        try:
+            pulled = await asyncio.wait_for(request, CLIENT_ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("the client did not answer workspace/configuration in time")
+            return None
+        except Exception as error:  # an error answer: the options stay as they are
+            logger.warning("workspace/configuration failed: %s", error)
+            return None
+        return pulled[0] if isinstance(pulled, list | tuple) and pulled else None
 
     async def begin_progress(self, kind: str, begin: types.WorkDoneProgressBegin) -> str | None:
         """A new work-done progress token, begun, when the client supports work-done progress
@@ -73,7 +92,10 @@ class Client:
         token = f"spark-lsp/{kind}/{uuid.uuid4()}"
         progress = self._server.work_done_progress
         try:
-            await progress.create_async(token)
+            await asyncio.wait_for(progress.create_async(token), CLIENT_ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("the client did not answer window/workDoneProgress/create in time")
+            return None
         except Exception as error:  # the client refused the token
             logger.info("no work-done progress: %s", error)
             return None

@@ -100,8 +100,8 @@ class InlineCompletion:
         def did_partially_accept(ls: LanguageServer, params: object) -> None:
             plain = as_plain(params)
             length = plain.get("acceptedLength") if isinstance(plain, dict) else None
-            if self.shown.text(item_id_of(params)) is not None and isinstance(length, int):
-                self._usage.record_partially_accepted(max(0, length))
+            if self.shown.text(item_id_of(params)) is not None:
+                self._usage.record_partially_accepted(length)
 
     async def inline_completion(
         self, params: types.InlineCompletionParams
@@ -164,9 +164,10 @@ class InlineCompletion:
             logger.info("accept for an unknown or expired item %s", item_id)
             return
         self._usage.record_accepted(len(item.suggestion.text))
-        await self._completions.prefetch_after_accept(
-            item.snapshot, item.line, item.column, item.suggestion
-        )
+        if item.snapshot is not None:  # an older item of its document: no prefetch
+            await self._completions.prefetch_after_accept(
+                item.snapshot, item.line, item.column, item.suggestion
+            )
 
     def _cursor(self, snapshot: DocumentSnapshot, position: types.Position) -> tuple[int, int]:
         return convert.to_code_points(snapshot, position, self._client.encoding)

@@ -40,6 +40,8 @@ class ModelService:
         self.on_ready: list[Callable[[Engine, TokenCounter], None]] = []
         self._started = False
         self._closed = False
+        self._progress_token: str | None = None
+        self._loaded_message: str | None = None  # once loading ended (success or failure)
 
     @property
     def started(self) -> bool:
@@ -82,13 +84,7 @@ class ModelService:
             if warning := plain_http_warning(self.settings.endpoint):
                 self._client.show_message(types.MessageType.Warning, warning)
         self._status.loading(0, "loading the model")
-        token = await self._client.begin_progress(
-            "model",
-            types.WorkDoneProgressBegin(
-                title="spark-lsp: loading the model", percentage=0, cancellable=False
-            ),
-        )
-        report = self._progress_reporter(loop, token)
+        report = self._progress_reporter(loop)
 
         def on_health(failure: str | None) -> None:
             loop.call_soon_threadsafe(self._remote_health, failure)
@@ -97,20 +93,32 @@ class ModelService:
             try:
                 engine = open_engine(self.settings, report, on_health)
                 try:
-                    self.counter = engine.token_counter()
+                    counter = engine.token_counter()
                 except BaseException:
                     engine.close()
                     raise
             except Exception as error:  # reported to the user below, and to engine's waiters
-                loop.call_soon_threadsafe(self._finish, token, None, error)
+                loop.call_soon_threadsafe(self._finish, None, None, error)
             else:
-                loop.call_soon_threadsafe(self._finish, token, engine, None)
+                loop.call_soon_threadsafe(self._finish, engine, counter, None)
 
+        # Loading starts at once; the progress follows once the client accepted its token (a
+        # client that never answers gets none, after a timeout, and the model loads anyway).
         threading.Thread(target=load, name="spark-model-loader", daemon=True).start()
+        token = await self._client.begin_progress(
+            "model",
+            types.WorkDoneProgressBegin(
+                title="spark-lsp: loading the model", percentage=0, cancellable=False
+            ),
+        )
+        if token is not None and self._loaded_message is not None:
+            self._client.end_progress(
+                token, types.WorkDoneProgressEnd(message=self._loaded_message)
+            )
+        else:
+            self._progress_token = token
 
-    def _progress_reporter(
-        self, loop: asyncio.AbstractEventLoop, token: str | None
-    ) -> models.ProgressCallback:
+    def _progress_reporter(self, loop: asyncio.AbstractEventLoop) -> models.ProgressCallback:
         """A progress callback for the loader thread: whole percents, sent from the loop."""
         last_percent = [-1]
 
@@ -119,12 +127,15 @@ class ModelService:
             if percent == last_percent[0]:
                 return
             last_percent[0] = percent
-            loop.call_soon_threadsafe(self._status.loading, percent, message)
-            if token is not None:
-                value = types.WorkDoneProgressReport(message=message, percentage=percent)
-                loop.call_soon_threadsafe(self._client.report_progress, token, value)
+            loop.call_soon_threadsafe(self._report, percent, message)
 
         return report
+
+    def _report(self, percent: int, message: str) -> None:
+        self._status.loading(percent, message)
+        if self._progress_token is not None:
+            value = types.WorkDoneProgressReport(message=message, percentage=percent)
+            self._client.report_progress(self._progress_token, value)
 
     def close(self) -> None:
         """Stop the worker and close the engine; a load still running is closed when it ends."""
@@ -135,16 +146,16 @@ class ModelService:
             engine.close()
 
     def _finish(
-        self, token: str | None, engine: Engine | None, error: BaseException | None
+        self, engine: Engine | None, counter: TokenCounter | None, error: BaseException | None
     ) -> None:
         if self._closed:  # the session ended while the model loaded
             if engine is not None:
                 engine.close()
             return
         if error is None:
-            assert engine is not None
+            assert engine is not None and counter is not None
+            self.counter = counter
             self.worker = InferenceWorker(engine)
-            assert self.counter is not None
             for callback in self.on_ready:
                 callback(engine, self.counter)
             self.engine.set_result(engine)
@@ -157,8 +168,11 @@ class ModelService:
             level = models.ModelError if isinstance(error, models.ModelError) else Exception
             logger.error(message, exc_info=level is Exception)
             self._client.show_message(types.MessageType.Error, f"spark-lsp: {message}")
-        if token is not None:
-            self._client.end_progress(token, types.WorkDoneProgressEnd(message=message))
+        self._loaded_message = message
+        if self._progress_token is not None:
+            end = types.WorkDoneProgressEnd(message=message)
+            self._client.end_progress(self._progress_token, end)
+            self._progress_token = None
 
     def _remote_health(self, failure: str | None) -> None:
         """The inference server started failing (one message; each failure is logged by the

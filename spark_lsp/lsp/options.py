@@ -17,6 +17,7 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
+from spark_lsp.actions.settings import ActionSettings
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.engine.settings import EngineSettings
@@ -27,6 +28,7 @@ SECTION = "sparkLsp"  # the configuration section editors store these options un
 
 @dataclass(frozen=True)
 class ServerOptions:
+    actions: ActionSettings = field(default_factory=ActionSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     context: ContextSettings = field(default_factory=ContextSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)

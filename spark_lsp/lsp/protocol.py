@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -33,6 +34,8 @@ from pygls.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
+JSONRPC_VERSION = "2.0"
+MAX_REASON_CHARACTERS = 300
 _ENCODING_PREFERENCE = (
     types.PositionEncodingKind.Utf8,
     types.PositionEncodingKind.Utf16,
@@ -48,6 +51,36 @@ class UnreadableMessage:
     params: Any
     error: str
     id: int | str | None = None
+
+
+@attrs.define
+class InvalidMessage:
+    """A message that is not JSON-RPC 2.0 (wrong version, id or method type): InvalidRequest,
+    answered to its id when it has a usable one (``answer`` False: dropped silently)."""
+
+    id: Any
+    reason: str
+    answer: bool = True
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string in a decoded JSON value holds a lone surrogate (JSON can encode one;
+    Python's str can hold it; UTF-8 cannot). Iterative: the nesting may be deep."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def as_plain(value: Any) -> Any:
@@ -95,20 +128,40 @@ class SparkProtocol(LanguageServerProtocol):
         self.exit_code: int | None = None
 
     def structure_message(self, data: dict[str, Any]) -> Any:
-        method = data.get("method")
+        if "jsonrpc" not in data:  # json.loads calls this for every object, nested ones too
+            return data
+        method, message_id = data.get("method"), data.get("id")
+        if data.get("jsonrpc") != JSONRPC_VERSION:
+            return InvalidMessage(message_id, f"jsonrpc must be {JSONRPC_VERSION!r}")
+        if not (isinstance(message_id, int | str) or message_id is None) or isinstance(
+            message_id, bool
+        ):
+            return InvalidMessage(None, "id must be a number or a string")
+        if method is not None and not isinstance(method, str):
+            return InvalidMessage(message_id, "method must be a string")
+        if isinstance(method, str) and has_lone_surrogate(data):
+            reason = "a string holds a lone surrogate (not valid Unicode)"
+            return UnreadableMessage(method, data.get("params"), reason, message_id)
         if "params" not in data and isinstance(method, str) and method.startswith("spark/"):
             # JSON-RPC lets params be omitted; pygls' generic message for custom methods wants it.
             data = {**data, "params": None}
         try:
             return super().structure_message(data)
-        except JsonRpcException as error:
-            method = data.get("method")
+        except Exception as error:  # untrusted input: any failure is an error answer
             if not isinstance(method, str):
-                raise
-            reason = str(error.__cause__ or error)
-            return UnreadableMessage(method, data.get("params"), reason, data.get("id"))
+                logger.warning("dropped a response that does not deserialize: %s", error)
+                return InvalidMessage(None, "", answer=False)
+            cause = error.__cause__ or error
+            reason = str(cause)[:MAX_REASON_CHARACTERS] or type(cause).__name__
+            return UnreadableMessage(method, data.get("params"), reason, message_id)
 
     def handle_message(self, message: Any) -> None:
+        if isinstance(message, InvalidMessage):
+            if message.answer:
+                logger.warning("invalid message: %s", message.reason)
+                error = JsonRpcInvalidRequest(message.reason)
+                self._send_response(message.id, error=error.to_response_error())
+            return
         method = getattr(message, "method", None)
         if method is None or method == types.EXIT:
             super().handle_message(message)
@@ -139,7 +192,7 @@ class SparkProtocol(LanguageServerProtocol):
         return None
 
     def _handle_unreadable(self, message: UnreadableMessage) -> None:
-        logger.warning("Invalid params for %s: %s", message.method, message.error)
+        logger.warning("Invalid params for %s: %s", message.method[:100], message.error)
         if message.id is not None:
             error = JsonRpcInvalidParams(f"invalid params for {message.method}: {message.error}")
             self._send_response(message.id, error=error.to_response_error())

@@ -47,10 +47,16 @@ class SparkLanguageServer(LanguageServer):
             self.models.worker_for, self._current_version, context=self.context
         )
         self.actions = ActionService(
-            self.snapshot, self.models.ready_worker, lambda: self.models.counter, self.context
+            self.snapshot,
+            self.models.ready_worker,
+            lambda: self.models.counter,
+            self.context,
+            self._open_document,
         )
         self.usage = StatsStore()
-        self.session = Session(self.client, settings, self.models, self.completions, self.context)
+        self.session = Session(
+            self.client, settings, self.models, self.completions, self.context, self.actions
+        )
 
     def snapshot(self, uri: str) -> DocumentSnapshot:
         """The document's current text, or a JSON-RPC error the client can show."""
@@ -60,6 +66,10 @@ class SparkLanguageServer(LanguageServer):
     def close(self) -> None:
         """End the session's work: the inference worker stops, the model is closed."""
         self.models.close()
+
+    def _open_document(self, uri: str) -> DocumentSnapshot | None:
+        document = self.store.get(uri)
+        return None if document is None or document.out_of_sync_reason else document.snapshot()
 
     def _current_version(self, uri: str) -> int | None:
         return self.store.document(uri).version if uri in self.store else None
@@ -72,9 +82,11 @@ class SparkLanguageServer(LanguageServer):
 def create_server(settings: EngineSettings | None = None) -> SparkLanguageServer:
     server = SparkLanguageServer(settings or EngineSettings(preload=False))
     client = server.client
-    text_sync = TextSync(client, server.store, server.context, server.completions)
     inline = InlineCompletion(
         client, server.snapshot, server.completions, server.status, server.usage
+    )
+    text_sync = TextSync(
+        client, server.store, server.context, server.completions, inline.shown.forget
     )
     features = (
         server.session,

@@ -14,6 +14,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
+from spark_lsp.actions.service import ActionService
 from spark_lsp.completion.pipeline import CompletionService
 from spark_lsp.context.service import ContextService
 from spark_lsp.engine.settings import EngineSettings
@@ -33,8 +34,10 @@ class Session:
         models: ModelService,
         completions: CompletionService,
         context: ContextService,
+        actions: ActionService,
     ) -> None:
         self._client = client
+        self._actions = actions
         self._models = models
         self._completions = completions
         self._context = context
@@ -77,6 +80,7 @@ class Session:
         else:
             self._models.settings = options.engine
         self.options = options
+        self._actions.settings = options.actions
         self._completions.settings = options.completion
         if options.context != self._context.settings:
             self._context.set_settings(options.context)

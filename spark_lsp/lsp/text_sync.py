@@ -8,13 +8,20 @@ so does a didChange whose params could not even be read. Edits also feed the rec
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from spark_lsp.completion.pipeline import CompletionService
 from spark_lsp.context.service import ContextService
-from spark_lsp.documents import DocumentError, DocumentStore, InvalidChange, UnknownDocument
+from spark_lsp.documents import (
+    DocumentError,
+    DocumentRefused,
+    DocumentStore,
+    InvalidChange,
+    UnknownDocument,
+)
 from spark_lsp.lsp import convert
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.protocol import UnreadableMessage
@@ -29,7 +36,10 @@ class TextSync:
         store: DocumentStore,
         context: ContextService,
         completions: CompletionService,
+        on_close: Callable[[str], None] = lambda uri: None,
     ) -> None:
+        """``on_close(uri)`` runs when a document closes (other features forget it)."""
+        self._on_close = on_close
         self._client = client
         self._store = store
         self._context = context
@@ -39,7 +49,11 @@ class TextSync:
         @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
         def did_open(params: types.DidOpenTextDocumentParams) -> None:
             item = params.text_document
-            self._store.open(item.uri, item.language_id, item.version, item.text)
+            try:
+                self._store.open(item.uri, item.language_id, item.version, item.text)
+            except DocumentRefused as error:
+                logger.warning("didOpen refused: %s", error)
+                self._client.show_message(types.MessageType.Warning, f"spark-lsp: {error}")
 
         @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
         def did_change(params: types.DidChangeTextDocumentParams) -> None:
@@ -58,6 +72,7 @@ class TextSync:
             except DocumentError as error:
                 logger.warning("didClose ignored: %s", error)
             self._completions.forget(uri)
+            self._on_close(uri)
 
     def change(self, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri

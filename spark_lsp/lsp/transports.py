@@ -28,14 +28,19 @@ import hmac
 import ipaddress
 import json
 import logging
+import signal
 import socket
+import threading
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
-from pygls.io_ import WebSocketWriter
+from pygls.exceptions import JsonRpcInvalidRequest, JsonRpcParseError
+from pygls.io_ import StdoutWriter, WebSocketWriter
 from pygls.lsp.server import LanguageServer
+
+from spark_lsp.lsp.protocol import InvalidMessage, UnreadableMessage
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +121,22 @@ def authenticate(body: bytes, access: Access) -> tuple[bytes | None, object]:
 
 
 def deliver(server: LanguageServer, body: bytes) -> None:
-    """Hand one message to the session's protocol (what pygls' own loops do)."""
+    """Hand one message to the session's protocol. A body that is not JSON (or not UTF-8, or
+    nested too deep to decode) gets a Parse error, as JSON-RPC asks."""
     protocol = server.protocol
     try:
         message = json.loads(body, object_hook=protocol.structure_message)
-    except (ValueError, UnicodeDecodeError) as error:
-        logger.warning("dropped a message that is not JSON: %s", error)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        logger.warning("a message that is not JSON: %s", str(error)[:200])
+        parse_error = JsonRpcParseError(f"not a JSON message: {str(error)[:200]}")
+        protocol._send_response(None, error=parse_error.to_response_error())  # type: ignore[arg-type]
+        return
+    if not isinstance(message, InvalidMessage | UnreadableMessage) and not hasattr(
+        message, "jsonrpc"
+    ):
+        # JSON, but not a JSON-RPC message object (a number, a list, an object without jsonrpc)
+        error = JsonRpcInvalidRequest("not a JSON-RPC 2.0 message")
+        protocol._send_response(None, error=error.to_response_error())  # type: ignore[arg-type]
         return
     try:
         protocol.handle_message(message)
@@ -129,35 +144,89 @@ def deliver(server: LanguageServer, body: bytes) -> None:
         logger.exception("unable to handle a message")
 
 
-async def read_frames(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    """The bodies of ``Content-Length`` frames until the end of the stream."""
+async def deliver_in_order(server: LanguageServer, body: bytes) -> None:
+    """``deliver``, then let the handler it started run up to its first wait, so that messages
+    are handled in the order they came even when the next one is already buffered."""
+    deliver(server, body)
+    await asyncio.sleep(0)
+
+
+async def read_frames(reader: asyncio.StreamReader, resync: bool = False) -> AsyncIterator[bytes]:
+    """The bodies of ``Content-Length`` frames until the end of the stream. A frame that breaks
+    the limits raises FrameError, or with ``resync`` (stdio: the stream is the only one there
+    is) is skipped with a warning, and reading goes on at the next frame."""
     while True:
-        length: int | None = None
-        for count in range(MAX_HEADER_LINES + 1):
-            try:
-                line = await reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError as error:
-                if error.partial or count:
-                    raise FrameError("the stream ended inside a frame's headers") from None
-                return
-            except asyncio.LimitOverrunError:
-                raise FrameError(f"a header line over {MAX_HEADER_LINE_BYTES} bytes") from None
-            if line in (b"\r\n", b"\n"):
-                break
-            name, _, value = line.decode("ascii", "replace").partition(":")
-            if name.strip().lower() == "content-length":
-                text = value.strip()
-                if not text.isdigit() or int(text) > MAX_MESSAGE_BYTES:
-                    raise FrameError(f"a Content-Length that is not 0-{MAX_MESSAGE_BYTES}")
-                length = int(text)
-        else:
-            raise FrameError(f"more than {MAX_HEADER_LINES} header lines")
+        try:
+            length = await _read_headers(reader)
+        except FrameError as error:
+            if not resync:
+                raise
+            logger.warning("skipped a broken frame: %s", error)
+            await _skip_line(reader)
+            continue
         if length is None:
-            raise FrameError("a frame without Content-Length")
+            return
+        if length > MAX_MESSAGE_BYTES:
+            if not resync:
+                raise FrameError(
+                    f"a message of {length:,} bytes (the limit is {MAX_MESSAGE_BYTES:,})"
+                )
+            logger.warning("skipped a message of %d bytes (over the limit)", length)
+            await _discard(reader, length)
+            continue
         try:
             yield await reader.readexactly(length)
         except asyncio.IncompleteReadError:
+            if resync:
+                return
             raise FrameError("the stream ended inside a frame's body") from None
+
+
+async def _read_headers(reader: asyncio.StreamReader) -> int | None:
+    """A frame's Content-Length, or None at the end of the stream."""
+    length: int | None = None
+    for count in range(MAX_HEADER_LINES + 1):
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as error:
+            if error.partial.strip() or count:
+                raise FrameError("the stream ended inside a frame's headers") from None
+            return None
+        except asyncio.LimitOverrunError:
+            raise FrameError(f"a header line over {MAX_HEADER_LINE_BYTES} bytes") from None
+        if line in (b"\r\n", b"\n"):
+            if length is None:
+                if count == 0:
+                    continue  # a stray blank line between frames
+                raise FrameError("a frame without Content-Length")
+            return length
+        name, _, value = line.decode("ascii", "replace").partition(":")
+        if name.strip().lower() == "content-length":
+            text = value.strip()
+            if not text.isdigit() or len(text) > 18:
+                raise FrameError(f"a Content-Length that is not a byte count: {text[:40]!r}")
+            length = int(text)
+    raise FrameError(f"more than {MAX_HEADER_LINES} header lines")
+
+
+async def _skip_line(reader: asyncio.StreamReader) -> None:
+    """Drop input up to and including the next line break."""
+    while True:
+        try:
+            await reader.readuntil(b"\n")
+            return
+        except asyncio.LimitOverrunError as overrun:
+            await reader.readexactly(overrun.consumed)
+        except asyncio.IncompleteReadError:
+            return
+
+
+async def _discard(reader: asyncio.StreamReader, count: int) -> None:
+    while count > 0:
+        chunk = await reader.read(min(count, 1 << 20))
+        if not chunk:
+            return
+        count -= len(chunk)
 
 
 class TcpSession:
@@ -187,9 +256,9 @@ class TcpSession:
             logger.info("client connected: %s", peer)
             server = self._make_server()
             server.protocol.set_writer(writer)  # type: ignore[arg-type]
-            deliver(server, body)
+            await deliver_in_order(server, body)
             async for body in frames:
-                deliver(server, body)
+                await deliver_in_order(server, body)
         except TimeoutError:
             await _refuse(writer, error_frame(None, UNAUTHORIZED))
         except (FrameError, ConnectionError) as error:
@@ -222,6 +291,39 @@ def _end_session(server: LanguageServer) -> None:
             close()
         except Exception:
             logger.exception("closing the session failed")
+
+
+async def serve_stdio(server: LanguageServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """Serve the client that started the server until stdin ends, a client's ``exit``, or
+    SIGTERM/SIGINT (the session is closed cleanly either way)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_HEADER_LINE_BYTES)
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    except (ValueError, OSError):  # a regular file as stdin: read it on a thread
+        _feed_from_thread(loop, reader, stdin)
+    server.protocol.set_writer(StdoutWriter(stdout))
+    main = asyncio.current_task()
+    assert main is not None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, main.cancel)
+    try:
+        async for body in read_frames(reader, resync=True):
+            await deliver_in_order(server, body)
+    except asyncio.CancelledError:
+        logger.info("stopped by a signal")
+
+
+def _feed_from_thread(
+    loop: asyncio.AbstractEventLoop, reader: asyncio.StreamReader, stream: BinaryIO
+) -> None:
+    def pump() -> None:
+        while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+            loop.call_soon_threadsafe(reader.feed_data, chunk)
+        loop.call_soon_threadsafe(reader.feed_eof)
+
+    threading.Thread(target=pump, name="spark-stdin", daemon=True).start()
 
 
 async def serve_tcp(
@@ -276,9 +378,10 @@ class WebSocketSession:
             server = self._make_server()
             server.protocol.set_writer(WebSocketWriter(connection), include_headers=False)
             if not authenticated:
-                deliver(server, body)
+                await deliver_in_order(server, body)
             async for message in connection:
-                deliver(server, message if isinstance(message, bytes) else message.encode())
+                data = message if isinstance(message, bytes) else message.encode()
+                await deliver_in_order(server, data)
         except (TimeoutError, ConnectionClosed) as error:
             logger.info("WebSocket connection ended: %s", error)
         finally:

@@ -17,7 +17,7 @@ export const SERVER_PATH_SETTING = 'server.path';
 export const SERVER_ARGS_SETTING = 'server.args';
 export const DEFAULT_SERVER_COMMAND = 'spark-lsp';
 
-export const SERVER_GROUPS = ['completion', 'context', 'engine'] as const;
+export const SERVER_GROUPS = ['actions', 'completion', 'context', 'engine'] as const;
 
 /**
  * Engine settings that say where code, credentials and model files come from. The server never
@@ -75,7 +75,7 @@ export function buildServerOptions(
   config: WorkspaceConfiguration,
   declared: readonly DeclaredOption[],
 ): ServerOptions {
-  const options: ServerOptions = { completion: {}, context: {}, engine: {} };
+  const options: ServerOptions = { actions: {}, completion: {}, context: {}, engine: {} };
   for (const { group, name } of declared) {
     if (group === 'engine' && name in COMMAND_LINE_OPTIONS) {
       continue; // a flag of the launch (readServerLaunch), never an option

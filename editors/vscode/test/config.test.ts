@@ -88,7 +88,8 @@ test('client-only settings are not server options', () => {
 test('with nothing set, the server gets every completion and context default and no engine option', () => {
   setSettings();
   const built = options();
-  expect(Object.keys(built)).toEqual(['completion', 'context', 'engine']);
+  expect(Object.keys(built)).toEqual(['actions', 'completion', 'context', 'engine']);
+  expect(built.actions).toEqual({ timeBudgetMs: 120000, maxTokens: 4096 });
   expect(built.completion).toEqual({
     automatic: true,
     debounceMs: 40,

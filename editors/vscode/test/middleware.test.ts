@@ -16,7 +16,7 @@ const target = {
 function middlewareWith(client?: Partial<BaseLanguageClient>) {
   return createMiddleware({
     client: () => client as BaseLanguageClient | undefined,
-    serverOptions: () => ({ completion: { automatic: true }, context: {}, engine: {} }),
+    serverOptions: () => ({ actions: {}, completion: { automatic: true }, context: {}, engine: {} }),
   });
 }
 
@@ -94,7 +94,7 @@ test('configuration pulls for other sections are answered as usual', async () =>
     next,
   );
   expect(values).toEqual([
-    { completion: { automatic: true }, context: {}, engine: {} },
+    { actions: {}, completion: { automatic: true }, context: {}, engine: {} },
     { editor: 'values' },
   ]);
 });

@@ -104,7 +104,7 @@ afterEach(async () => {
 test('the server starts with the options nested by group, client-only settings left out', async () => {
   const initialize = await receivedOne('initialize');
   const options = initialize.params.initializationOptions;
-  expect(Object.keys(options).sort()).toEqual(['completion', 'context', 'engine']);
+  expect(Object.keys(options).sort()).toEqual(['actions', 'completion', 'context', 'engine']);
   expect(options.completion).toEqual({
     automatic: true,
     debounceMs: 80,
@@ -138,6 +138,7 @@ test('changed settings reach the server through workspace/didChangeConfiguration
   const change = await receivedOne('workspace/didChangeConfiguration');
   expect(change.params.settings[SECTION].completion.automatic).toBe(false);
   expect(Object.keys(change.params.settings[SECTION]).sort()).toEqual([
+    'actions',
     'completion',
     'context',
     'engine',
@@ -148,7 +149,7 @@ test('a workspace/configuration pull gets the server options, not the raw sectio
   const [options] = await session.languageClient!.sendRequest<unknown[]>('test/pullConfiguration', [
     { section: SECTION },
   ]);
-  expect(Object.keys(options as object).sort()).toEqual(['completion', 'context', 'engine']);
+  expect(Object.keys(options as object).sort()).toEqual(['actions', 'completion', 'context', 'engine']);
 });
 
 test('spark/status notifications drive the status bar', async () => {

@@ -95,6 +95,8 @@ async def _drain(events: AsyncIterator[str]) -> None:
 
 
 class RemoteEngine:
+    resumable = False  # a server's stream cannot be paused: preemption waits for it
+
     def __init__(
         self,
         settings: EngineSettings,
@@ -245,7 +247,12 @@ class RemoteEngine:
                 if prompt_budget:
                     limit.reschedule(asyncio.get_running_loop().time() + prompt_budget / 1000)
                 async with self.transport.events(call.path, call.body) as events:
+                    allowed = 8 * progress.request.max_tokens + 256  # events, text or not
                     async for data in events:
+                        allowed -= 1
+                        if allowed < 0:
+                            where = self.transport.url(call.path)
+                            raise RemoteMalformed(f"{where} streamed far more events than tokens")
                         chunk = dialects.parse(data, call.path)
                         if self._take(chunk, progress, limit):
                             if chunk.done:  # read the body's end: the connection is reused

@@ -43,6 +43,9 @@ STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.Wri
 FIRST_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 2.0
 ERROR_BODY_LIMIT = 500
+MAX_BODY_BYTES = 8 * 1024 * 1024  # of a JSON answer
+MAX_LINE_BYTES = 1024 * 1024  # of one line of an event stream
+MAX_STREAM_BYTES = 32 * 1024 * 1024  # of one event stream
 
 
 class Cancelled(Exception):
@@ -168,18 +171,31 @@ class Transport:
         attempts = _Attempts(self, path)
         while True:
             try:
-                response = await self._client.request(method, path, json=body)
+                async with self._client.stream(method, path, json=body) as response:
+                    if await attempts.retry_status(response):
+                        continue
+                    content = await self._read_capped(response, path, MAX_BODY_BYTES)
             except httpx.HTTPError as error:
                 await attempts.after_error(error)
                 continue
-            if await attempts.retry_status(response):
-                continue
             self.http_version = response.http_version
-            check_status(response, path, response.content.decode("utf-8", "replace"))
+            check_status(response, path, content.decode("utf-8", "replace"))
             try:
-                return response.json()
-            except ValueError:  # not JSON, or not text at all
+                return json.loads(content)
+            except (ValueError, RecursionError):  # not JSON, not text, or nested absurdly deep
                 raise RemoteMalformed(f"{self.url(path)} did not answer JSON") from None
+
+    async def _read_capped(self, response: httpx.Response, path: str, limit: int) -> bytes:
+        """The body, refused (RemoteMalformed) beyond ``limit`` bytes: a server that answers a
+        gigabyte gets no more of our memory than that."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise RemoteMalformed(f"{self.url(path)} answered more than {limit:,} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     @asynccontextmanager
     async def events(self, path: str, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[str]]:
@@ -195,8 +211,8 @@ class Transport:
                     if await attempts.retry_status(response):
                         continue
                     if response.status_code != 200:
-                        detail = (await response.aread()).decode("utf-8", "replace")
-                        check_status(response, path, detail)
+                        detail = await self._read_capped(response, path, MAX_BODY_BYTES)
+                        check_status(response, path, detail.decode("utf-8", "replace"))
                     began = True
                     yield self._data(source, path)
                     return
@@ -213,8 +229,7 @@ class Transport:
             raise RemoteMalformed(f"{self.url(path)} did not answer an event stream ({kind!r})")
         data: list[str] = []
         try:
-            async for line in source.response.aiter_lines():
-                line = line.rstrip("\r\n")
+            async for line in self._lines(source.response, path):
                 if not line:
                     if data:
                         yield "\n".join(data)
@@ -233,6 +248,27 @@ class Transport:
                 yield "\n".join(data)
         except httpx.HTTPError as error:
             raise self.unavailable(path, error) from None
+
+    async def _lines(self, response: httpx.Response, path: str) -> AsyncIterator[str]:
+        """The stream's lines (at \n, \r\n or \r, as SSE says), each at most MAX_LINE_BYTES
+        and all together at most MAX_STREAM_BYTES: a line that never ends or a stream that never
+        does is an error, not an ever-growing buffer."""
+        pending = b""
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > MAX_STREAM_BYTES:
+                raise RemoteMalformed(
+                    f"{self.url(path)} streamed more than {MAX_STREAM_BYTES:,} bytes"
+                )
+            pending += chunk
+            *lines, pending = re.split(rb"\r\n|\r(?!$)|\n", pending)
+            if len(pending) > MAX_LINE_BYTES:
+                raise RemoteMalformed(f"{self.url(path)} sent a line over {MAX_LINE_BYTES:,} bytes")
+            for line in lines:
+                yield line.decode("utf-8", "replace")
+        if pending:
+            yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
     def url(self, path: str) -> str:
         """For messages: credentials in the endpoint's URL are left out."""
