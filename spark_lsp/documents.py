@@ -6,6 +6,10 @@ Positions arrive in the negotiated LSP position encoding (utf-8, utf-16 or utf-3
 are converted per line. The module has no LSP types in it: the server converts lsprotocol objects
 at its edge.
 
+Threads: the store is changed on the event loop only. A ``DocumentSnapshot`` is immutable (a
+tuple of lines), so worker threads and ``asyncio.to_thread`` helpers read snapshots, never the
+store.
+
 Invariants of ``TextDocument._lines``:
 - concatenated, the lines are exactly the document text;
 - every entry except the last ends with one line break (``\\r\\n``, ``\\r`` or ``\\n``);

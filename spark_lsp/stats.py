@@ -8,6 +8,9 @@ last save and, under an exclusive lock, adds that to what the file holds, then r
 atomically (a temporary file of its own, synced, then renamed). So no process overwrites
 another's counts, and a crash never leaves half a file. Numbers a client sends are checked:
 absurd ones are refused.
+
+Threads: counted and saved on the event loop (the file is a few hundred bytes; another process
+holds the lock only for one read and one write).
 """
 
 from __future__ import annotations

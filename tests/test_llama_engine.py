@@ -16,6 +16,7 @@ from spark_lsp.engine import (
     EngineError,
     GenerationRequest,
     InfillPrompt,
+    Priority,
     StopReason,
     TextPrompt,
 )
@@ -207,3 +208,27 @@ def test_broken_model_files_give_a_clear_error(kind: str, tmp_path: Path) -> Non
         path.write_bytes(b"GGUF" + bytes(range(256)) * 100)
     with pytest.raises(models.ModelError, match=str(path.name)):
         load_engine(EngineSettings(model=str(path)))
+
+
+def test_a_completion_preempts_a_rewrite_which_resumes_from_its_cells(engine) -> None:
+    code = "def area(width, height):\n    result = width * height\n    return result\n"
+    messages = rewrite.chat_messages("Add type hints to this code.", code, "python", "area.py")
+    chat = engine.metadata("tokenizer.chat_template")
+    prompt = TextPrompt(templates.render_chat(chat, messages, "", ""))
+    action = GenerationRequest(prompt, max_tokens=80, key="rewrite", priority=Priority.ACTION)
+    plain = engine.generate(action, CancelToken())
+    worker = InferenceWorker(engine)
+    try:
+        started = threading.Event()
+        job = worker.submit(action, on_text=lambda _piece: started.set())
+        assert started.wait(60)
+        urgent = worker.submit(infill(PREFIX, SUFFIX, key="doc", max_tokens=8))
+        assert urgent.future.result(timeout=60).text.strip() == "b"
+        resumed = job.future.result(timeout=120)
+        assert job.preemptions == 1
+        assert resumed.text == plain.text  # same greedy answer, nothing lost or repeated
+        assert resumed.stats.tokens_generated == plain.stats.tokens_generated
+        # The continuation evaluated only the one token it resumed with, not the prompt.
+        assert resumed.stats.tokens_evaluated <= plain.stats.tokens_evaluated + 1
+    finally:
+        worker.stop()

@@ -9,7 +9,7 @@ from typing import Any
 
 from spark_lsp.cli.log import configure_logging
 
-BENCHMARKS = ("sync", "latency", "infill", "edit", "context")
+BENCHMARKS = ("sync", "latency", "infill", "edit", "context", "fuzz", "storm")
 
 
 def add_parser(commands: Any, with_benchmarks: bool = True) -> None:

@@ -3,6 +3,10 @@
 The pipeline never returns a stale suggestion: a request superseded by a newer one for the same
 document gets nothing, and so does one whose document changed while the model worked (its answer
 still goes to the cache, where typing through it finds it).
+
+Threads: everything here runs on the event loop. Model work runs on the inference worker's
+thread and comes back through ``run_job`` (an asyncio future), so its done-callbacks, which
+store into the suggestion caches, run on the loop too.
 """
 
 from __future__ import annotations

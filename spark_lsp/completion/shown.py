@@ -4,6 +4,8 @@ accepted one starts the prefetch of the next line.
 Bounded: KEPT_ITEMS items (a suggestion and its position each), and the document snapshot only
 of each document's latest item (what an accept's prefetch needs); a snapshot shares its lines
 with the document store, so it costs a pointer per line.
+
+Threads: event loop only.
 """
 
 from __future__ import annotations

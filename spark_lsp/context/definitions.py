@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,13 @@ class Definitions:
 
 
 class ImportedDefinitions:
-    """Outlines of workspace modules, cached by path, size and mtime. Thread-safe."""
+    """Outlines of workspace modules, cached by path, size and mtime (the most recent
+    ``capacity`` modules). Thread-safe."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, capacity: int = 2048) -> None:
         self.workspace = workspace
-        self._outlines: dict[Path, tuple[int, int, str | None]] = {}
+        self._outlines: OrderedDict[Path, tuple[int, int, str | None]] = OrderedDict()
+        self._capacity = capacity
         self._lock = threading.Lock()
 
     def resolve_python(self, module: str, level: int, current: Path | None) -> Path | None:
@@ -69,12 +72,16 @@ class ImportedDefinitions:
             return None
         with self._lock:
             cached = self._outlines.get(path)
+            if cached is not None:
+                self._outlines.move_to_end(path)
         if cached is not None and cached[:2] == (status.st_size, status.st_mtime_ns):
             return cached[2]
         text = self.workspace.read_text(path)
         outline = python_outline(text) if text is not None else None
         with self._lock:
             self._outlines[path] = (status.st_size, status.st_mtime_ns, outline)
+            while len(self._outlines) > self._capacity:
+                self._outlines.popitem(last=False)
         return outline
 
     def of(self, language_id: str, text: str, current: Path | None) -> list[Definitions]:

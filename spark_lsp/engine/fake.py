@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable
 
+from spark_lsp import templates
 from spark_lsp.engine.base import (
     CancelToken,
     ChatPrompt,
@@ -17,6 +18,7 @@ from spark_lsp.engine.base import (
     TokenCallback,
     stop_index,
 )
+from spark_lsp.engine.tokens import TokenCounter, fallback_encoding
 
 Responder = Callable[[GenerationRequest], str]
 
@@ -50,9 +52,20 @@ class FakeEngine:
         self.calls = 0
         self.requests: list[GenerationRequest] = []
 
+    model_name = "fake"
+    template = templates.QWEN25_CODER
+    add_bos = False
+    n_ctx = 8192
+
     @property
     def name(self) -> str:
         return "fake"
+
+    def token_counter(self) -> TokenCounter:
+        return TokenCounter(fallback_encoding(), exact=False)
+
+    def close(self) -> None:
+        pass
 
     def generate(
         self,

@@ -93,8 +93,10 @@ class DebugRequests:
 
     async def prompt(self, params: Any) -> dict[str, Any]:
         """What a completion at a position would send the model."""
-        uri = params.get("textDocument", {}).get("uri") if isinstance(params, dict) else None
-        position = params.get("position") if isinstance(params, dict) else None
+        params = params if isinstance(params, dict) else {}
+        text_document = params.get("textDocument")
+        uri = text_document.get("uri") if isinstance(text_document, dict) else None
+        position = params.get("position")
         if not isinstance(uri, str) or not isinstance(position, dict):
             raise JsonRpcInvalidParams(
                 f"{DEBUG_PROMPT_REQUEST} needs params {{textDocument: {{uri}}, position}}"
@@ -102,7 +104,7 @@ class DebugRequests:
         snapshot = self._snapshot(uri)
         try:
             position = types.Position(line=position["line"], character=position["character"])
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, ValueError) as error:
             raise JsonRpcInvalidParams(f"bad position: {error}") from None
         line, column = convert.to_code_points(snapshot, position, self._client.encoding)
         if not await self._context.prepare(snapshot, line):

@@ -28,9 +28,21 @@ from spark_lsp.lsp.status import StatusReporter
 
 logger = logging.getLogger(__name__)
 
+EngineOpener = Callable[
+    [EngineSettings, models.ProgressCallback | None, Callable[[str | None], None] | None], Engine
+]
+
 
 class ModelService:
-    def __init__(self, client: Client, settings: EngineSettings, status: StatusReporter) -> None:
+    def __init__(
+        self,
+        client: Client,
+        settings: EngineSettings,
+        status: StatusReporter,
+        opener: EngineOpener = open_engine,
+    ) -> None:
+        """``opener`` makes the engine (the configured backend; a fake one in protocol tests)."""
+        self._opener = opener
         self._client = client
         self._status = status
         self.settings = settings
@@ -91,7 +103,7 @@ class ModelService:
 
         def load() -> None:
             try:
-                engine = open_engine(self.settings, report, on_health)
+                engine = self._opener(self.settings, report, on_health)
                 try:
                     counter = engine.token_counter()
                 except BaseException:

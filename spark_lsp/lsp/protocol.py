@@ -6,6 +6,9 @@
   ``shutdown`` a request gets InvalidRequest; a second ``initialize`` gets InvalidRequest.
 - The position encoding is chosen per LSP 3.17: utf-8 when the client offers it, else utf-16
   (utf-32 only when the client offers nothing else we know).
+- Scalars are structured strictly: a string field takes only a JSON string and a number field
+  only a JSON number (cattrs would turn ``{"a": 1}`` into the text ``"{'a': 1}"`` and ``true``
+  into ``1``, and a didChange would apply that).
 - Text synchronisation bypasses pygls' workspace documents, which rebuild the whole text on every
   change; the server's own DocumentStore handles it.
 """
@@ -19,15 +22,25 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import attrs
+import cattrs
 from lsprotocol import types
+from lsprotocol.converters import get_converter
+from lsprotocol.types import ResponseErrorMessage
 from pygls.capabilities import ServerCapabilitiesBuilder
 from pygls.exceptions import (
     JsonRpcException,
+    JsonRpcInternalError,
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
+    JsonRpcRequestCancelled,
     JsonRpcServerNotInitialized,
 )
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import from_fs_path
 from pygls.workspace import Workspace
@@ -41,6 +54,25 @@ _ENCODING_PREFERENCE = (
     types.PositionEncodingKind.Utf16,
     types.PositionEncodingKind.Utf32,
 )
+
+
+def _strict(kind: type, accepted: tuple[type, ...]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        if (isinstance(value, bool) and bool not in accepted) or not isinstance(value, accepted):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return kind(value)
+
+    return structure
+
+
+def strict_converter() -> cattrs.Converter:
+    """lsprotocol's converter, with scalars that are not coerced from other JSON types."""
+    converter = get_converter(cattrs.Converter())
+    converter.register_structure_hook(str, _strict(str, (str,)))
+    converter.register_structure_hook(int, _strict(int, (int,)))
+    converter.register_structure_hook(float, _strict(float, (int, float)))
+    converter.register_structure_hook(bool, _strict(bool, (bool,)))
+    return converter
 
 
 @attrs.define
@@ -146,7 +178,7 @@ class SparkProtocol(LanguageServerProtocol):
             # JSON-RPC lets params be omitted; pygls' generic message for custom methods wants it.
             data = {**data, "params": None}
         try:
-            return super().structure_message(data)
+            return self._structure(data, method, message_id)
         except Exception as error:  # untrusted input: any failure is an error answer
             if not isinstance(method, str):
                 logger.warning("dropped a response that does not deserialize: %s", error)
@@ -154,6 +186,43 @@ class SparkProtocol(LanguageServerProtocol):
             cause = error.__cause__ or error
             reason = str(cause)[:MAX_REASON_CHARACTERS] or type(cause).__name__
             return UnreadableMessage(method, data.get("params"), reason, message_id)
+
+    def _structure(self, data: dict[str, Any], method: Any, message_id: Any) -> Any:
+        """pygls' own structuring, without its error logs (they would hold the params: document
+        text, at ERROR level, for every malformed message)."""
+        if "id" in data:
+            if "error" in data:
+                return self._converter.structure(data, ResponseErrorMessage)
+            if method is not None:
+                kind = self.get_message_type(method) or JsonRPCRequestMessage
+                if kind.__name__.endswith("Notification"):
+                    return InvalidMessage(message_id, f"{method} is a notification: no id")
+                return self._converter.structure(data, kind)
+            kind = self._result_types.pop(message_id, None) or JsonRPCResponseMessage
+            return self._converter.structure(data, kind)
+        kind = self.get_message_type(method or "") or JsonRPCNotification
+        return self._converter.structure(data, kind)
+
+    def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
+        """Answer a request from its handler's future. A JSON-RPC error is the handler's answer
+        (logged as one line); anything else is a bug (logged with its traceback, answered
+        InternalError). Unlike pygls, no params are logged."""
+        self._request_futures.pop(msg_id, None)
+        if future.cancelled():
+            error: JsonRpcException = JsonRpcRequestCancelled(f"request {msg_id} was cancelled")
+            self._send_response(msg_id, error=error.to_response_error())
+            return
+        failure = future.exception()
+        if failure is None:
+            self._send_response(msg_id, result=future.result())
+            return
+        if isinstance(failure, JsonRpcException):
+            logger.info("request %s: %s", msg_id, str(failure.message)[:MAX_REASON_CHARACTERS])
+            error = failure
+        else:
+            logger.error("request %s failed", msg_id, exc_info=failure)
+            error = JsonRpcInternalError(f"{type(failure).__name__}: {failure}"[:300])
+        self._send_response(msg_id, error=error.to_response_error())
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, InvalidMessage):

@@ -15,6 +15,7 @@ from spark_lsp.context.builder import PromptBuilder
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, DocumentStore
 from spark_lsp.engine.base import Engine
+from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.tokens import TokenCounter
 from spark_lsp.lsp.client import Client
@@ -22,8 +23,8 @@ from spark_lsp.lsp.code_actions import CodeActions
 from spark_lsp.lsp.debug import DebugRequests
 from spark_lsp.lsp.errors import json_rpc_errors
 from spark_lsp.lsp.inline_completion import InlineCompletion
-from spark_lsp.lsp.model_service import ModelService
-from spark_lsp.lsp.protocol import SparkProtocol
+from spark_lsp.lsp.model_service import EngineOpener, ModelService
+from spark_lsp.lsp.protocol import SparkProtocol, strict_converter
 from spark_lsp.lsp.session import Session
 from spark_lsp.lsp.status import StatusReporter
 from spark_lsp.lsp.text_sync import TextSync
@@ -35,12 +36,14 @@ SERVER_NAME = "spark-lsp"
 class SparkLanguageServer(LanguageServer):
     protocol: SparkProtocol
 
-    def __init__(self, settings: EngineSettings) -> None:
-        super().__init__(SERVER_NAME, __version__, protocol_cls=SparkProtocol)
+    def __init__(self, settings: EngineSettings, opener: EngineOpener = open_engine) -> None:
+        super().__init__(
+            SERVER_NAME, __version__, protocol_cls=SparkProtocol, converter_factory=strict_converter
+        )
         self.client = Client(self, self.protocol)
         self.store = DocumentStore()
         self.status = StatusReporter(self.protocol.notify)
-        self.models = ModelService(self.client, settings, self.status)
+        self.models = ModelService(self.client, settings, self.status, opener)
         self.context = ContextService(self.store.snapshots)
         self.models.on_ready.append(self._attach_context)
         self.completions = CompletionService(
@@ -79,8 +82,11 @@ class SparkLanguageServer(LanguageServer):
         self.context.context_size = engine.n_ctx
 
 
-def create_server(settings: EngineSettings | None = None) -> SparkLanguageServer:
-    server = SparkLanguageServer(settings or EngineSettings(preload=False))
+def create_server(
+    settings: EngineSettings | None = None, opener: EngineOpener = open_engine
+) -> SparkLanguageServer:
+    """The server with every feature registered; ``opener`` makes its engine."""
+    server = SparkLanguageServer(settings or EngineSettings(preload=False), opener)
     client = server.client
     inline = InlineCompletion(
         client, server.snapshot, server.completions, server.status, server.usage

@@ -61,6 +61,10 @@ ServerFactory = Callable[[], LanguageServer]
 class FrameError(Exception):
     """A frame that breaks the base protocol or its limits: the connection ends."""
 
+    def __init__(self, message: str, inside_line: bool = False) -> None:
+        super().__init__(message)
+        self.inside_line = inside_line  # the reader stopped before the end of a line
+
 
 @dataclass
 class Access:
@@ -162,7 +166,8 @@ async def read_frames(reader: asyncio.StreamReader, resync: bool = False) -> Asy
             if not resync:
                 raise
             logger.warning("skipped a broken frame: %s", error)
-            await _skip_line(reader)
+            if error.inside_line:
+                await _skip_line(reader)
             continue
         if length is None:
             return
@@ -183,9 +188,13 @@ async def read_frames(reader: asyncio.StreamReader, resync: bool = False) -> Asy
 
 
 async def _read_headers(reader: asyncio.StreamReader) -> int | None:
-    """A frame's Content-Length, or None at the end of the stream."""
+    """A frame's Content-Length, or None at the end of the stream. A header block with a
+    problem is read to its end before the error is raised, so that reading can go on at the
+    next frame."""
     length: int | None = None
-    for count in range(MAX_HEADER_LINES + 1):
+    problem: str | None = None
+    count = 0
+    while True:
         try:
             line = await reader.readuntil(b"\n")
         except asyncio.IncompleteReadError as error:
@@ -193,20 +202,23 @@ async def _read_headers(reader: asyncio.StreamReader) -> int | None:
                 raise FrameError("the stream ended inside a frame's headers") from None
             return None
         except asyncio.LimitOverrunError:
-            raise FrameError(f"a header line over {MAX_HEADER_LINE_BYTES} bytes") from None
+            raise FrameError(f"a header line over {MAX_HEADER_LINE_BYTES} bytes", True) from None
         if line in (b"\r\n", b"\n"):
-            if length is None:
-                if count == 0:
-                    continue  # a stray blank line between frames
-                raise FrameError("a frame without Content-Length")
+            if count == 0:
+                continue  # a stray blank line between frames
+            if problem is not None or length is None:
+                raise FrameError(problem or "a frame without Content-Length")
             return length
+        count += 1
+        if count > MAX_HEADER_LINES:
+            raise FrameError(f"more than {MAX_HEADER_LINES} header lines")
         name, _, value = line.decode("ascii", "replace").partition(":")
         if name.strip().lower() == "content-length":
             text = value.strip()
             if not text.isdigit() or len(text) > 18:
-                raise FrameError(f"a Content-Length that is not a byte count: {text[:40]!r}")
-            length = int(text)
-    raise FrameError(f"more than {MAX_HEADER_LINES} header lines")
+                problem = f"a Content-Length that is not a byte count: {text[:40]!r}"
+            else:
+                length = int(text)
 
 
 async def _skip_line(reader: asyncio.StreamReader) -> None:
@@ -309,10 +321,16 @@ async def serve_stdio(server: LanguageServer, stdin: BinaryIO, stdout: BinaryIO)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, main.cancel)
     try:
-        async for body in read_frames(reader, resync=True):
-            await deliver_in_order(server, body)
+        await serve_reader(server, reader)
     except asyncio.CancelledError:
         logger.info("stopped by a signal")
+
+
+async def serve_reader(server: LanguageServer, reader: asyncio.StreamReader) -> None:
+    """Hand every frame of ``reader`` to the session, in order, until it ends (stdio rules:
+    a broken frame is skipped)."""
+    async for body in read_frames(reader, resync=True):
+        await deliver_in_order(server, body)
 
 
 def _feed_from_thread(
