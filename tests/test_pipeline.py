@@ -12,6 +12,9 @@ from spark_lsp.engine.worker import InferenceWorker
 
 URI = "file:///m.py"
 BLOCK = "for x in xs:\n        total += x\n    return total"
+# On a blank line the prompt ends at the last non-blank character (the natural boundary): the
+# model answers with the line break and indentation first, as the real one does.
+FROM_BOUNDARY = "\n    " + BLOCK
 
 
 def service(engine: FakeEngine, store: DocumentStore) -> tuple[CompletionService, InferenceWorker]:
@@ -29,7 +32,7 @@ def service(engine: FakeEngine, store: DocumentStore) -> tuple[CompletionService
 def test_a_block_answers_with_its_first_line_and_caches_the_rest() -> None:
     store = DocumentStore()
     store.open(URI, "python", 1, "def f(xs):\n    \n")
-    engine = FakeEngine(lambda request: BLOCK, 0.05)
+    engine = FakeEngine(lambda request: FROM_BOUNDARY, 0.05)
     completions, worker = service(engine, store)
 
     async def scenario() -> None:
@@ -85,7 +88,7 @@ def test_automatic_triggers_skip_lines_with_text_after_the_cursor() -> None:
 def test_typing_into_a_block_still_generating_waits_for_it_instead_of_restarting() -> None:
     store = DocumentStore()
     store.open(URI, "python", 1, "def f(xs):\n    \n")
-    engine = FakeEngine(lambda request: BLOCK, 0.05)
+    engine = FakeEngine(lambda request: FROM_BOUNDARY, 0.05)
     completions, worker = service(engine, store)
 
     async def scenario() -> None:
@@ -106,7 +109,7 @@ def test_typing_into_a_block_still_generating_waits_for_it_instead_of_restarting
 def test_after_accepting_a_line_the_next_line_is_prefetched() -> None:
     store = DocumentStore()
     store.open(URI, "python", 1, "def f(xs):\n    total = \n")
-    answers = iter(["sum(xs)", "return total"])
+    answers = iter(["sum(xs)", "\n    return total"])
     engine = FakeEngine(lambda request: next(answers))
     completions, worker = service(engine, store)
 
@@ -128,5 +131,28 @@ def test_after_accepting_a_line_the_next_line_is_prefetched() -> None:
     try:
         asyncio.run(scenario())
         assert engine.calls == 2
+    finally:
+        worker.stop()
+
+
+def test_invoked_one_line_requests_bring_distinct_alternatives_automatic_ones_do_not() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "def f(a, b):\n    return \n")
+    engine = FakeEngine(lambda request: ["a + b", "a - b", "a + b  "], 0.0)
+    completions, worker = service(engine, store)
+
+    async def scenario() -> None:
+        invoked = await completions.suggest(store.snapshot(URI), 1, 11, automatic=False)
+        assert invoked is not None and invoked.text == "a + b"
+        # "a + b  " is the same suggestion once post-processed: left out
+        assert invoked.alternatives == ("a - b",)
+        assert engine.requests[-1].alternatives == 2
+        store.open(URI, "python", 2, "def f(a, b):\n    return  \n")
+        automatic = await completions.suggest(store.snapshot(URI), 1, 12, automatic=True)
+        assert automatic is not None and automatic.alternatives == ()
+        assert engine.requests[-1].alternatives == 0
+
+    try:
+        asyncio.run(scenario())
     finally:
         worker.stop()

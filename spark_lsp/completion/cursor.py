@@ -5,7 +5,7 @@ text to show for the model's answer (post-processing and the syntax check)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spark_lsp.completion.postprocess import BLOCK_OPENERS, CursorContext, clean, wants_multiline
 from spark_lsp.completion.settings import CompletionSettings
@@ -93,12 +93,17 @@ class CursorState:
     head: str  # the selected popup item's text, which the suggestion extends
     extra_context: tuple[tuple[str, str], ...] = ()
     key: CursorWindow | None = None  # the type-through cache's key (the plain window)
+    # The whitespace between the prompt's prefix and the cursor (see ``natural_boundary``):
+    # the model writes it, and its answer must start on a new line.
+    boundary: str = ""
 
     @property
     def cache_key(self) -> CursorWindow:
         return self.key or self.window
 
-    def request(self, settings: CompletionSettings, key: str, file_path: str) -> GenerationRequest:
+    def request(
+        self, settings: CompletionSettings, key: str, file_path: str, heal: bool = True
+    ) -> GenerationRequest:
         return infill_request(
             self.window,
             self.extra_context,
@@ -108,6 +113,7 @@ class CursorState:
             stop=() if self.multiline else ("\n",),
             stop_after_text=self.context.on_blank_line,
             predict_time_budget_ms=settings.predict_time_budget_ms,
+            heal=heal,
         )
 
 
@@ -130,6 +136,7 @@ def cursor_state(
     empty_block = (
         starts_empty_block(language_id, *local_text(window)) if context.on_blank_line else None
     )
+    window, boundary = natural_boundary(window, context)
     return CursorState(
         context,
         window,
@@ -138,7 +145,34 @@ def cursor_state(
         quick.head,
         built.extra_context if built is not None else (),
         quick.window,
+        boundary,
     )
+
+
+def natural_boundary(window: CursorWindow, context: CursorContext) -> tuple[CursorWindow, str]:
+    """On a blank line, the prompt's prefix ends after the last non-blank character before the
+    cursor, not in the line break and indentation: a prefix ending in a newline or in spaces is
+    a token boundary the model rarely saw in training (asked that way it often answers a line
+    other than the one it would write itself). The model then writes the line break and the
+    indentation; ``at_cursor`` keeps what continues the text actually there."""
+    if not context.on_blank_line:
+        return window, ""
+    kept = window.prefix.rstrip(" \t\r\n")
+    if not kept or "\n" not in window.prefix[len(kept) :]:
+        return window, ""
+    return replace(window, prefix=kept), window.prefix[len(kept) :]
+
+
+def at_cursor(raw: str, boundary: str) -> str | None:
+    """The model's answer from the natural boundary, as text at the cursor: it must start on a
+    new line (an answer that goes on with the line above is not for this line); its leading
+    blank lines and the indentation the cursor already has are handled by post-processing."""
+    if not boundary:
+        return raw
+    start = len(raw) - len(raw.lstrip(" \t"))
+    if not raw[start:].startswith(("\n", "\r")):
+        return None
+    return raw[start:].replace("\r\n", "\n").replace("\r", "\n")
 
 
 def local_text(window: CursorWindow) -> tuple[str, str]:
@@ -184,10 +218,14 @@ def finish(
     """The text to show for raw model output, or None: the rules of ``postprocess``, then the
     syntax check (a suggestion may not add syntax errors around the cursor). ``disabled`` names
     rules to skip, ``"syntax_check"`` included."""
-    text = clean(raw, state.context, multiline, disabled)
+    from_cursor = at_cursor(raw, state.boundary)
+    if from_cursor is None:
+        return None
+    text = clean(from_cursor, state.context, multiline, disabled)
     if text is None:
         return None
     prefix, suffix = local_text(state.window)
+    prefix += state.boundary  # the text around the cursor as it is
     if "syntax_check" not in disabled and not keeps_syntax(language_id, prefix, text, suffix):
         return None
     return text

@@ -27,6 +27,7 @@ from spark_lsp.completion.cursor import (
     cursor_state,
     finish,
     infill_request,
+    natural_boundary,
     next_line_indent,
     quick_state,
 )
@@ -54,6 +55,7 @@ class Suggestion:
     text: str  # replaces [start_column, cursor column) of the line, code points
     start_column: int
     from_cache: bool
+    alternatives: tuple[str, ...] = ()  # other suggestions, distinct, for the same range
 
 
 class CompletionService:
@@ -173,19 +175,31 @@ class CompletionService:
             self._prompt_window(snapshot, lines_changed=selected is not None),
             quick,
         )
-        text, complete = await self._generate(worker, snapshot, state)
+        alternatives = 0 if automatic or state.multiline else self.settings.alternatives
+        text, complete, others = await self._generate(worker, snapshot, state, alternatives)
         if complete:
             self._refresh_context_when_idle(snapshot, line, column)
-        return self._fresh(snapshot, quick, text)
+        suggestion = self._fresh(snapshot, quick, text)
+        if suggestion is None or not others:
+            return suggestion
+        return replace(suggestion, alternatives=tuple(quick.head + other for other in others))
 
     async def _generate(
-        self, worker: InferenceWorker, snapshot: DocumentSnapshot, state: CursorState
-    ) -> tuple[str | None, bool]:
-        """The model's suggestion for ``state``, and whether the model finished its answer. A
-        block answers with its first line as soon as it is decoded; the rest keeps generating in
-        the background and lands in the cache."""
+        self,
+        worker: InferenceWorker,
+        snapshot: DocumentSnapshot,
+        state: CursorState,
+        alternatives: int = 0,
+    ) -> tuple[str | None, bool, tuple[str, ...]]:
+        """The model's suggestion for ``state``, whether the model finished its answer, and up
+        to ``alternatives`` other suggestions (distinct, post-processed). A block answers with
+        its first line as soon as it is decoded; the rest keeps generating in the background
+        and lands in the cache."""
         language = snapshot.language_id
-        request = state.request(self.settings, snapshot.uri, self._file_path(snapshot.uri))
+        request = replace(
+            state.request(self.settings, snapshot.uri, self._file_path(snapshot.uri)),
+            alternatives=alternatives,
+        )
         self.model_calls += 1
         first_line = FirstLine(asyncio.get_running_loop()) if state.multiline else None
         job = worker.submit(request, first_line.feed if first_line else None)
@@ -196,21 +210,26 @@ class CompletionService:
                 if not finished.done():
                     self._complete_in_background(snapshot.uri, finished, state, language)
                     line_text = finish(first_line.ready.result(), state, language, False)
-                    return line_text, False
+                    return line_text, False, ()
             result = await finished
         except asyncio.CancelledError:
             finished.cancel()  # run_job cancels the job
             raise
         if result.stop_reason is StopReason.FAILED:
             logger.warning("no suggestion for %s: %s", snapshot.uri, result.error)
-            return None, False
+            return None, False, ()
         if result.stop_reason is StopReason.CANCELLED:
-            return None, False
+            return None, False, ()
         text = finish(result.text, state, language, state.multiline)
         if text is not None:
             key = state.cache_key
             self._cache(snapshot.uri).store(key.prefix, key.suffix, text)
-        return text, True
+        others: list[str] = []
+        for raw in result.alternatives:
+            other = finish(raw, state, language, state.multiline)
+            if other is not None and other != text and other not in others:
+                others.append(other)
+        return text, True, tuple(others)
 
     def _refresh_context_when_idle(
         self, snapshot: DocumentSnapshot, line: int, column: int
@@ -241,8 +260,11 @@ class CompletionService:
         built = context.build(snapshot, line, column, self.settings.max_new_tokens, candidates)
         if worker is None or built is None:
             return
+        window, _ = natural_boundary(
+            built.window, quick_state(snapshot.lines, line, column).context
+        )
         request = infill_request(
-            built.window,
+            window,
             built.extra_context,
             self._file_path(snapshot.uri),
             snapshot.uri + "#warm-up",

@@ -20,6 +20,9 @@ class CompletionSettings:
     fallback_sort: Literal["last", "first"] = setting(
         "last", "textDocument/completion items: after (last) or before (first) the others"
     )
+    alternatives: int = setting(
+        2, "other suggestions an invoked one-line request offers (cycle with Alt-] / Alt-[)", 0, 4
+    )
     context_refresh_idle_ms: int = setting(
         1000, "pause after which extra context is refreshed and warmed", 100, 60000
     )

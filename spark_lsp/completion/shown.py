@@ -31,15 +31,20 @@ class ShownItem:
 class ShownItems:
     def __init__(self) -> None:
         self._items: OrderedDict[int, tuple[Suggestion, str, int, int]] = OrderedDict()
+        # uri -> (the first id of its latest group of items, their snapshot)
         self._latest: dict[str, tuple[int, DocumentSnapshot]] = {}
         self._ids = itertools.count(1)
 
-    def add(self, item: ShownItem) -> int:
+    def add(self, item: ShownItem, alongside: bool = False) -> int:
+        """Keep an item; ``alongside``: it joins the previous item's group (the alternatives of
+        one answer), whose items all keep the snapshot."""
         assert item.snapshot is not None
         item_id = next(self._ids)
         uri = item.snapshot.uri
         self._items[item_id] = (item.suggestion, uri, item.line, item.column)
-        self._latest[uri] = (item_id, item.snapshot)
+        group = self._latest.get(uri)
+        first = group[0] if alongside and group is not None else item_id
+        self._latest[uri] = (first, item.snapshot)
         while len(self._items) > KEPT_ITEMS:
             self._items.popitem(last=False)
         return item_id
@@ -52,7 +57,7 @@ class ShownItems:
             return None
         suggestion, uri, line, column = found
         latest = self._latest.get(uri)
-        snapshot = latest[1] if latest is not None and latest[0] == item_id else None
+        snapshot = latest[1] if latest is not None and item_id >= latest[0] else None
         return ShownItem(suggestion, snapshot, line, column)
 
     def text(self, item_id: object) -> str | None:

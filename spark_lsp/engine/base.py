@@ -97,6 +97,13 @@ class GenerationRequest:
     supersedes: bool = True
     # The answer's tokens so far, when a preempted request continues (they follow the prompt).
     resume: tuple[int, ...] = ()
+    # Token healing of an infill prompt (see engine/healing.py): the prefix backs up by its last
+    # token and the answer's first tokens spell it again (the answer excludes those bytes).
+    # The in-process engine heals; a remote server's API has no way to, so it ignores this.
+    heal: bool = False
+    # How many other answers to add, each starting with one of the next most likely first
+    # tokens and continued greedily on the same cells (the in-process engine; others ignore it).
+    alternatives: int = 0
 
 
 def stop_index(text: str, request: GenerationRequest) -> int:
@@ -130,6 +137,7 @@ class GenerationResult:
     stats: GenerationStats = field(default_factory=GenerationStats)
     error: str = ""  # why, when the stop reason is FAILED
     resume: tuple[int, ...] = ()  # with PREEMPTED: the answer's tokens so far
+    alternatives: tuple[str, ...] = ()  # other answers, when the request asked for them
 
 
 class EngineError(Exception):

@@ -20,7 +20,8 @@ from spark_lsp.engine.base import (
 )
 from spark_lsp.engine.tokens import TokenCounter, fallback_encoding
 
-Responder = Callable[[GenerationRequest], str]
+# The answer; or a list of answers: the first is the answer, the others its alternatives.
+Responder = Callable[[GenerationRequest], "str | list[str]"]
 
 
 def echo_line_responder(request: GenerationRequest) -> str:
@@ -76,7 +77,8 @@ class FakeEngine:
         self.calls += 1
         self.requests.append(request)
         started = time.perf_counter()
-        answer = self._responder(request)
+        answers = self._responder(request)
+        answer, *others = [answers] if isinstance(answers, str) else answers
         pieces = re.findall(r"\s*\S+", answer)  # words with the whitespace before them
         pieces = pieces[len(request.resume) :]
         stats = GenerationStats(prompt_tokens=_prompt_length(request))
@@ -111,7 +113,15 @@ class FakeEngine:
             if on_text is not None:
                 on_text(piece)
         stats.total_ms = (time.perf_counter() - started) * 1000
-        return GenerationResult(text, reason, stats)
+        alternatives = tuple(_cut(other, request) for other in others[: request.alternatives])
+        if reason is StopReason.CANCELLED:
+            alternatives = ()
+        return GenerationResult(text, reason, stats, alternatives=alternatives)
+
+
+def _cut(text: str, request: GenerationRequest) -> str:
+    stop_at = stop_index(text, request)
+    return text if stop_at < 0 else text[:stop_at]
 
 
 def _prompt_length(request: GenerationRequest) -> int:

@@ -42,6 +42,7 @@ from spark_lsp.engine.base import (
     TextPrompt,
     TokenCallback,
 )
+from spark_lsp.engine.healing import HealingVocabulary, spelled
 from spark_lsp.engine.lookup import DraftLookup
 from spark_lsp.engine.reuse import SequenceState, plan_reuse
 from spark_lsp.engine.settings import EngineSettings
@@ -68,6 +69,7 @@ class Layout:
     body: list[int]
     split: int  # body[:split] is the prefix side, body[split:] the suffix side
     trigger: int
+    heal: bytes = b""  # the bytes of the prefix's last token, removed to be generated again
 
 
 class _Aborted(Exception):
@@ -117,6 +119,7 @@ class LlamaEngine:
         self.template = templates.detect(self)
         self._stop_ids = templates.stop_token_ids(self.template, self) | self._eog_ids()
         self._states: OrderedDict[str, SequenceState] = OrderedDict()
+        self._healing: HealingVocabulary | None = None
         # Counters for tests and benchmarks.
         self.requests = 0
         self.tokens_evaluated = 0
@@ -215,6 +218,10 @@ class LlamaEngine:
         answer_room = request.max_tokens + len(request.resume)  # a resumed answer's whole room
         budget = self.n_ctx - answer_room - 1 - len(trigger_tokens)
         self._fit(prefix_side, prefix_parts, suffix_side, suffix_parts, budget)
+        heal = b""
+        healable = request.heal and not request.resume and isinstance(request.prompt, InfillPrompt)
+        if healable and prefix_parts and prefix_parts[-1] and not prefix_side[-1].special:
+            heal = self.token_bytes(prefix_parts[-1].pop())
         prefix_tokens = [token for part in prefix_parts for token in part]
         tokens = prefix_tokens + [token for part in suffix_parts for token in part] + trigger_tokens
         if not tokens:
@@ -222,7 +229,7 @@ class LlamaEngine:
         split = min(len(prefix_tokens), len(tokens) - 1)
         # A resumed answer: its tokens so far follow the prompt (their cells were kept).
         tokens += request.resume
-        return Layout(tokens[:-1], split, tokens[-1])
+        return Layout(tokens[:-1], split, tokens[-1], heal)
 
     @staticmethod
     def _fit(
@@ -359,6 +366,18 @@ class LlamaEngine:
         logits = llama_cpp.llama_get_logits_ith(self._ctx, index)
         return int(np.argmax(np.ctypeslib.as_array(logits, shape=(self.n_vocab,))))
 
+    def _healing_pick(self, remaining: bytes, index: int = -1) -> int:
+        """The most likely token among those that go on spelling the healed bytes."""
+        if self._healing is None:
+            self._healing = HealingVocabulary(self.n_vocab, self.token_bytes, self.is_normal_token)
+        allowed = self._healing.allowed(remaining)
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(self._ctx, index), shape=(self.n_vocab,)
+        )
+        if not len(allowed):
+            return int(np.argmax(logits))
+        return int(allowed[int(np.argmax(logits[allowed]))])
+
     # -- the request --------------------------------------------------------------------------
 
     def generate(
@@ -465,25 +484,28 @@ class LlamaEngine:
         started: float,
         on_text: TokenCallback | None,
     ) -> GenerationResult:
-        answer = _TokenAnswer(
-            StreamedAnswer(request, on_text, started, stats), self.token_bytes, self._stop_ids
-        )
+        answer = self._answer(request, on_text, started, stats, layout.heal)
+        healing = layout.heal  # still to be spelled by the answer's first tokens
         lookup = DraftLookup(self.tokenize(request.draft)) if request.draft else None
         drafts = _DraftSchedule()
         budget = request.predict_time_budget_ms
         deadline = time.perf_counter() + budget / 1000 if budget else float("inf")
         generated: list[int] = []
         position = len(layout.body) + 1
-        token = self._greedy()
+        firsts = self._first_choices(healing, request.alternatives) if request.alternatives else []
+        token = self._pick(healing)
         try:
             while (reason := answer.take(token)) is None:
                 generated.append(token)
+                _, healing = spelled(self.token_bytes(token), healing)
                 if (reason := self._interrupted(deadline)) is not None:
                     break
                 room = min(
                     request.max_tokens - stats.tokens_generated, self.settings.batch_size - 1
                 )
-                draft = lookup.propose(generated, drafts.limit(room)) if lookup else []
+                draft = (
+                    lookup.propose(generated, drafts.limit(room)) if lookup and not healing else []
+                )
                 try:
                     self._decode(seq_id, [token, *draft], position, want_logits=True, every=True)
                 except _Aborted as aborted:
@@ -500,18 +522,108 @@ class LlamaEngine:
                 position += kept
                 if kept < len(draft):  # the rejected draft's cells go
                     llama_cpp.llama_memory_seq_rm(self._memory, seq_id, position, -1)
-                token = self._greedy(kept)
+                token = self._pick(healing, kept)
         finally:
-            if reason is StopReason.PREEMPTED:
-                self._keep_answer(key, seq_id, layout, generated)
-            else:
-                # Generated cells are not part of any prompt: drop them (and the trigger).
-                llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
+            self._release_answer_cells(key, seq_id, layout, generated, reason, bool(firsts))
+        result = answer.finish(reason)
         if reason is StopReason.PREEMPTED:
-            result = answer.finish(reason)
             result.resume = tuple(generated)
-            return result
-        return answer.finish(reason)
+        elif firsts and reason is not StopReason.CANCELLED:
+            result.alternatives = self._alternatives(request, seq_id, layout, firsts[1:], result)
+            llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
+        return result
+
+    def _release_answer_cells(
+        self,
+        key: str,
+        seq_id: int,
+        layout: Layout,
+        generated: list[int],
+        reason: StopReason | None,
+        alternatives: bool,
+    ) -> None:
+        """A preempted answer keeps its cells; any other's go (they are not part of any
+        prompt), and so does the trigger's, unless alternatives start from it."""
+        if reason is StopReason.PREEMPTED:
+            self._keep_answer(key, seq_id, layout, generated)
+            return
+        keep_trigger = alternatives and reason is not StopReason.CANCELLED
+        llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body) + keep_trigger, -1)
+
+    def _answer(
+        self,
+        request: GenerationRequest,
+        on_text: TokenCallback | None,
+        started: float,
+        stats: GenerationStats,
+        heal: bytes,
+    ) -> _TokenAnswer:
+        stream = StreamedAnswer(request, on_text, started, stats)
+        return _TokenAnswer(stream, self.token_bytes, self._stop_ids, skip=heal)
+
+    def _pick(self, healing: bytes, index: int = -1) -> int:
+        return self._healing_pick(healing, index) if healing else self._greedy(index)
+
+    def _first_choices(self, healing: bytes, alternatives: int) -> list[int]:
+        """The most likely first tokens (the greedy one first; twice as many others as wanted,
+        since some lead to an answer already given), healing respected, stop tokens left out."""
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(self._ctx, -1), shape=(self.n_vocab,)
+        )
+        if healing:
+            if self._healing is None:
+                self._healing = HealingVocabulary(
+                    self.n_vocab, self.token_bytes, self.is_normal_token
+                )
+            candidates = self._healing.allowed(healing)
+        else:
+            candidates = np.arange(self.n_vocab)
+        order = candidates[np.argsort(-logits[candidates], kind="stable")]
+        return [int(t) for t in order[: 3 * alternatives + 4] if int(t) not in self._stop_ids][
+            : 2 * alternatives + 1
+        ]
+
+    def _alternatives(
+        self,
+        request: GenerationRequest,
+        seq_id: int,
+        layout: Layout,
+        firsts: Sequence[int],
+        main: GenerationResult,
+    ) -> tuple[str, ...]:
+        """Up to ``request.alternatives`` answers that differ from the main one and from each
+        other (beyond surrounding whitespace): each first token continued greedily from the
+        trigger's cell, with the request's stop strings and limits; a cancellation or the time
+        budget ends them early."""
+        texts: list[str] = []
+        seen = {main.text.strip()}
+        budget = request.predict_time_budget_ms
+        deadline = time.perf_counter() + budget / 1000 if budget else float("inf")
+        for first in firsts:
+            if len(texts) >= request.alternatives:
+                break
+            answer = self._answer(
+                request, None, time.perf_counter(), GenerationStats(), layout.heal
+            )
+            healing, token, position = layout.heal, first, len(layout.body) + 1
+            reason = answer.take(token)
+            while reason is None and self._interrupted(deadline) is None:
+                _, healing = spelled(self.token_bytes(token), healing)
+                try:
+                    self._decode(seq_id, [token], position, want_logits=True)
+                except (_Aborted, _NoSlot):
+                    break
+                position += 1
+                token = self._pick(healing)
+                reason = answer.take(token)
+            llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body) + 1, -1)
+            if self._interrupted(deadline) is StopReason.CANCELLED:
+                break
+            text = answer.finish(reason or StopReason.TIME_BUDGET).text
+            if text.strip() not in seen:
+                seen.add(text.strip())
+                texts.append(text)
+        return tuple(texts)
 
     def _keep_answer(self, key: str, seq_id: int, layout: Layout, generated: list[int]) -> None:
         """A preempted request keeps the cells of its answer so far (all but the last token,
@@ -564,10 +676,12 @@ class _TokenAnswer:
         token_bytes: Callable[[int], bytes],
         stop_ids: frozenset[int],
         earlier: Sequence[int] = (),
+        skip: bytes = b"",
     ) -> None:
         """``earlier``: the tokens of the answer before a resumption (a character may have
-        been split across the preemption)."""
+        been split across the preemption); ``skip``: healed bytes the answer leaves out."""
         self._answer = answer
+        self._skip = skip
         self._token_bytes = token_bytes
         self._stop_ids = stop_ids
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -577,7 +691,10 @@ class _TokenAnswer:
     def take(self, token: int) -> StopReason | None:
         if token in self._stop_ids:
             return StopReason.EOS
-        return self._answer.add(self._decoder.decode(self._token_bytes(token)))
+        piece = self._token_bytes(token)
+        if self._skip:
+            piece, self._skip = spelled(piece, self._skip)
+        return self._answer.add(self._decoder.decode(piece))
 
     def finish(self, reason: StopReason) -> GenerationResult:
         """The answer; a preempted one keeps a character split across tokens for later."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -119,15 +120,22 @@ class InlineCompletion:
                 return types.InlineCompletionList(items=[])
             timing["latencyMs"] = (time.perf_counter() - started) * 1000
         self._usage.record_suggested(timing["latencyMs"])
-        item_id = self.shown.add(ShownItem(suggestion, snapshot, line, column))
-        item = types.InlineCompletionItem(
-            insert_text=suggestion.text,
-            range=self._range(snapshot, line, suggestion, column),
-            command=types.Command(
-                title="Accept suggestion", command=ACCEPT_COMMAND, arguments=[item_id]
-            ),
-        )
-        return types.InlineCompletionList(items=[item])
+        others = [
+            replace(suggestion, text=text, alternatives=()) for text in suggestion.alternatives
+        ]
+        items = []
+        for index, shown in enumerate((replace(suggestion, alternatives=()), *others)):
+            item_id = self.shown.add(ShownItem(shown, snapshot, line, column), alongside=index > 0)
+            items.append(
+                types.InlineCompletionItem(
+                    insert_text=shown.text,
+                    range=self._range(snapshot, line, shown, column),
+                    command=types.Command(
+                        title="Accept suggestion", command=ACCEPT_COMMAND, arguments=[item_id]
+                    ),
+                )
+            )
+        return types.InlineCompletionList(items=items)
 
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
         snapshot = self._snapshot(params.text_document.uri)

@@ -27,6 +27,7 @@ test('package.json declares the server options of the README, by group', () => {
     'maxTokensBlock',
     'predictTimeBudgetMs',
     'fallbackSort',
+    'alternatives',
     'contextRefreshIdleMs',
   ]);
   expect(names('context')).toEqual([
@@ -97,6 +98,7 @@ test('with nothing set, the server gets every completion and context default and
     maxTokensBlock: 128,
     predictTimeBudgetMs: 2000,
     fallbackSort: 'last',
+    alternatives: 2,
     contextRefreshIdleMs: 1000,
   });
   expect(built.context).toEqual({

@@ -112,6 +112,7 @@ test('the server starts with the options nested by group, client-only settings l
     maxTokensBlock: 128,
     predictTimeBudgetMs: 2000,
     fallbackSort: 'last',
+    alternatives: 2,
     contextRefreshIdleMs: 1000,
   });
   expect(options.context.maxPromptTokens).toBe(131072);

@@ -159,9 +159,10 @@ local function report(err, trigger_kind)
   end
 end
 
---- Sends one request at the cursor; `on_candidate(candidate or nil)` runs when its answer is
---- still current (same text, same cursor, still in insert mode).
-local function send(bufnr, trigger_kind, on_candidate)
+--- Sends one request at the cursor; `on_candidates(candidates)` (the answer's items, best
+--- first, possibly none) runs when its answer is still current (same text, same cursor, still
+--- in insert mode).
+local function send(bufnr, trigger_kind, on_candidates)
   local client = client_module.get(bufnr)
   if not client then
     return false
@@ -196,7 +197,14 @@ local function send(bufnr, trigger_kind, on_candidate)
       return
     end
     local items = type(result) == "table" and (result.items or result) or {}
-    on_candidate(candidate_from(items[1], client, bufnr))
+    local candidates = {}
+    for _, item in ipairs(items) do
+      local candidate = candidate_from(item, client, bufnr)
+      if candidate then
+        table.insert(candidates, candidate)
+      end
+    end
+    on_candidates(candidates)
   end, bufnr)
   if request_id then
     state.pending = { client = client, id = request_id }
@@ -206,7 +214,8 @@ end
 
 --- Asks for a suggestion at the cursor and shows it.
 function M.request(bufnr, trigger_kind)
-  return send(bufnr, trigger_kind, function(candidate)
+  return send(bufnr, trigger_kind, function(candidates)
+    local candidate = candidates[1]
     if not candidate then
       if trigger_kind == M.INVOKED then
         notify.info("no suggestion here")
@@ -218,13 +227,13 @@ function M.request(bufnr, trigger_kind)
       return -- the same text again (from the type-through cache): keep the item already shown
     end
     local state = state_of(bufnr)
-    state.candidates, state.index = { candidate }, 1
+    state.candidates, state.index = candidates, 1
     M.refresh(bufnr)
   end)
 end
 
---- Shows the next (step 1) or previous (-1) suggestion. The server answers one suggestion per
---- request, so going past the known ones asks it again (invoked) and keeps what is new.
+--- Shows the next (step 1) or previous (-1) suggestion. An invoked answer brings up to three;
+--- going past the known ones asks again (invoked) and keeps what is new.
 function M.cycle(bufnr, step)
   local state = states[bufnr]
   if not state or state.index == 0 then
@@ -239,19 +248,30 @@ function M.cycle(bufnr, step)
     show(target)
     return true
   end
-  return send(bufnr, M.INVOKED, function(candidate)
-    local is_new = candidate ~= nil
-    for _, known in ipairs(state.candidates) do
-      if candidate and split_at_cursor(bufnr, known) == split_at_cursor(bufnr, candidate) then
-        is_new = false
+  return send(bufnr, M.INVOKED, function(candidates)
+    local new = {}
+    for _, candidate in ipairs(candidates) do
+      local is_new = true
+      for _, known in ipairs(state.candidates) do
+        if split_at_cursor(bufnr, known) == split_at_cursor(bufnr, candidate) then
+          is_new = false
+        end
+      end
+      if is_new then
+        table.insert(new, candidate)
       end
     end
-    if is_new and step < 0 then
-      table.insert(state.candidates, 1, candidate)
+    if #new > 0 and step < 0 then
+      for index, candidate in ipairs(new) do
+        table.insert(state.candidates, index, candidate)
+      end
       show(1)
-    elseif is_new then
-      table.insert(state.candidates, candidate)
-      show(#state.candidates)
+    elseif #new > 0 then
+      local first = #state.candidates + 1
+      for _, candidate in ipairs(new) do
+        table.insert(state.candidates, candidate)
+      end
+      show(first)
     elseif #state.candidates > 1 then
       show(step < 0 and #state.candidates or 1) -- wrap around the known ones
     else
