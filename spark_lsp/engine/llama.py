@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -57,6 +58,7 @@ logger = logging.getLogger(__name__)
 # off, while a wrong guess wastes little once the length has come down.
 DRAFT_MIN_TOKENS = 8
 DRAFT_MAX_TOKENS = 64
+MIN_ALTERNATIVES_MS = 200.0  # alternatives may always take this long, however fast the answer
 # After a draft of which nothing was kept, drafting pauses for 1, 2, 4 ... (at most this many)
 # tokens: where the answer departs from its input, plain decoding is the cheaper step.
 DRAFT_MAX_PAUSE = 16
@@ -119,7 +121,13 @@ class LlamaEngine:
         self.template = templates.detect(self)
         self._stop_ids = templates.stop_token_ids(self.template, self) | self._eog_ids()
         self._states: OrderedDict[str, SequenceState] = OrderedDict()
+        # Token healing's sorted vocabulary takes about a second to build: built aside at load,
+        # so the first healed request does not pay for it.
         self._healing: HealingVocabulary | None = None
+        self._healing_build = threading.Thread(
+            target=self._build_healing, name="spark-healing-vocabulary", daemon=True
+        )
+        self._healing_build.start()
         # Counters for tests and benchmarks.
         self.requests = 0
         self.tokens_evaluated = 0
@@ -368,9 +376,7 @@ class LlamaEngine:
 
     def _healing_pick(self, remaining: bytes, index: int = -1) -> int:
         """The most likely token among those that go on spelling the healed bytes."""
-        if self._healing is None:
-            self._healing = HealingVocabulary(self.n_vocab, self.token_bytes, self.is_normal_token)
-        allowed = self._healing.allowed(remaining)
+        allowed = self._healing_vocabulary().allowed(remaining)
         logits = np.ctypeslib.as_array(
             llama_cpp.llama_get_logits_ith(self._ctx, index), shape=(self.n_vocab,)
         )
@@ -561,6 +567,14 @@ class LlamaEngine:
         stream = StreamedAnswer(request, on_text, started, stats)
         return _TokenAnswer(stream, self.token_bytes, self._stop_ids, skip=heal)
 
+    def _build_healing(self) -> None:
+        self._healing = HealingVocabulary(self.n_vocab, self.token_bytes, self.is_normal_token)
+
+    def _healing_vocabulary(self) -> HealingVocabulary:
+        self._healing_build.join()
+        assert self._healing is not None
+        return self._healing
+
     def _pick(self, healing: bytes, index: int = -1) -> int:
         return self._healing_pick(healing, index) if healing else self._greedy(index)
 
@@ -571,11 +585,7 @@ class LlamaEngine:
             llama_cpp.llama_get_logits_ith(self._ctx, -1), shape=(self.n_vocab,)
         )
         if healing:
-            if self._healing is None:
-                self._healing = HealingVocabulary(
-                    self.n_vocab, self.token_bytes, self.is_normal_token
-                )
-            candidates = self._healing.allowed(healing)
+            candidates = self._healing_vocabulary().allowed(healing)
         else:
             candidates = np.arange(self.n_vocab)
         order = candidates[np.argsort(-logits[candidates], kind="stable")]
@@ -593,12 +603,15 @@ class LlamaEngine:
     ) -> tuple[str, ...]:
         """Up to ``request.alternatives`` answers that differ from the main one and from each
         other (beyond surrounding whitespace): each first token continued greedily from the
-        trigger's cell, with the request's stop strings and limits; a cancellation or the time
-        budget ends them early."""
+        trigger's cell, with the request's stop strings and limits. Together they take at most
+        as long as the main answer took (so a request with alternatives costs at most about
+        twice one without); a cancellation ends them at once."""
         texts: list[str] = []
         seen = {main.text.strip()}
-        budget = request.predict_time_budget_ms
-        deadline = time.perf_counter() + budget / 1000 if budget else float("inf")
+        allowed_ms = max(main.stats.total_ms, MIN_ALTERNATIVES_MS)
+        if request.predict_time_budget_ms:
+            allowed_ms = min(allowed_ms, request.predict_time_budget_ms)
+        deadline = time.perf_counter() + allowed_ms / 1000
         for first in firsts:
             if len(texts) >= request.alternatives:
                 break
@@ -617,9 +630,9 @@ class LlamaEngine:
                 token = self._pick(healing)
                 reason = answer.take(token)
             llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body) + 1, -1)
-            if self._interrupted(deadline) is StopReason.CANCELLED:
+            if reason is None:  # out of time (or cancelled): an unfinished line is not shown
                 break
-            text = answer.finish(reason or StopReason.TIME_BUDGET).text
+            text = answer.finish(reason).text
             if text.strip() not in seen:
                 seen.add(text.strip())
                 texts.append(text)
@@ -661,6 +674,7 @@ class LlamaEngine:
         return kept, None
 
     def close(self) -> None:
+        self._healing_build.join()  # it reads the vocabulary that closing frees
         llama_cpp.llama_batch_free(self._batch)
         self._context.close()
         self._model.close()
