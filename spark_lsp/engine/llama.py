@@ -371,15 +371,17 @@ class LlamaEngine:
 
     def _greedy(self, index: int = -1) -> int:
         """The most likely next token after the ``index``-th token of the last batch."""
+        return int(np.argmax(self._logits(index)))
+
+    def _logits(self, index: int = -1) -> np.ndarray:
+        """The logits after the ``index``-th token of the last batch (a view, not a copy)."""
         logits = llama_cpp.llama_get_logits_ith(self._ctx, index)
-        return int(np.argmax(np.ctypeslib.as_array(logits, shape=(self.n_vocab,))))
+        return np.ctypeslib.as_array(logits, shape=(self.n_vocab,))
 
     def _healing_pick(self, remaining: bytes, index: int = -1) -> int:
         """The most likely token among those that go on spelling the healed bytes."""
         allowed = self._healing_vocabulary().allowed(remaining)
-        logits = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits_ith(self._ctx, index), shape=(self.n_vocab,)
-        )
+        logits = self._logits(index)
         if not len(allowed):
             return int(np.argmax(logits))
         return int(allowed[int(np.argmax(logits[allowed]))])
@@ -503,7 +505,8 @@ class LlamaEngine:
         try:
             while (reason := answer.take(token)) is None:
                 generated.append(token)
-                _, healing = spelled(self.token_bytes(token), healing)
+                if healing:
+                    _, healing = spelled(self.token_bytes(token), healing)
                 if (reason := self._interrupted(deadline)) is not None:
                     break
                 room = min(
@@ -581,9 +584,7 @@ class LlamaEngine:
     def _first_choices(self, healing: bytes, alternatives: int) -> list[int]:
         """The most likely first tokens (the greedy one first; twice as many others as wanted,
         since some lead to an answer already given), healing respected, stop tokens left out."""
-        logits = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits_ith(self._ctx, -1), shape=(self.n_vocab,)
-        )
+        logits = self._logits()
         if healing:
             candidates = self._healing_vocabulary().allowed(healing)
         else:
@@ -621,7 +622,8 @@ class LlamaEngine:
             healing, token, position = layout.heal, first, len(layout.body) + 1
             reason = answer.take(token)
             while reason is None and self._interrupted(deadline) is None:
-                _, healing = spelled(self.token_bytes(token), healing)
+                if healing:
+                    _, healing = spelled(self.token_bytes(token), healing)
                 try:
                     self._decode(seq_id, [token], position, want_logits=True)
                 except (_Aborted, _NoSlot):
