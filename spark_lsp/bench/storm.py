@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_lsp.bench.report import format_table, write_json
+from spark_lsp.lsp.transports import read_frames
 from spark_lsp.percentiles import median, percentile
 
 URI = "file:///storm/decoder.py"
@@ -154,11 +155,8 @@ class Storm:
     async def _read(self) -> None:
         stdout = self.process.stdout
         assert stdout is not None
-        while True:
-            header = await stdout.readuntil(b"\r\n\r\n")
-            length = int(header.split(b"Content-Length:")[1].split(b"\r\n")[0])
-            message = json.loads(await stdout.readexactly(length))
-            self._receive(message, time.perf_counter())
+        async for body in read_frames(stdout):  # the server's own frame reader
+            self._receive(json.loads(body), time.perf_counter())
 
     def _receive(self, message: dict[str, Any], now: float) -> None:
         if "method" in message:
