@@ -15,11 +15,13 @@ from spark_lsp.engine import (
     CancelToken,
     EngineError,
     GenerationRequest,
+    GenerationStats,
     InfillPrompt,
     Priority,
     StopReason,
     TextPrompt,
 )
+from spark_lsp.engine.llama import alternatives_allowance_ms
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.worker import InferenceWorker
@@ -248,6 +250,8 @@ def test_token_healing_backs_up_a_partial_word_and_spells_it_again(engine) -> No
 
 
 def test_alternatives_differ_and_leave_the_cells_as_they_were(engine) -> None:
+    # Warm: a cold request spends a tenth of its time on alternatives, often too little here.
+    engine.generate(infill(PREFIX, SUFFIX, key="alternatives", max_tokens=12), CancelToken())
     request = infill(PREFIX, SUFFIX, key="alternatives", max_tokens=12, alternatives=2)
     result = engine.generate(request, CancelToken())
     assert result.text.strip() == "b"
@@ -258,3 +262,10 @@ def test_alternatives_differ_and_leave_the_cells_as_they_were(engine) -> None:
         infill(PREFIX, SUFFIX, key="alternatives", max_tokens=12), CancelToken()
     )
     assert again.text == result.text and again.stats.tokens_evaluated == 1
+
+
+def test_alternatives_take_a_tenth_of_a_cold_request_and_a_warm_ones_own_time() -> None:
+    cold = GenerationStats(prompt_eval_ms=4000.0, total_ms=5000.0)
+    assert alternatives_allowance_ms(cold) == 500.0
+    warm = GenerationStats(prompt_eval_ms=20.0, total_ms=620.0)
+    assert alternatives_allowance_ms(warm) == 580.0

@@ -96,7 +96,18 @@ def load_tasks(limit: int) -> list[Task]:
         if lines[-1] == "":
             lines.pop()
         tasks.extend(Task(problem, i, lines) for i, entry in enumerate(lines) if entry.strip())
-    return tasks[:limit] if limit else tasks
+    return spread(tasks, limit)
+
+
+def spread(tasks: list[Task], limit: int) -> list[Task]:
+    """About ``limit`` tasks, whole problems taken at an even stride over the set (the first
+    problems alone are easier than the rest; a problem's lines share their prompt's cache)."""
+    if not limit or limit >= len(tasks):
+        return tasks
+    problems = list(dict.fromkeys(task.problem["task_id"] for task in tasks))
+    stride = max(1, round(len(tasks) / limit))
+    chosen = set(problems[::stride])
+    return [task for task in tasks if task.problem["task_id"] in chosen][:limit]
 
 
 def passes(task: Task, replacement: str) -> bool:
@@ -134,6 +145,8 @@ class Outcomes:
     passed: dict[str, list[bool]] = field(default_factory=dict)
     ms: dict[str, list[float]] = field(default_factory=dict)
     drops: list[dict[str, Any]] = field(default_factory=list)  # shown nothing, a raw was right
+    cold: list[tuple[float, float]] = field(default_factory=list)  # (raw ms, pipeline ms)
+    problems: set[str] = field(default_factory=set)
 
     def add(
         self, path: str, task: Task, candidate: str | None, runs: dict[str | None, bool]
@@ -150,6 +163,20 @@ class Outcomes:
             "pass_at_1": round(100 * sum(self.passed[path]) / total, 2),
             "median_ms": round(median(self.ms[path]), 1) if path in self.ms else None,
         }
+
+
+class FirstLineClock:
+    """When a streamed answer's first non-blank line was complete (what a block shows first)."""
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+        self._text = ""
+        self.ms = 0.0
+
+    def feed(self, piece: str) -> None:
+        self._text += piece
+        if not self.ms and "\n" in self._text.lstrip():
+            self.ms = (time.perf_counter() - self._started) * 1000
 
 
 def _line_request(window: CursorWindow, key: str) -> GenerationRequest:
@@ -191,7 +218,12 @@ def drop_reason(raw: str, state: CursorState, multiline: bool) -> str:
 def add_parser(benches: Any) -> None:
     infill = benches.add_parser("infill", help="HumanEval single-line infilling, raw vs pipeline")
     infill.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    infill.add_argument("--limit", type=int, default=0, help="first N tasks only (0: all)")
+    infill.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="about N tasks: whole problems at an even stride over the set (0: all)",
+    )
     infill.add_argument(
         "--cross-file",
         action="store_true",
@@ -240,10 +272,20 @@ def run_task(
         outcomes.add("raw-natural", task, _natural_line(natural.text), runs)
         outcomes.ms.setdefault("raw-natural", []).append(natural.stats.total_ms)
         right["raw-natural"] = _exact(_natural_line(natural.text), task)
-    generated = engine.generate(state.request(settings, key + "#pipeline", "", heal), CancelToken())
+    # As an invoked request: alternatives for a line; a block is shown at its first line.
+    request = replace(
+        state.request(settings, key + "#pipeline", "", heal),
+        alternatives=0 if state.multiline else settings.alternatives,
+    )
+    clock = FirstLineClock()
+    generated = engine.generate(request, CancelToken(), clock.feed)
     shown = finish(generated.text, state, "python", state.multiline)
     outcomes.add("pipeline", task, None if shown is None else typed + shown, runs)
-    outcomes.ms.setdefault("pipeline", []).append(generated.stats.total_ms)
+    shown_ms = clock.ms if state.multiline and clock.ms else generated.stats.total_ms
+    outcomes.ms.setdefault("pipeline", []).append(shown_ms)
+    if key not in outcomes.problems:  # a problem's first task: every protocol's prompt is cold
+        outcomes.problems.add(key)
+        outcomes.cold.append((raw.stats.total_ms, shown_ms))
     if shown is None and any(right.values()):
         reason = drop_reason(generated.text, state, state.multiline)
         outcomes.drops.append(
@@ -260,6 +302,18 @@ def run_task(
         outcomes.add(
             f"without {rule}", task, None if candidate is None else typed + candidate, runs
         )
+
+
+def cold_figures(pairs: list[tuple[float, float]]) -> dict[str, Any]:
+    """Medians of the cold requests' times and of their per-problem ratio pipeline / raw."""
+    if not pairs:
+        return {}
+    return {
+        "problems": len(pairs),
+        "raw_median_ms": round(median([raw for raw, _ in pairs]), 1),
+        "pipeline_median_ms": round(median([shown for _, shown in pairs]), 1),
+        "median_ratio": round(median([shown / max(raw, 1e-3) for raw, shown in pairs]), 2),
+    }
 
 
 def _report(
@@ -289,6 +343,14 @@ def _report(
     print(
         f"shown nothing where a raw answer was right: {len(outcomes.drops)} tasks ({share:.1f} %)"
     )
+    cold = cold_figures(outcomes.cold)
+    if cold:
+        print(
+            f"cold requests (each problem's first, {cold['problems']} problems): raw median "
+            f"{cold['raw_median_ms']} ms, pipeline (alternatives included) "
+            f"{cold['pipeline_median_ms']} ms, median ratio {cold['median_ratio']}x "
+            "(target: <= 1.1x)"
+        )
     for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
         print(f"  {reason}: {count}")
     print()
@@ -341,6 +403,7 @@ def main(args: argparse.Namespace) -> int:
             "results": summary,
             "gain": gain,
             "drops": outcomes.drops,
+            "cold": cold_figures(outcomes.cold),
         },
     )
     return 0

@@ -123,6 +123,7 @@ def stop_index(text: str, request: GenerationRequest) -> int:
 class GenerationStats:
     prompt_tokens: int = 0
     tokens_evaluated: int = 0  # prompt tokens actually computed (not served from the KV cache)
+    prompt_eval_ms: float = 0.0  # time spent computing them (the trigger token not included)
     tokens_generated: int = 0
     time_to_first_token_ms: float = 0.0
     total_ms: float = 0.0

@@ -58,7 +58,8 @@ logger = logging.getLogger(__name__)
 # off, while a wrong guess wastes little once the length has come down.
 DRAFT_MIN_TOKENS = 8
 DRAFT_MAX_TOKENS = 64
-MIN_ALTERNATIVES_MS = 200.0  # alternatives may always take this long, however fast the answer
+# Alternatives add at most this share of a request's own time (see alternatives_allowance_ms).
+ALTERNATIVES_SHARE = 0.1
 # After a draft of which nothing was kept, drafting pauses for 1, 2, 4 ... (at most this many)
 # tokens: where the answer departs from its input, plain decoding is the cheaper step.
 DRAFT_MAX_PAUSE = 16
@@ -72,6 +73,15 @@ class Layout:
     split: int  # body[:split] is the prefix side, body[split:] the suffix side
     trigger: int
     heal: bytes = b""  # the bytes of the prefix's last token, removed to be generated again
+
+
+def alternatives_allowance_ms(stats: GenerationStats) -> float:
+    """How long alternatives may take after the main answer: a tenth of its time, so that a
+    cold request (a prompt to evaluate) costs at most 1.1 times one without; or, when the
+    answer's decode outlasted its prompt's evaluation (a warm request: the cache held the
+    prompt), the difference: about the answer's own time again."""
+    decode_ms = stats.total_ms - stats.prompt_eval_ms
+    return max(ALTERNATIVES_SHARE * stats.total_ms, decode_ms - stats.prompt_eval_ms)
 
 
 class _Aborted(Exception):
@@ -437,6 +447,7 @@ class LlamaEngine:
     def _prepare(self, key: str, layout: Layout, stats: GenerationStats) -> int:
         """Bring the document's cells up to ``layout.body`` in a fresh sequence; decode the
         trigger. Returns that sequence; on abort the document keeps what was computed."""
+        began = time.perf_counter()
         state = self._state_for(key)
         refresh = None if self.settings.kv_reuse == "exact" else self.settings.suffix_refresh_tokens
         plan = plan_reuse(state, layout.body, layout.split, refresh)
@@ -475,6 +486,7 @@ class LlamaEngine:
         # The scratch now holds the whole body: it becomes the document's sequence.
         llama_cpp.llama_memory_seq_rm(mem, old, -1, -1)
         state.seq_id = scratch
+        stats.prompt_eval_ms = (time.perf_counter() - began) * 1000
         state.head = list(body[: layout.split])
         state.tail_start = layout.split
         state.tail = list(body[layout.split :])
@@ -604,12 +616,11 @@ class LlamaEngine:
     ) -> tuple[str, ...]:
         """Up to ``request.alternatives`` answers that differ from the main one and from each
         other (beyond surrounding whitespace): each first token continued greedily from the
-        trigger's cell, with the request's stop strings and limits. Together they take at most
-        as long as the main answer took (so a request with alternatives costs at most about
-        twice one without); a cancellation ends them at once."""
+        trigger's cell, with the request's stop strings and limits, within
+        ``alternatives_allowance_ms``; a cancellation ends them at once."""
         texts: list[str] = []
         seen = {main.text.strip()}
-        allowed_ms = max(main.stats.total_ms, MIN_ALTERNATIVES_MS)
+        allowed_ms = alternatives_allowance_ms(main.stats)
         if request.predict_time_budget_ms:
             allowed_ms = min(allowed_ms, request.predict_time_budget_ms)
         deadline = time.perf_counter() + allowed_ms / 1000

@@ -113,6 +113,7 @@ def _added(first: GenerationStats, second: GenerationStats) -> GenerationStats:
     return GenerationStats(
         prompt_tokens=first.prompt_tokens,
         tokens_evaluated=first.tokens_evaluated + second.tokens_evaluated,
+        prompt_eval_ms=first.prompt_eval_ms + second.prompt_eval_ms,
         tokens_generated=first.tokens_generated + second.tokens_generated,
         time_to_first_token_ms=first.time_to_first_token_ms or second.time_to_first_token_ms,
         total_ms=first.total_ms + second.total_ms,
