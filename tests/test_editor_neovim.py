@@ -256,6 +256,19 @@ def test_ghost_text_shows_what_the_server_sent(session: Session) -> None:
 
 
 @pytest.mark.model
+def test_next_and_previous_cycle_through_the_invoked_answers_items(session: Session) -> None:
+    result = session.results("completion")
+    first, cycled = result["first"]["item"]["insertText"], result["cycled"]
+    if cycled["messages"]:
+        assert "no other suggestion here" in cycled["messages"][-1]
+        assert cycled["next"]["item"] == first
+    else:
+        assert cycled["next"]["item"] != first, session.diagnostics()
+        assert cycled["next"]["ghost"] == cycled["next"]["item"]  # drawn whole, at the cursor
+    assert cycled["previous"] == {"item": first, "ghost": result["first"]["ghost"]["text"]}
+
+
+@pytest.mark.model
 def test_typing_the_suggestion_keeps_the_rest_without_a_model_call(session: Session) -> None:
     result = session.results("completion")
     if "typed_through" not in result:

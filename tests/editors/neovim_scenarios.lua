@@ -128,6 +128,34 @@ function M.completion(harness)
   }
   results.requests = harness.inline_requests
 
+  -- Next, then previous: an invoked answer brings up to three items; past the known ones the
+  -- plugin asks again. Either another suggestion is drawn, or a message says there is none.
+  local spark = require("spark_lsp")
+  local suggest = require("spark_lsp.suggest")
+  local first_text = results.first.item.insertText
+  local notified = #harness.report.notifications
+  spark.next(bufnr)
+  pcall(harness.wait_until, function()
+    local current = suggest.current(bufnr)
+    return (current and current.item.insertText ~= first_text)
+      or #harness.report.notifications > notified
+  end, WAIT_SUGGESTION_MS, "another suggestion or a message")
+  local function drawn()
+    local current = suggest.current(bufnr)
+    return {
+      item = current and current.item.insertText or vim.NIL,
+      ghost = (ghost(bufnr) or { text = vim.NIL }).text,
+    }
+  end
+  results.cycled = { next = drawn(), messages = {} }
+  for index = notified + 1, #harness.report.notifications do
+    table.insert(results.cycled.messages, harness.report.notifications[index].message)
+  end
+  results.cycled.messages = json_list(results.cycled.messages)
+  spark.prev(bufnr)
+  harness.sleep(50)
+  results.cycled.previous = drawn()
+
   -- Type-through: the first character of the suggestion, when it is a plain one. What is drawn
   -- right after the keystroke comes from the plugin alone (the next request waits for the
   -- debounce); the server then answers from its cache, without a model call.
