@@ -249,6 +249,19 @@ def test_token_healing_backs_up_a_partial_word_and_spells_it_again(engine) -> No
     assert healed.stats.tokens_evaluated <= len(engine.tokenize(suffix)) + 3
 
 
+def test_a_lead_makes_the_answer_start_with_it_after_the_healed_bytes(engine) -> None:
+    prefix, suffix = "total = 1 +", "\nprint(total)\n"
+    plain = engine.generate(infill(prefix, suffix, key="lead", max_tokens=8), CancelToken())
+    assert not plain.text.startswith("\n")  # the model goes on with the line
+    led = engine.generate(
+        infill(
+            prefix, suffix, key="lead", max_tokens=8, heal=True, lead="\n", stop_after_text=True
+        ),
+        CancelToken(),
+    )
+    assert led.text.startswith("\n"), led.text  # the healed "+" spelled, then the line break
+
+
 def test_alternatives_differ_and_leave_the_cells_as_they_were(engine) -> None:
     # Warm: a cold request spends a tenth of its time on alternatives, often too little here.
     engine.generate(infill(PREFIX, SUFFIX, key="alternatives", max_tokens=12), CancelToken())

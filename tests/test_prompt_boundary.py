@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from spark_lsp.completion.cursor import at_cursor, cursor_state, finish, natural_boundary
+from spark_lsp.completion.cursor import (
+    at_cursor,
+    cursor_state,
+    finish,
+    line_break_lead,
+    natural_boundary,
+)
 from spark_lsp.completion.postprocess import CursorContext
+from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.context.window import CursorWindow
 from spark_lsp.documents import split_lines
 from spark_lsp.engine.healing import HealingVocabulary, spelled
@@ -28,6 +35,17 @@ def test_a_blank_line_prompt_ends_after_the_last_non_blank_character() -> None:
     assert indented.window.prefix.endswith("out = []")
     assert indented.boundary == "\n    "
     assert indented.key.prefix.endswith("out = []\n    ")  # the cache keys on the real text
+
+
+def test_an_answer_from_the_boundary_must_start_with_the_line_break() -> None:
+    assert line_break_lead("\n    ") == "\n"
+    assert line_break_lead("  \n") == "\n"  # spaces ending the line above are not written
+    assert line_break_lead("") == ""
+    assert line_break_lead("\r\n") == ""  # models write "\n": unconstrained, at_cursor maps it
+    assert state_at(4, "    ").request(CompletionSettings(), "k", "").lead == "\n"
+    lines = split_lines(TEXT)
+    typed = cursor_state(lines, 1, 8, language_id="python")  # inside "out = []"
+    assert typed.request(CompletionSettings(), "k", "").lead == ""
 
 
 def test_the_boundary_only_moves_on_blank_lines() -> None:

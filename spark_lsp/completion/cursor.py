@@ -114,6 +114,7 @@ class CursorState:
             stop_after_text=self.context.on_blank_line,
             predict_time_budget_ms=settings.predict_time_budget_ms,
             heal=heal,
+            lead=line_break_lead(self.boundary),
         )
 
 
@@ -161,6 +162,14 @@ def natural_boundary(window: CursorWindow, context: CursorContext) -> tuple[Curs
     if not kept or "\n" not in window.prefix[len(kept) :]:
         return window, ""
     return replace(window, prefix=kept), window.prefix[len(kept) :]
+
+
+def line_break_lead(boundary: str) -> str:
+    """What an answer from the natural boundary must start with: the line break (after any
+    spaces ending the line above), since the suggestion is for the blank line; without the
+    constraint the model sometimes goes on with the line above, which ``at_cursor`` drops."""
+    rest = boundary.lstrip(" \t")
+    return "\n" if rest.startswith("\n") else ""
 
 
 def at_cursor(raw: str, boundary: str) -> str | None:

@@ -101,6 +101,10 @@ class GenerationRequest:
     # token and the answer's first tokens spell it again (the answer excludes those bytes).
     # The in-process engine heals; a remote server's API has no way to, so it ignores this.
     heal: bool = False
+    # Text the answer must start with (a line break, when the prompt ends above a blank line
+    # the suggestion is for): the in-process engine constrains its first tokens to spell it,
+    # like healed bytes, but keeps it in the answer; a remote server ignores it.
+    lead: str = ""
     # How many other answers to add, each starting with one of the next most likely first
     # tokens and continued greedily on the same cells (the in-process engine; others ignore it).
     alternatives: int = 0

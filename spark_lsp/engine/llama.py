@@ -73,6 +73,12 @@ class Layout:
     split: int  # body[:split] is the prefix side, body[split:] the suffix side
     trigger: int
     heal: bytes = b""  # the bytes of the prefix's last token, removed to be generated again
+    lead: bytes = b""  # what the answer must start with after them (GenerationRequest.lead)
+
+    @property
+    def spell(self) -> bytes:
+        """What the answer's first tokens are constrained to spell."""
+        return self.heal + self.lead
 
 
 def alternatives_allowance_ms(stats: GenerationStats) -> float:
@@ -247,7 +253,8 @@ class LlamaEngine:
         split = min(len(prefix_tokens), len(tokens) - 1)
         # A resumed answer: its tokens so far follow the prompt (their cells were kept).
         tokens += request.resume
-        return Layout(tokens[:-1], split, tokens[-1], heal)
+        lead = b"" if request.resume else request.lead.encode("utf-8")
+        return Layout(tokens[:-1], split, tokens[-1], heal, lead)
 
     @staticmethod
     def _fit(
@@ -505,7 +512,7 @@ class LlamaEngine:
         on_text: TokenCallback | None,
     ) -> GenerationResult:
         answer = self._answer(request, on_text, started, stats, layout.heal)
-        healing = layout.heal  # still to be spelled by the answer's first tokens
+        healing = layout.spell  # still to be spelled by the answer's first tokens
         lookup = DraftLookup(self.tokenize(request.draft)) if request.draft else None
         drafts = _DraftSchedule()
         budget = request.predict_time_budget_ms
@@ -630,7 +637,7 @@ class LlamaEngine:
             answer = self._answer(
                 request, None, time.perf_counter(), GenerationStats(), layout.heal
             )
-            healing, token, position = layout.heal, first, len(layout.body) + 1
+            healing, token, position = layout.spell, first, len(layout.body) + 1
             reason = answer.take(token)
             while reason is None and self._interrupted(deadline) is None:
                 if healing:
