@@ -57,6 +57,7 @@ def test_a_blank_pipeline_answer_is_counted_with_its_reason_when_a_raw_one_was_r
     outcomes = Outcomes()
     run_task(FakeEngine(responder), task, CompletionSettings(), outcomes, "line-start")
     assert [drop["reason"] for drop in outcomes.drops] == ["blank answer"]
+    assert outcomes.raw_right == 1
 
 
 def test_cold_figures_are_medians_side_by_side() -> None:

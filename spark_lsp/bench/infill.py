@@ -147,6 +147,7 @@ class Outcomes:
     drops: list[dict[str, Any]] = field(default_factory=list)  # shown nothing, a raw was right
     cold: list[tuple[float, float]] = field(default_factory=list)  # (raw ms, pipeline ms)
     problems: set[str] = field(default_factory=set)
+    raw_right: int = 0  # tasks where a raw protocol's answer was right
 
     def add(
         self, path: str, task: Task, candidate: str | None, runs: dict[str | None, bool]
@@ -286,6 +287,7 @@ def run_task(
     if key not in outcomes.problems:  # a problem's first task: every protocol's prompt is cold
         outcomes.problems.add(key)
         outcomes.cold.append((raw.stats.total_ms, shown_ms))
+    outcomes.raw_right += any(right.values())
     if shown is None and any(right.values()):
         reason = drop_reason(generated.text, state, state.multiline)
         outcomes.drops.append(
@@ -339,9 +341,10 @@ def _report(
     reasons: dict[str, int] = {}
     for drop in outcomes.drops:
         reasons[drop["reason"]] = reasons.get(drop["reason"], 0) + 1
-    share = 100 * len(outcomes.drops) / max(1, total)
+    share = 100 * len(outcomes.drops) / max(1, outcomes.raw_right)
     print(
-        f"shown nothing where a raw answer was right: {len(outcomes.drops)} tasks ({share:.1f} %)"
+        f"shown nothing where a raw answer was right: {len(outcomes.drops)} of "
+        f"{outcomes.raw_right} tasks ({share:.1f} %, target: <= 3 %)"
     )
     cold = cold_figures(outcomes.cold)
     if cold:
@@ -403,6 +406,7 @@ def main(args: argparse.Namespace) -> int:
             "results": summary,
             "gain": gain,
             "drops": outcomes.drops,
+            "raw_right": outcomes.raw_right,
             "cold": cold_figures(outcomes.cold),
         },
     )
