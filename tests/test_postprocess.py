@@ -11,6 +11,7 @@ from spark_lsp.completion.postprocess import (
     cut_at_existing_line,
     cut_repeated_lines,
     is_repetitive,
+    reindent_to_cursor,
     repeats_existing_code,
     skip_leading_blank_lines,
     stop_at_block_end,
@@ -44,6 +45,16 @@ def test_leading_blank_lines_are_skipped_on_a_blank_line_only() -> None:
     assert skip_leading_blank_lines("\n  \n    return x", ctx("    ")) == "return x"
     assert skip_leading_blank_lines("\nreturn x", ctx("x = ")) == "\nreturn x"
     assert clean("\n    return x\n", ctx(""), multiline=False) == "    return x"
+
+
+def test_a_line_written_at_another_indentation_moves_to_the_cursors() -> None:
+    after_indent = ctx("    ", previous="for x in xs:")
+    assert reindent_to_cursor("\n  y = x", after_indent) == "\n    y = x"
+    assert reindent_to_cursor("\n\ty = x\n\tz = y", after_indent) == "\n    y = x\n    z = y"
+    assert reindent_to_cursor("\n        y = x", after_indent) == "\n        y = x"  # deeper
+    assert reindent_to_cursor("y = x", after_indent) == "y = x"  # written at the cursor
+    assert reindent_to_cursor("\ny = x", ctx("", previous="x = 1")) == "\ny = x"  # column 0
+    assert clean("\n  y = x", after_indent, multiline=False) == "y = x"
 
 
 def test_repeated_lines_and_repetitive_output() -> None:

@@ -54,6 +54,23 @@ def wants_multiline(context: CursorContext, empty_block: bool | None = None) -> 
     return following is None or _indent_width(following) <= _indent_width(opener)
 
 
+def reindent_to_cursor(text: str, context: CursorContext) -> str:
+    """On a blank line after indentation, an answer that writes its own line break and then a
+    line indented otherwise than the cursor (shallower, or with other characters) is moved to
+    the cursor's indentation, the rest of a block with it: the user chose the indentation, and
+    the line as written would show mis-indented."""
+    indent = context.indent
+    blank = LEADING_BLANK_LINES.match(text)
+    if not context.on_blank_line or not indent or blank is None:
+        return text
+    lines = text[blank.end() :].split("\n")
+    written = lines[0][: _indent_width(lines[0])]
+    if written.startswith(indent):
+        return text
+    moved = [indent + line[len(written) :] if line.startswith(written) else line for line in lines]
+    return text[: blank.end()] + "\n".join(moved)
+
+
 def skip_leading_blank_lines(text: str, context: CursorContext) -> str:
     """On a blank line, the model sometimes starts with a newline: the line it means is the next
     non-blank one. Indentation the cursor already has is not repeated."""
@@ -159,6 +176,7 @@ Veto = Callable[[str, CursorContext], bool]
 
 # The rules by name, in the order ``clean`` applies them. Edits rewrite the text; vetoes drop it.
 BLOCK_EDITS: tuple[tuple[str, Edit], ...] = (
+    ("reindent_to_cursor", reindent_to_cursor),
     ("skip_leading_blank_lines", skip_leading_blank_lines),
     ("stop_at_block_end", stop_at_block_end),
     ("cut_at_existing_line", cut_at_existing_line),
@@ -166,6 +184,7 @@ BLOCK_EDITS: tuple[tuple[str, Edit], ...] = (
     ("strip_trailing_whitespace", strip_trailing_whitespace),
 )
 LINE_EDITS: tuple[tuple[str, Edit], ...] = (
+    ("reindent_to_cursor", reindent_to_cursor),
     ("skip_leading_blank_lines", skip_leading_blank_lines),
     ("first_line_only", first_line_only),
     ("strip_trailing_whitespace", strip_trailing_whitespace),
