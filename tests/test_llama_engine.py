@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from spark_lsp.engine import (
     StopReason,
     TextPrompt,
 )
-from spark_lsp.engine.llama import alternatives_allowance_ms
+from spark_lsp.engine.branching import alternatives_allowance_ms
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.worker import InferenceWorker
@@ -275,6 +276,19 @@ def test_alternatives_differ_and_leave_the_cells_as_they_were(engine) -> None:
         infill(PREFIX, SUFFIX, key="alternatives", max_tokens=12), CancelToken()
     )
     assert again.text == result.text and again.stats.tokens_evaluated == 1
+
+
+def test_alternatives_branch_where_the_answer_writes_text_not_at_its_line_break(engine) -> None:
+    prefix, suffix = "def total(xs):\n    result = 0", "\n    return result\n"
+    request = infill(
+        prefix, suffix, key="branch", max_tokens=16, heal=True, lead="\n", stop_after_text=True
+    )
+    engine.generate(request, CancelToken())  # warm
+    result = engine.generate(replace(request, alternatives=2), CancelToken())
+    texts = [result.text, *result.alternatives]
+    assert result.alternatives, result
+    assert all(text.startswith("\n") and text.strip() for text in texts), texts
+    assert len({text.strip() for text in texts}) == len(texts)
 
 
 def test_alternatives_take_a_tenth_of_a_cold_request_and_a_warm_ones_own_time() -> None:

@@ -43,6 +43,7 @@ from spark_lsp.engine.base import (
     TextPrompt,
     TokenCallback,
 )
+from spark_lsp.engine.branching import Branch, alternatives_allowance_ms, writes_text
 from spark_lsp.engine.healing import HealingVocabulary, spelled
 from spark_lsp.engine.lookup import DraftLookup
 from spark_lsp.engine.reuse import SequenceState, plan_reuse
@@ -58,8 +59,6 @@ logger = logging.getLogger(__name__)
 # off, while a wrong guess wastes little once the length has come down.
 DRAFT_MIN_TOKENS = 8
 DRAFT_MAX_TOKENS = 64
-# Alternatives add at most this share of a request's own time (see alternatives_allowance_ms).
-ALTERNATIVES_SHARE = 0.1
 # After a draft of which nothing was kept, drafting pauses for 1, 2, 4 ... (at most this many)
 # tokens: where the answer departs from its input, plain decoding is the cheaper step.
 DRAFT_MAX_PAUSE = 16
@@ -79,15 +78,6 @@ class Layout:
     def spell(self) -> bytes:
         """What the answer's first tokens are constrained to spell."""
         return self.heal + self.lead
-
-
-def alternatives_allowance_ms(stats: GenerationStats) -> float:
-    """How long alternatives may take after the main answer: a tenth of its time, so that a
-    cold request (a prompt to evaluate) costs at most 1.1 times one without; or, when the
-    answer's decode outlasted its prompt's evaluation (a warm request: the cache held the
-    prompt), the difference: about the answer's own time again."""
-    decode_ms = stats.total_ms - stats.prompt_eval_ms
-    return max(ALTERNATIVES_SHARE * stats.total_ms, decode_ms - stats.prompt_eval_ms)
 
 
 class _Aborted(Exception):
@@ -519,8 +509,8 @@ class LlamaEngine:
         deadline = time.perf_counter() + budget / 1000 if budget else float("inf")
         generated: list[int] = []
         position = len(layout.body) + 1
-        firsts = self._first_choices(healing, request.alternatives) if request.alternatives else []
         token = self._pick(healing)
+        branch = self._branch(request, token, healing, generated, layout)
         try:
             while (reason := answer.take(token)) is None:
                 generated.append(token)
@@ -551,15 +541,35 @@ class LlamaEngine:
                 if kept < len(draft):  # the rejected draft's cells go
                     llama_cpp.llama_memory_seq_rm(self._memory, seq_id, position, -1)
                 token = self._pick(healing, kept)
+                if branch is None and not draft:  # a draft's logits are not the pick's
+                    branch = self._branch(request, token, healing, generated, layout)
         finally:
-            self._release_answer_cells(key, seq_id, layout, generated, reason, bool(firsts))
+            branching = branch is not None and reason is not StopReason.CANCELLED
+            self._release_answer_cells(
+                key, seq_id, layout, generated, reason, branch.position if branching else None
+            )
         result = answer.finish(reason)
         if reason is StopReason.PREEMPTED:
             result.resume = tuple(generated)
-        elif firsts and reason is not StopReason.CANCELLED:
-            result.alternatives = self._alternatives(request, seq_id, layout, firsts[1:], result)
+        elif branch is not None and reason is not StopReason.CANCELLED:
+            result.alternatives = self._alternatives(request, seq_id, layout, branch, result)
             llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
         return result
+
+    def _branch(
+        self,
+        request: GenerationRequest,
+        token: int,
+        healing: bytes,
+        generated: list[int],
+        layout: Layout,
+    ) -> Branch | None:
+        """The branch for alternatives when ``token``, picked next, is the answer's first that
+        writes text (see ``branching``); None before, or when none are asked for."""
+        if not request.alternatives or not writes_text(self.token_bytes(token), healing):
+            return None
+        firsts = self._first_choices(healing, request.alternatives)
+        return Branch(tuple(generated), healing, firsts, len(layout.body) + 1 + len(generated))
 
     def _release_answer_cells(
         self,
@@ -568,15 +578,16 @@ class LlamaEngine:
         layout: Layout,
         generated: list[int],
         reason: StopReason | None,
-        alternatives: bool,
+        keep_until: int | None,
     ) -> None:
         """A preempted answer keeps its cells; any other's go (they are not part of any
-        prompt), and so does the trigger's, unless alternatives start from it."""
+        prompt), and so does the trigger's, except those before ``keep_until`` (where
+        alternatives start)."""
         if reason is StopReason.PREEMPTED:
             self._keep_answer(key, seq_id, layout, generated)
             return
-        keep_trigger = alternatives and reason is not StopReason.CANCELLED
-        llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body) + keep_trigger, -1)
+        start = len(layout.body) if keep_until is None else keep_until
+        llama_cpp.llama_memory_seq_rm(self._memory, seq_id, start, -1)
 
     def _answer(
         self,
@@ -600,44 +611,50 @@ class LlamaEngine:
     def _pick(self, healing: bytes, index: int = -1) -> int:
         return self._healing_pick(healing, index) if healing else self._greedy(index)
 
-    def _first_choices(self, healing: bytes, alternatives: int) -> list[int]:
-        """The most likely first tokens (the greedy one first; twice as many others as wanted,
-        since some lead to an answer already given), healing respected, stop tokens left out."""
+    def _first_choices(self, healing: bytes, alternatives: int) -> tuple[int, ...]:
+        """The most likely next tokens that write text (the greedy one first; twice as many
+        others as wanted, since some lead to an answer already given), healing respected."""
         logits = self._logits()
         if healing:
             candidates = self._healing_vocabulary().allowed(healing)
         else:
             candidates = np.arange(self.n_vocab)
         order = candidates[np.argsort(-logits[candidates], kind="stable")]
-        return [int(t) for t in order[: 3 * alternatives + 4] if int(t) not in self._stop_ids][
-            : 2 * alternatives + 1
-        ]
+        chosen: list[int] = []
+        for token in (int(t) for t in order[: 8 * alternatives + 8]):
+            if token not in self._stop_ids and writes_text(self.token_bytes(token), healing):
+                chosen.append(token)
+                if len(chosen) == 2 * alternatives + 1:
+                    break
+        return tuple(chosen)
 
     def _alternatives(
         self,
         request: GenerationRequest,
         seq_id: int,
         layout: Layout,
-        firsts: Sequence[int],
+        branch: Branch,
         main: GenerationResult,
     ) -> tuple[str, ...]:
         """Up to ``request.alternatives`` answers that differ from the main one and from each
-        other (beyond surrounding whitespace): each first token continued greedily from the
-        trigger's cell, with the request's stop strings and limits, within
-        ``alternatives_allowance_ms``; a cancellation ends them at once."""
+        other (beyond surrounding whitespace): the main answer's tokens up to the branch, then
+        each other first token there continued greedily, with the request's stop strings and
+        limits, within ``alternatives_allowance_ms``; a cancellation ends them at once."""
         texts: list[str] = []
         seen = {main.text.strip()}
         allowed_ms = alternatives_allowance_ms(main.stats)
         if request.predict_time_budget_ms:
             allowed_ms = min(allowed_ms, request.predict_time_budget_ms)
         deadline = time.perf_counter() + allowed_ms / 1000
-        for first in firsts:
+        for first in branch.firsts[1:]:
             if len(texts) >= request.alternatives:
                 break
             answer = self._answer(
                 request, None, time.perf_counter(), GenerationStats(), layout.heal
             )
-            healing, token, position = layout.spell, first, len(layout.body) + 1
+            for shared in branch.tokens:
+                answer.take(shared)
+            healing, token, position = branch.healing, first, branch.position
             reason = answer.take(token)
             while reason is None and self._interrupted(deadline) is None:
                 if healing:
@@ -649,7 +666,7 @@ class LlamaEngine:
                 position += 1
                 token = self._pick(healing)
                 reason = answer.take(token)
-            llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body) + 1, -1)
+            llama_cpp.llama_memory_seq_rm(self._memory, seq_id, branch.position, -1)
             if reason is None:  # out of time (or cancelled): an unfinished line is not shown
                 break
             text = answer.finish(reason).text
