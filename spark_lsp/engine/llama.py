@@ -524,13 +524,7 @@ class LlamaEngine:
                 draft = (
                     lookup.propose(generated, drafts.limit(room)) if lookup and not healing else []
                 )
-                try:
-                    self._decode(seq_id, [token, *draft], position, want_logits=True, every=True)
-                except _Aborted as aborted:
-                    reason = aborted.reason
-                    break
-                except _NoSlot:
-                    reason = StopReason.LENGTH  # the KV cache is full: end the answer here
+                if (reason := self._step(seq_id, [token, *draft], position)) is not None:
                     break
                 position += 1
                 kept, reason = self._verify(draft, answer, generated)
@@ -555,6 +549,16 @@ class LlamaEngine:
             result.alternatives = self._alternatives(request, seq_id, layout, branch, result)
             llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
         return result
+
+    def _step(self, seq_id: int, tokens: list[int], position: int) -> StopReason | None:
+        """Decode the answer's next token (and a draft behind it); a reason when it cannot."""
+        try:
+            self._decode(seq_id, tokens, position, want_logits=True, every=True)
+        except _Aborted as aborted:
+            return aborted.reason
+        except _NoSlot:
+            return StopReason.LENGTH  # the KV cache is full: end the answer here
+        return None
 
     def _branch(
         self,
