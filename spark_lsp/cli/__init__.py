@@ -1,4 +1,4 @@
-"""The ``spark-lsp`` command: serve (the default), complete, model, stats, bench.
+"""The ``spark-lsp`` command: serve (the default), complete, model, doctor, stats, bench.
 
 Each subcommand lives in its own module (``cli/serve.py`` ...) with an ``add_parser`` that
 declares its flags and a ``run``. Errors a user can fix (a bad flag, a port in use, an unwritable
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from spark_lsp import __version__
-from spark_lsp.cli import bench, complete, model, serve, stats
+from spark_lsp.cli import bench, complete, doctor, model, serve, stats
 from spark_lsp.cli.errors import UsageError
 from spark_lsp.engine.settings import engine_settings_from
 
@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "serve": serve,
     "complete": complete,
     "model": model,
+    "doctor": doctor,
     "stats": stats,
     "bench": bench,
 }

@@ -24,9 +24,10 @@ def run(args: argparse.Namespace) -> int:
     progress = models.stderr_progress()
     try:
         if args.action == "verify":
-            if settings.model or settings.hf_repo:
-                raise UsageError("verify checks the embedded default model only")
-            print(f"verified {models.verify(progress=progress)}")
+            preset = models.PRESETS.get(settings.model or "default")
+            if preset is None or settings.hf_repo:
+                raise UsageError("verify checks an embedded model (--model default or large)")
+            print(f"verified {models.verify(preset, progress=progress)}")
         elif args.action == "path":
             print(models.resolve(settings.model, settings.hf_repo, settings.hf_file, progress))
         else:
