@@ -30,7 +30,9 @@ X86_FEATURES: tuple[tuple[str, str], ...] = (
     ("amx_int8", "AMX_INT8"),
 )
 AMX = frozenset({"AMX_INT8"})
-_ARCH_GET_XCOMP_PERM = 0x1022
+# The extended states the kernel supports and will grant on request (llama.cpp's AMX code
+# requests XTILEDATA itself); a VM that hides AMX from XCR0 leaves the bit out.
+_ARCH_GET_XCOMP_SUPP = 0x1021
 _XFEATURE_XTILEDATA = 18
 _SYS_ARCH_PRCTL_X86_64 = 158
 
@@ -60,13 +62,13 @@ def llama_features(flags: frozenset[str], amx_granted: bool) -> frozenset[str]:
 
 
 def amx_granted() -> bool:
-    """Whether the kernel lets this process use AMX tiles (Linux x86-64 only)."""
+    """Whether the kernel can grant this process AMX tiles (Linux x86-64 only)."""
     if platform.system() != "Linux" or platform.machine() != "x86_64":
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         mask = ctypes.c_uint64(0)
-        status = libc.syscall(_SYS_ARCH_PRCTL_X86_64, _ARCH_GET_XCOMP_PERM, ctypes.byref(mask))
+        status = libc.syscall(_SYS_ARCH_PRCTL_X86_64, _ARCH_GET_XCOMP_SUPP, ctypes.byref(mask))
     except (OSError, AttributeError):
         return False
     return status == 0 and bool(mask.value & (1 << _XFEATURE_XTILEDATA))

@@ -41,8 +41,7 @@ def build_lines(report: cpu.CpuReport, system_info: str) -> tuple[list[str], lis
             f"the llama.cpp build leaves {', '.join(unused)} unused; rebuild it with: "
             + REBUILD.format(args=cpu.cmake_args(report.features))
         )
-    beyond = [name for name in build if name in dict(cpu.X86_FEATURES).values()]
-    missing = sorted(set(beyond) - report.features)
+    missing = sorted(build & {name for _, name in cpu.X86_FEATURES} - report.features)
     if missing and report.machine == "x86_64":
         warnings.append(
             f"the llama.cpp build uses {', '.join(missing)}, which this CPU (or its kernel) does "
