@@ -545,7 +545,8 @@ class LlamaEngine:
         result = answer.finish(reason)
         if reason is StopReason.PREEMPTED:
             result.resume = tuple(generated)
-        elif branch is not None and reason is not StopReason.CANCELLED:
+        elif branching:
+            assert branch is not None
             result.alternatives = self._alternatives(request, seq_id, layout, branch, result)
             llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
         return result
@@ -663,9 +664,7 @@ class LlamaEngine:
             while reason is None and self._interrupted(deadline) is None:
                 if healing:
                     _, healing = spelled(self.token_bytes(token), healing)
-                try:
-                    self._decode(seq_id, [token], position, want_logits=True)
-                except (_Aborted, _NoSlot):
+                if self._step(seq_id, [token], position) is not None:
                     break
                 position += 1
                 token = self._pick(healing)
