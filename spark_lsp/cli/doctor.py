@@ -15,6 +15,7 @@ from spark_lsp.cli.log import configure_logging
 from spark_lsp.engine.settings import EngineSettings, add_engine_arguments, engine_settings_from
 
 REBUILD = (
+    "python3 install.py in a source checkout (it chooses these flags), or "
     'CMAKE_ARGS="{args}" pip install --force-reinstall --no-cache-dir --no-deps llama-cpp-python'
 )
 
@@ -39,14 +40,14 @@ def build_lines(report: cpu.CpuReport, system_info: str) -> tuple[list[str], lis
     if unused:
         warnings.append(
             f"the llama.cpp build leaves {', '.join(unused)} unused; rebuild it with: "
-            + REBUILD.format(args=cpu.cmake_args(report.features))
+            + REBUILD.format(args=cpu.cmake_args(report.features, report.machine))
         )
     missing = sorted(build & {name for _, name in cpu.X86_FEATURES} - report.features)
     if missing and report.machine == "x86_64":
         warnings.append(
             f"the llama.cpp build uses {', '.join(missing)}, which this CPU (or its kernel) does "
             "not offer: it may crash with SIGILL; rebuild it with: "
-            + REBUILD.format(args=cpu.cmake_args(report.features))
+            + REBUILD.format(args=cpu.cmake_args(report.features, report.machine))
         )
     return lines, warnings
 

@@ -1,11 +1,12 @@
 """The in-process llama.cpp engine, with KV-cache reuse across keystrokes.
 
 llama-cpp-python's ``Llama`` class keeps one sequence and ignores ``n_seq_max``/``kv_unified``,
-so this module builds the context itself: several sequences share one unified KV cache. Each
-document keeps its cells in its own sequence (up to ``max_documents``, least recently used evicted).
-A request copies the reusable cells into a scratch sequence (copying shares cells, it computes
-nothing), decodes only what changed, and the scratch becomes the document's sequence. See
-``engine/reuse.py`` for the plan and the measurements behind it.
+so this module builds the context itself: several sequences share one unified KV cache. Only
+the active document's cells stay in it; the others' are parked in memory (up to
+``max_documents``, least recently used dropped) and restored when a request comes for them (see
+``engine/parking.py``). A request copies the reusable cells into a scratch sequence (copying
+shares cells, it computes nothing), decodes only what changed, and the scratch becomes the
+document's sequence. See ``engine/reuse.py`` for the plan and the measurements behind it.
 
 Cancellation: between tokens the loop checks the request's CancelToken; inside one llama_decode
 call llama.cpp's abort callback checks it between graph nodes, so prompt evaluation stops within
@@ -30,6 +31,7 @@ from llama_cpp import _internals
 from llama_cpp import _logger as llama_cpp_logger
 
 from spark_lsp import templates
+from spark_lsp.engine import parking
 from spark_lsp.engine.answer import StreamedAnswer
 from spark_lsp.engine.base import (
     CancelToken,
@@ -277,19 +279,20 @@ class LlamaEngine:
     # -- sequences --------------------------------------------------------------------------
 
     def _free_seq_id(self, keep: str) -> int:
-        used = {state.seq_id for state in self._states.values()}
+        used = {state.seq_id for state in self._states.values() if state.parked is None}
         for seq_id in range(self.n_seq):
             if seq_id not in used:
                 return seq_id
-        for key in self._states:
-            if key != keep:
+        for key, state in self._states.items():
+            if key != keep and state.parked is None:
                 self._drop_state(key)
                 return self._free_seq_id(keep)
         raise EngineError("no free sequence")  # unreachable: n_seq >= 2
 
     def _drop_state(self, key: str) -> None:
         state = self._states.pop(key)
-        llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
+        if state.parked is None:
+            llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
 
     def _adopt(self, key: str, new_key: str) -> None:
         """``new_key``'s cells are now ``key``'s (whose own cells are dropped)."""
@@ -301,12 +304,30 @@ class LlamaEngine:
         self._states.move_to_end(new_key)
 
     def _state_for(self, key: str) -> SequenceState:
+        """``key``'s state, its cells in the cache and every other document's parked."""
+        for other, state in list(self._states.items()):
+            if other != key and state.parked is None:
+                state.parked = parking.park(self._ctx, self._memory, state.seq_id)
+                state.seq_id = -1
+                if state.parked is None:
+                    del self._states[other]
         state = self._states.get(key)
+        if state is not None and state.parked is not None:
+            seq_id = self._free_seq_id(keep=key)
+            if not parking.restore(self._ctx, state.parked, seq_id):
+                llama_cpp.llama_memory_seq_rm(self._memory, seq_id, -1, -1)
+                state = None
+                del self._states[key]
+            else:
+                state.seq_id, state.parked = seq_id, None
         if state is None:
             state = SequenceState(self._free_seq_id(keep=key))
             llama_cpp.llama_memory_seq_rm(self._memory, state.seq_id, -1, -1)
             self._states[key] = state
         self._states.move_to_end(key)
+        parked = [other for other, kept in self._states.items() if kept.parked is not None]
+        for oldest in parked[: max(0, len(parked) - self.settings.max_documents)]:
+            self._drop_state(oldest)
         return state
 
     def reset(self) -> None:
@@ -416,8 +437,9 @@ class LlamaEngine:
                     seq_id = self._prepare(key, layout, stats)
                     break
                 except _NoSlot:
-                    if attempt == 0 and len(self._states) > 1:
-                        for other in [k for k in self._states if k != key]:
+                    resident = [k for k, s in self._states.items() if s.parked is None]
+                    if attempt == 0 and len(resident) > 1:
+                        for other in [k for k in resident if k != key]:
                             self._drop_state(other)
                     else:
                         logger.info("KV cache full: resetting the context")

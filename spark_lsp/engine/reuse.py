@@ -18,15 +18,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from spark_lsp.engine.parking import ParkedCells
+
 
 @dataclass
 class SequenceState:
-    """What one llama.cpp sequence holds: token ids at known positions."""
+    """What one llama.cpp sequence holds: token ids at known positions. A parked state's cells
+    are in ``parked`` instead of the cache (``seq_id`` is then -1)."""
 
     seq_id: int
     head: list[int] = field(default_factory=list)
     tail_start: int = 0
     tail: list[int] = field(default_factory=list)
+    parked: ParkedCells | None = None
 
     @property
     def tail_end(self) -> int:

@@ -33,7 +33,10 @@ class EngineSettings:
         128, "prompt tokens per llama_decode call (work kept when a request stops)", 16, 4096
     )
     max_documents: int = setting(
-        4, "documents whose KV-cache state is kept at once (sequences - 1)", 1, 63
+        4,
+        "other documents whose KV cells are parked in memory (the active one's: in the cache)",
+        1,
+        63,
     )
     kv_reuse: Literal["shift", "exact"] = setting(
         "shift", "shift: reuse the suffix's cells across keystrokes; exact: recompute the suffix"
