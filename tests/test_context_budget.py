@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from spark_lsp import models, templates
 from spark_lsp.context.builder import (
+    SLACK_SHARE,
     BuiltPrompt,
     ExtraChunk,
+    Placement,
     PromptBuilder,
     effective_budget,
 )
@@ -123,3 +125,39 @@ def test_prompts_never_exceed_the_budget(
 
 def test_the_candidates_are_over_a_million_tokens() -> None:
     assert sum(counter("qwen").count(text) for text in corpus()) > 1_000_000
+
+
+def test_in_a_file_larger_than_the_budget_the_window_stays_put_while_the_user_types() -> None:
+    """Typing six lines in the middle of a ~30k-token file with a 4,000-token budget: every
+    prompt fits and none moves the window's start (the KV cells behind it stay reusable; built
+    afresh each time, the window moves a block while these lines are typed), the window grows
+    by the lines typed, and a jump far down the file moves it."""
+    vocab = vocabulary("qwen")
+    builder = PromptBuilder(counter("qwen"), templates.detect(vocab), vocab.add_bos)
+    settings_ = ContextSettings()
+    lines = split_lines(corpus()[0])
+    assert counter("qwen").count(corpus()[0]) > 20_000
+    line, budget = len(lines) // 2, 4000
+    typed = "result = compute_the_total(values, weights=None)  # x"
+    lines.insert(line, "\n")
+    extra = [ExtraChunk("definitions", "lib/util.py", "def helper(): ...\n")]
+    first = builder.build(lines, line, 0, "pkg/module.py", extra, budget, settings_)
+    assert first.tokens <= budget - budget // SLACK_SHARE  # a fresh build leaves the slack
+    placement = Placement.of(first, len(lines))
+    for row in range(line, line + 6):
+        for count in range(1, len(typed) + 1):
+            lines[row] = typed[:count] + "\n"
+            built = builder.build(
+                lines, row, count, "pkg/module.py", extra, budget, settings_, placement
+            )
+            assert built.tokens <= budget
+            assert built.window.first_line == first.window.first_line
+            assert built.window.last_line == first.window.last_line + row - line
+            assert built.extra_context == first.extra_context
+            start, end = built.window.first_line, built.window.last_line
+            assert built.window.prefix + built.window.suffix == "".join(lines[start:end])
+            placement = Placement.of(built, len(lines))
+        lines.insert(row + 1, "\n")  # Enter
+    far = len(lines) - 5
+    moved = builder.build(lines, far, 0, "pkg/module.py", extra, budget, settings_, placement)
+    assert moved.window.first_line > first.window.last_line and moved.tokens <= budget

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_lsp import models
+from spark_lsp.bench import lsp_typing
 from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.bench.traces import (
     MAX_TOKENS,
@@ -38,18 +39,39 @@ from spark_lsp.bench.traces import (
 from spark_lsp.engine import InfillPrompt
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import EngineSettings, add_engine_arguments, engine_settings_from
+from spark_lsp.engine.vocabulary import LlamaVocabulary
 
 
 def add_parser(benches: Any) -> None:
     latency = benches.add_parser("latency", help="keystroke-to-first-token on typing traces")
     latency.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    latency.add_argument("--points-per-file", type=int, default=3, help="positions per file")
+    latency.add_argument(
+        "--points-per-file", type=int, help="positions per file (default 1; --full: 3)"
+    )
     latency.add_argument("--max-positions", type=int, default=0, help="cap on positions (0: none)")
     latency.add_argument(
-        "--exact-keystrokes", type=int, default=200, help="keystrokes also run exactly"
+        "--exact-keystrokes", type=int, help="keystrokes also run exactly (default 40; --full: 200)"
     )
     latency.add_argument(
-        "--baseline-keystrokes", type=int, default=40, help="keystrokes run on the baseline"
+        "--baseline-keystrokes",
+        type=int,
+        help="keystrokes run on the baseline (default 20; --full: 40)",
+    )
+    latency.add_argument(
+        "--full", action="store_true", help="the long run (about ten times the keystrokes)"
+    )
+    latency.add_argument(
+        "--lsp",
+        action="store_true",
+        help="through the real server over stdio (didChange + Automatic inlineCompletion per "
+        "keystroke), reuse against exact recomputation",
+    )
+    latency.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a source file to take the traces from (repeatable; default: three real files)",
     )
     add_engine_arguments(latency)
 
@@ -112,14 +134,28 @@ def raw_decode_rate(engine: Any, tokens: int = 64) -> float:
     return rate
 
 
+FULL_RUN = {"points_per_file": 3, "exact_keystrokes": 200, "baseline_keystrokes": 40}
+QUICK_RUN = {"points_per_file": 1, "exact_keystrokes": 40, "baseline_keystrokes": 20}
+
+
+def apply_run_defaults(args: argparse.Namespace) -> None:
+    """Counts left unset take the quick run's defaults (a few minutes), or ``--full``'s."""
+    for name, value in (FULL_RUN if args.full else QUICK_RUN).items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+
+
 def main(args: argparse.Namespace) -> int:
+    apply_run_defaults(args)
     settings = engine_settings_from(args)
     if settings.backend == "remote":
         from spark_lsp.bench import remote_latency
 
         return remote_latency.main(args)
+    if args.lsp:
+        return main_lsp(args, settings)
     engine = load_engine(replace(settings, kv_reuse="shift"), models.stderr_progress())
-    points = pick_points(engine, source_files(), args.points_per_file)
+    points = pick_points(engine, trace_files(args), args.points_per_file)
     if args.max_positions:
         points = points[: args.max_positions]
     traces = [keystroke_prompts(point) for point in points]
@@ -141,6 +177,66 @@ def main(args: argparse.Namespace) -> int:
     baseline = run_baseline(model_path, settings, layouts)
     _report(args, settings, points, reuse, exact, baseline, raw_rate)
     return 0
+
+
+def trace_files(args: argparse.Namespace) -> list[Path]:
+    return [Path(name) for name in args.file] or source_files()
+
+
+def main_lsp(args: argparse.Namespace, settings: EngineSettings) -> int:
+    path = models.resolve(settings.model, settings.hf_repo, settings.hf_file)
+    points = pick_points(LlamaVocabulary(path), trace_files(args), args.points_per_file)
+    if args.max_positions:
+        points = points[: args.max_positions]
+    keys = sum(len(point.code) for point in points)
+    print(f"{len(points)} positions, {keys} keystrokes; through the server (reuse)...")
+    reuse = lsp_typing.run_lsp(points, replace(settings, kv_reuse="shift"))
+    exact_points = _limit_points(points, args.exact_keystrokes)
+    print(f"through the server (exact), {sum(len(p.code) for p in exact_points)} keystrokes...")
+    exact = lsp_typing.run_lsp(exact_points, replace(settings, kv_reuse="exact"))
+    same, compared = lsp_typing.agreement(reuse, exact)
+    rows = [("server (reuse)", lsp_typing.summary(reuse))]
+    rows.append(("server (reuse), same keys", lsp_typing.summary(reuse[:compared])))
+    rows.append(("server (exact)", lsp_typing.summary(exact)))
+    columns = (
+        "keystrokes",
+        "answer_ms_p50",
+        "answer_ms_p90",
+        "model_call_ms_p50",
+        "model_call_ms_p90",
+        "cache_share",
+        "empty_share",
+        "tokens_evaluated_p50",
+        "tokens_evaluated_max",
+        "exact_match",
+    )
+    headers = ("path", "keys", "p50", "p90", "model p50", "model p90", "cached", "empty")
+    table = [(name, *(row.get(column, "-") for column in columns)) for name, row in rows]
+    print(format_table((*headers, "eval p50", "eval max", "exact match"), table))
+    print(f"agreement reuse vs exact (shown first line): {same}/{compared}")
+    write_json(
+        args.json,
+        "latency-lsp",
+        {
+            "settings": dict(settings.__dict__),
+            "positions": [f"{p.path.name}:{p.line + 1}" for p in points],
+            **{name: row for name, row in rows},
+            "agreement": {"same_shown": same, "compared": compared},
+            "keystrokes_reuse": lsp_typing.as_json(reuse),
+            "keystrokes_exact": lsp_typing.as_json(exact),
+        },
+    )
+    return 0
+
+
+def _limit_points(points: list[TracePoint], keystrokes: int) -> list[TracePoint]:
+    chosen, count = [], 0
+    for point in points:
+        if count >= keystrokes:
+            break
+        chosen.append(point)
+        count += len(point.code)
+    return chosen
 
 
 def _report(

@@ -103,7 +103,7 @@ def run_engine(engine: Any, traces: list[list[InfillPrompt]], label: str) -> dic
         return {"keystrokes": 0, "answers": []}
     peak_rss_reset()
     ttft, total, evaluated, decode_rates, answers = [], [], [], [], []
-    for prompts in traces:
+    for done, prompts in enumerate(traces, start=1):
         key = f"{label}:{prompts[0].file_path}"  # one document per file, as in an editor
         engine.generate(request(prompts[0], key), CancelToken())  # cold start, not measured
         for prompt in prompts[1:]:
@@ -116,6 +116,7 @@ def run_engine(engine: Any, traces: list[list[InfillPrompt]], label: str) -> dic
                 decode_ms = stats.total_ms - stats.time_to_first_token_ms
                 decode_rates.append((stats.tokens_generated - 1) / (decode_ms / 1000))
             answers.append(first_line(result.text))
+        print(f"  {label}: {done}/{len(traces)} positions typed", flush=True)
     return {
         **latency_summary(ttft, total),
         "tokens_evaluated_p50": median(evaluated),

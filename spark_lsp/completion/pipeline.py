@@ -79,6 +79,7 @@ class CompletionService:
         self._refreshes: dict[str, asyncio.Task[None]] = {}
         self.model_calls = 0
         self.warmups = 0
+        self.tokens_evaluated = 0  # by the model calls of requests (not warm-ups or prefetches)
 
     @property
     def cache_hits(self) -> int:
@@ -212,6 +213,7 @@ class CompletionService:
                     line_text = finish(first_line.ready.result(), state, language, False)
                     return line_text, False, ()
             result = await finished
+            self.tokens_evaluated += result.stats.tokens_evaluated
         except asyncio.CancelledError:
             finished.cancel()  # run_job cancels the job
             raise

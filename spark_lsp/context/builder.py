@@ -7,6 +7,13 @@ prefix and suffix). Filling follows that order, so trimming cuts the far text fi
 definitions, then snippets, then recent edits. Everything is measured in whole pieces (a chunk, or
 a block of ``BLOCK_LINES`` lines aligned to the document), so the outcome is deterministic.
 
+Stability: a prompt that changes near its start throws the KV cache behind it away, so in a
+file larger than the budget the window must not move while the user types. A fresh build fills
+only ``budget - budget // SLACK_SHARE`` tokens, and the next builds keep its placement (the same
+first line, the same lines after the window, the same extra chunks) for as long as it fits the
+budget and holds the cursor's neighbourhood: typing spends the slack instead of moving the
+window a block at a time.
+
 Counting: the engine tokenizes each prompt segment on its own, so a prompt's length is the sum
 of its segments' counts; prefix and suffix are counted as aligned line blocks whose counts are
 cached by content (a keystroke recounts only the block it touched). A block split at a line end
@@ -24,6 +31,10 @@ from spark_lsp.context.window import CursorWindow
 from spark_lsp.engine.tokens import TokenCounter
 
 BLOCK_LINES = 32
+SLACK_SHARE = 8  # a fresh build leaves this share of the budget for typing
+# A kept placement must still hold this share of the cursor's neighbourhood (a fresh build may
+# not hold all of it either, when the budget is small).
+KEEP_NEAR_SHARE = 4
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,21 @@ class BuiltPrompt:
     tokens: int  # the estimate: at least what the engine's tokenizer will count
     budget: int
     near_tokens: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a document's last prompt sat, in terms that survive edits inside the window."""
+
+    extra_context: tuple[tuple[str, str], ...]
+    first_line: int
+    lines_after: int  # document lines after the window's end
+
+    @staticmethod
+    def of(built: BuiltPrompt, line_count: int) -> Placement:
+        return Placement(
+            built.extra_context, built.window.first_line, line_count - built.window.last_line
+        )
 
 
 def effective_budget(
@@ -84,8 +110,14 @@ class PromptBuilder:
         extra: Sequence[ExtraChunk],
         budget: int,
         settings: ContextSettings,
+        previous: Placement | None = None,
     ) -> BuiltPrompt:
-        """``lines`` keep their terminators; ``column`` counts code points."""
+        """``lines`` keep their terminators; ``column`` counts code points. ``previous``: the
+        document's last placement, kept when it still fits (see the module's docstring)."""
+        if previous is not None:
+            kept = self._keep(previous, lines, line, column, file_path, extra, budget, settings)
+            if kept is not None:
+                return kept
         count = self.counter.count
         near_above = 1 + -(-max(0, settings.near_lines_above - line % BLOCK_LINES) // BLOCK_LINES)
         near_below = 1 + -(-settings.near_lines_below // BLOCK_LINES)
@@ -95,7 +127,7 @@ class PromptBuilder:
         above = _blocks_above(lines, line, current[:column], far_above)  # nearest first
         below = _blocks_below(lines, line, current[column:], far_below)
         near = sum(map(count, above[:near_above])) + sum(map(count, below[:near_below]))
-        room = budget - self._overhead((), file_path) - near
+        room = budget - budget // SLACK_SHARE - self._overhead((), file_path) - near
 
         chosen, room = _choose_extra(extra, room, settings.definitions_tokens, count)
         taken_above = _take(above[near_above:], room * 3 // 4, count)
@@ -115,6 +147,41 @@ class PromptBuilder:
             "".join(reversed(prefix_blocks)), "".join(suffix_blocks), max(0, first_line), last_line
         )
         return BuiltPrompt(window, extra_context, total, budget, near)
+
+    def _keep(
+        self,
+        previous: Placement,
+        lines: Sequence[str],
+        line: int,
+        column: int,
+        file_path: str,
+        extra: Sequence[ExtraChunk],
+        budget: int,
+        settings: ContextSettings,
+    ) -> BuiltPrompt | None:
+        """The prompt at ``previous``'s placement, or None when it no longer holds a quarter of
+        the cursor's neighbourhood, its extra chunks are no longer offered, or it is over
+        ``budget``."""
+        first, last = previous.first_line, len(lines) - previous.lines_after
+        offered = {(chunk.path, chunk.text) for chunk in extra}
+        if (
+            first % BLOCK_LINES
+            or first > max(0, line - settings.near_lines_above // KEEP_NEAR_SHARE)
+            or last < min(len(lines), line + 1 + settings.near_lines_below // KEEP_NEAR_SHARE)
+            or not set(previous.extra_context) <= offered
+        ):
+            return None
+        count = self.counter.count
+        current = lines[line]
+        above = _blocks_above(lines, line, current[:column], (line - first) // BLOCK_LINES + 1)
+        below = _blocks_below(lines, line, current[column:], len(lines), until=last)
+        text_tokens = sum(map(count, above)) + sum(map(count, below))
+        total = self._overhead(previous.extra_context, file_path) + text_tokens
+        if total > budget:
+            return None
+        near = count(above[0]) + count(below[0])
+        window = CursorWindow("".join(reversed(above)), "".join(below), first, last)
+        return BuiltPrompt(window, previous.extra_context, total, budget, near)
 
     def _trim(
         self,
@@ -221,12 +288,15 @@ def _blocks_above(lines: Sequence[str], line: int, head: str, limit: int) -> lis
     return blocks
 
 
-def _blocks_below(lines: Sequence[str], line: int, tail: str, limit: int) -> list[str]:
+def _blocks_below(
+    lines: Sequence[str], line: int, tail: str, limit: int, until: int | None = None
+) -> list[str]:
     """The suffix as aligned blocks, nearest first; the first runs from the cursor to its
-    block's end."""
-    end = line - line % BLOCK_LINES + BLOCK_LINES
+    block's end; none reaches past line ``until``."""
+    until = len(lines) if until is None else until
+    end = min(line - line % BLOCK_LINES + BLOCK_LINES, until)
     blocks = [tail + "".join(lines[line + 1 : end])]
-    while end < len(lines) and len(blocks) < limit:
-        blocks.append("".join(lines[end : end + BLOCK_LINES]))
+    while end < until and len(blocks) < limit:
+        blocks.append("".join(lines[end : min(end + BLOCK_LINES, until)]))
         end += BLOCK_LINES
     return blocks

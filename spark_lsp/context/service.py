@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from spark_lsp.context.builder import BuiltPrompt, ExtraChunk, PromptBuilder
+from spark_lsp.context.builder import BuiltPrompt, ExtraChunk, Placement, PromptBuilder
 from spark_lsp.context.builder import effective_budget as budget_for
 from spark_lsp.context.definitions import ImportedDefinitions
 from spark_lsp.context.recent import BLOCK_LINES as RECENT_BLOCK_LINES
@@ -49,6 +49,7 @@ class ContextService:
         self.builder: PromptBuilder | None = None  # set once the model (its tokenizer) is loaded
         self.context_size: int | None = None
         self._frozen: dict[str, tuple[ExtraChunk, ...]] = {}
+        self._placements: dict[str, Placement] = {}  # where each document's last prompt sat
         self._private: dict[str, bool] = {}  # by URI, filled by prepare()
         self._paths: dict[str, str] = {}  # display paths by URI, filled by prepare()
         self._set_workspace(Workspace([], self.settings.private_files))
@@ -78,6 +79,7 @@ class ContextService:
     def forget(self, uri: str) -> None:
         self.recent.forget(uri)
         self._frozen.pop(uri, None)
+        self._placements.pop(uri, None)
         self._private.pop(uri, None)
         self._paths.pop(uri, None)
 
@@ -209,13 +211,16 @@ class ContextService:
         extra: tuple[ExtraChunk, ...] | None = None,
     ) -> BuiltPrompt | None:
         """The prompt for a cursor, with the document's frozen extra context (none before
-        ``prepare`` gathered it), or None before the model's tokenizer is known."""
+        ``prepare`` gathered it), or None before the model's tokenizer is known. With the
+        frozen context the document's last placement is kept while it fits; a prompt with
+        other ``extra`` chunks (a warm-up's) is placed afresh."""
         if self.builder is None:
             return None
+        frozen = extra is None
         if extra is None:
             extra = self._frozen.get(snapshot.uri, ())
         budget = budget_for(self.settings, self.context_size, max_new_tokens)
-        return self.builder.build(
+        built = self.builder.build(
             snapshot.lines,
             line,
             column,
@@ -223,4 +228,8 @@ class ContextService:
             extra,
             budget,
             self.settings,
+            self._placements.get(snapshot.uri) if frozen else None,
         )
+        if frozen:
+            self._placements[snapshot.uri] = Placement.of(built, len(snapshot.lines))
+        return built

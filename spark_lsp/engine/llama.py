@@ -337,9 +337,10 @@ class LlamaEngine:
     # -- decoding ---------------------------------------------------------------------------
 
     def _watch_prompt(self, enabled: bool) -> None:
-        """The abort callback runs between graph nodes: on for prompt evaluation, where one
-        llama_decode call can take seconds; off while generating, where the loop checks
-        between tokens and the per-node Python call would only slow decoding down."""
+        """The abort callback runs between graph nodes: on for a long prompt evaluation, where
+        one llama_decode call can take seconds; off for a keystroke's few tokens (one
+        micro-batch: ``_decode`` checks between micro-batches) and while generating, where the
+        loop checks between tokens and a Python call per node would only slow decoding."""
         callback = self._abort_callback if enabled else self._no_abort_callback
         llama_cpp.llama_set_abort_callback(self._ctx, callback, None)
 
@@ -430,7 +431,6 @@ class LlamaEngine:
         self._prompt_deadline = started + budget / 1000 if budget else float("inf")
         stats = GenerationStats(prompt_tokens=len(layout.body) + 1)
         key = request.key or "<default>"
-        self._watch_prompt(True)
         try:
             for attempt in range(3):
                 try:
@@ -490,6 +490,7 @@ class LlamaEngine:
         if plan.keep_head:
             llama_cpp.llama_memory_seq_cp(mem, old, scratch, 0, plan.keep_head)
         first, until = plan.evaluate_range
+        self._watch_prompt(until - first > self.settings.batch_size)
         try:
             self._decode(scratch, body[first:until], first, want_logits=False)
             stats.tokens_evaluated = until - first

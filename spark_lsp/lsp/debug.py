@@ -5,7 +5,8 @@ prompt a completion would send, and counters.
 - ``spark/debug/options``: the options in effect, as a client would write them.
 - ``spark/debug/prompt`` ``{textDocument: {uri}, position}``: the extra context chosen, the
   window's extent and the token count against the budget.
-- ``spark/debug/counters``: model calls versus suggestions served from cache, and more.
+- ``spark/debug/counters``: model calls versus suggestions served from cache, tokens the engine
+  evaluated (in all, and for requests' own model calls), and more.
 """
 
 from __future__ import annotations
@@ -131,4 +132,6 @@ class DebugRequests:
             "engineRequests": getattr(engine, "requests", 0),
             "acceptedItems": self._usage.stats.accepted,
             "localFallbacks": getattr(engine, "fallbacks", 0),
+            "tokensEvaluated": getattr(engine, "tokens_evaluated", 0),
+            "requestTokensEvaluated": self._completions.tokens_evaluated,
         }

@@ -1,0 +1,170 @@
+"""``spark-lsp bench latency --lsp``: the typing traces through the real server over stdio.
+
+For each trace point the document is opened with the line's code erased, one Automatic
+request warms it (not measured), then the code is typed back one character at a time: a
+didChange, then an Automatic ``textDocument/inlineCompletion`` (the server's own debounce
+applies), its answer awaited, as an editor would. Measured per keystroke: the time from the
+request to its answer, whether the model ran (the server's counters) and how many tokens it
+evaluated, and the suggestion shown. A suggestion is right when, applied, its first line gives
+the real line. Run side by side with ``--kv-reuse exact``, the same keystrokes measure the
+quality cost of reusing cells (agreement of the shown first lines).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from spark_lsp.bench.lsp_session import LspSession
+from spark_lsp.bench.traces import TracePoint
+from spark_lsp.documents import line_content, split_lines
+from spark_lsp.engine.settings import EngineSettings
+from spark_lsp.percentiles import median, percentile
+
+
+@dataclass(frozen=True)
+class Keystroke:
+    ms: float
+    model_call: bool
+    tokens_evaluated: int
+    shown: str | None  # the cursor line with the suggestion's first line applied; None: nothing
+    right: bool
+
+
+def server_flags(settings: EngineSettings) -> list[str]:
+    """The ``serve`` flags that reproduce ``settings`` (those that differ from the defaults)."""
+    defaults = EngineSettings()
+    flags: list[str] = []
+    for item in fields(EngineSettings):
+        value = getattr(settings, item.name)
+        if value == getattr(defaults, item.name) or value is None:
+            continue
+        flag = "--" + item.name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + flag[2:])
+        else:
+            flags += [flag, str(value)]
+    return flags
+
+
+def applied_first_line(line_text: str, item: dict[str, Any]) -> str:
+    """The cursor line once the item's first line is inserted over its range (UTF-16 columns;
+    the traces' lines are ASCII, where those are code points)."""
+    start = item["range"]["start"]["character"]
+    end = item["range"]["end"]["character"]
+    return line_text[:start] + item["insertText"].split("\n", 1)[0] + line_text[end:]
+
+
+async def _counters(session: LspSession) -> tuple[int, int]:
+    counters = (await session.request("spark/debug/counters", None)).get("result") or {}
+    return counters.get("modelCalls", 0), counters.get("requestTokensEvaluated", 0)
+
+
+async def type_point(
+    session: LspSession,
+    point: TracePoint,
+    index: int,
+    pauses: dict[int, float] | None = None,
+    on_pause: Callable[[], None] | None = None,
+) -> list[Keystroke]:
+    """Type ``point``'s code into document ``index``; ``pauses``: seconds to wait before the
+    keystroke of that (0-based) number, as a user who stops to think (``on_pause`` runs as a
+    pause starts: an edit elsewhere, for example)."""
+    lines = split_lines(point.path.read_text(encoding="utf-8"))
+    entry = lines[point.line]
+    terminator = entry[len(line_content(entry)) :]
+    real = " " * point.indent + point.code
+    lines[point.line] = " " * point.indent + terminator
+    uri = f"file:///bench/{index}/{point.path.name}"
+    document = {"uri": uri, "languageId": "python", "version": 1, "text": "".join(lines)}
+    session.notify("textDocument/didOpen", {"textDocument": document})
+
+    def params(column: int) -> dict[str, Any]:
+        position = {"line": point.line, "character": column}
+        return {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 2}}
+
+    await session.request("textDocument/inlineCompletion", params(point.indent))  # warm-up
+    calls, evaluated = await _counters(session)
+    keystrokes = []
+    for typed, char in enumerate(point.code, start=1):
+        if pauses and typed - 1 in pauses:
+            if on_pause is not None:
+                on_pause()
+            await asyncio.sleep(pauses[typed - 1])
+        column = point.indent + typed - 1
+        here = {"line": point.line, "character": column}
+        session.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": uri, "version": typed + 1},
+                "contentChanges": [{"range": {"start": here, "end": here}, "text": char}],
+            },
+        )
+        answer, ms = await session.timed_request(
+            "textDocument/inlineCompletion", params(column + 1)
+        )
+        items = (answer.get("result") or {}).get("items") or []
+        shown = applied_first_line(real[: column + 1], items[0]) if items else None
+        now_calls, now_evaluated = await _counters(session)
+        keystrokes.append(
+            Keystroke(
+                ms,
+                now_calls > calls,
+                now_evaluated - evaluated,
+                shown,
+                shown is not None and shown.rstrip() == real.rstrip(),
+            )
+        )
+        calls, evaluated = now_calls, now_evaluated
+    session.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    return keystrokes
+
+
+async def _run(points: list[TracePoint], flags: list[str], progress: bool) -> list[Keystroke]:
+    session = LspSession(flags)
+    await session.start()
+    try:
+        keystrokes: list[Keystroke] = []
+        for index, point in enumerate(points):
+            keystrokes += await type_point(session, point, index)
+            if progress:
+                print(f"  {index + 1}/{len(points)} positions typed", flush=True)
+        return keystrokes
+    finally:
+        await session.stop()
+
+
+def run_lsp(points: list[TracePoint], settings: EngineSettings) -> list[Keystroke]:
+    return asyncio.run(_run(points, server_flags(settings), progress=True))
+
+
+def summary(keystrokes: list[Keystroke]) -> dict[str, Any]:
+    if not keystrokes:
+        return {"keystrokes": 0}
+    answer = [k.ms for k in keystrokes]
+    model = [k.ms for k in keystrokes if k.model_call]
+    evaluated = [k.tokens_evaluated for k in keystrokes if k.model_call]
+    return {
+        "keystrokes": len(keystrokes),
+        "answer_ms_p50": round(median(answer), 1),
+        "answer_ms_p90": round(percentile(answer, 0.9), 1),
+        "model_call_ms_p50": round(median(model), 1) if model else None,
+        "model_call_ms_p90": round(percentile(model, 0.9), 1) if model else None,
+        "cache_share": round(1 - len(model) / len(keystrokes), 3),
+        "empty_share": round(sum(k.shown is None for k in keystrokes) / len(keystrokes), 3),
+        "tokens_evaluated_p50": median(evaluated) if evaluated else None,
+        "tokens_evaluated_max": max(evaluated, default=None),
+        "exact_match": round(sum(k.right for k in keystrokes) / len(keystrokes), 3),
+    }
+
+
+def agreement(first: list[Keystroke], second: list[Keystroke]) -> tuple[int, int]:
+    """(keystrokes whose shown first lines agree, keystrokes compared)."""
+    pairs = list(zip(first, second, strict=False))
+    return sum(a.shown == b.shown for a, b in pairs), len(pairs)
+
+
+def as_json(keystrokes: list[Keystroke]) -> list[dict[str, Any]]:
+    return [asdict(k) for k in keystrokes]
