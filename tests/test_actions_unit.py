@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from spark_lsp.actions import catalog, rewrite
 from spark_lsp.documents import split_lines
-from spark_lsp.engine.lookup import DraftLookup
+from spark_lsp.engine.lookup import DraftLookup, PromptLookup
 
 SOURCE = (
     "import os\n\n\n"
@@ -71,3 +71,13 @@ def test_prompt_lookup_drafts_what_followed_in_the_source() -> None:
     assert lookup.propose([1, 2, 3, 4, 5, 1, 2], 2) == [9, 9]  # the later occurrence
     assert lookup.propose([42], 3) == []
     assert DraftLookup([]).propose([1], 3) == []
+
+
+def test_a_completion_drafts_from_its_prompt_nearest_the_cursor() -> None:
+    source = [1, 2, 3, 4, 5, 9, 9, 2, 3, 7, 8]
+    lookup = PromptLookup(source, cursor=9)
+    assert lookup.propose([2, 3], 3) == [7, 8]  # of two matches, the nearer the cursor
+    assert PromptLookup(source, cursor=0).propose([2, 3], 3) == [4, 5, 9]
+    assert lookup.propose([1, 2, 3], 2) == [4, 5]  # the longest n-gram first
+    assert lookup.propose([6], 2) == [] and lookup.propose([0, 6], 2) == []
+    assert lookup.propose([7, 8], 2) == []  # nothing follows the match

@@ -12,6 +12,7 @@ import pytest
 
 from spark_lsp import models, templates
 from spark_lsp.actions import rewrite
+from spark_lsp.bench.traces import breakdown
 from spark_lsp.engine import (
     CancelToken,
     EngineError,
@@ -51,6 +52,12 @@ def test_a_real_completion(engine) -> None:
     assert result.text.strip() == "b"
     assert result.stop_reason in (StopReason.EOS, StopReason.STOP)
     assert result.stats.tokens_generated >= 1
+    # The time breakdown (bench latency --breakdown): each phase measured, within the total.
+    phases = breakdown(result.stats)
+    assert min(phases[name] for name in ("layout", "prompt eval", "decode", "sampling")) > 0
+    assert sum(phases.values()) == pytest.approx(result.stats.total_ms, rel=0.01)
+    engine._healing_build.join()
+    assert engine._pieces.enabled  # Qwen2's tokenizer: lines are tokenized one by one, cached
 
 
 def test_special_token_text_in_a_document_stays_plain_text(engine) -> None:
@@ -147,6 +154,24 @@ def test_prompt_lookup_drafting_keeps_the_plain_output(engine) -> None:
     assert drafted.text == plain.text and "size" in drafted.text
     assert drafted.stats.draft_accepted > 0  # the copied lines came from the draft
     assert plain.stats.draft_tokens == 0
+
+
+def test_a_completion_drafted_from_its_prompt_is_the_plain_answer() -> None:
+    drafting = load_engine(EngineSettings(n_ctx=2048))
+    try:
+        prefix = LONG_SOURCE[:3000]
+        cut = prefix.rindex("\n", 0, 2500) + 1
+        request = GenerationRequest(
+            InfillPrompt(prefix[:cut], prefix[cut:]), max_tokens=32, key="lookup"
+        )
+        plain = drafting.generate(replace(request, key="plain"), CancelToken())
+        assert plain.stats.draft_tokens == 0
+        drafting.settings = replace(drafting.settings, prompt_lookup=True)
+        drafted = drafting.generate(request, CancelToken())
+        assert drafted.stats.draft_tokens > 0
+        assert drafted.text == plain.text or drafted.text[:12] == plain.text[:12]
+    finally:
+        drafting.close()
 
 
 def test_prompt_time_budget(engine) -> None:

@@ -25,6 +25,7 @@ from spark_lsp import models
 from spark_lsp.bench import lsp_typing
 from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.bench.traces import (
+    BREAKDOWN,
     MAX_TOKENS,
     TracePoint,
     keystroke_prompts,
@@ -59,6 +60,9 @@ def add_parser(benches: Any) -> None:
     )
     latency.add_argument(
         "--full", action="store_true", help="the long run (about ten times the keystrokes)"
+    )
+    latency.add_argument(
+        "--breakdown", action="store_true", help="where a keystroke's time goes, phase by phase"
     )
     latency.add_argument(
         "--lsp",
@@ -275,6 +279,8 @@ def _report(
         f"speed-up vs baseline (TTFT p50): {speedup:.1f}x; decode {decode_ratio:.0%} of raw "
         f"({raw_rate:.1f} tok/s); agreement reuse vs exact: {same}/{compared} = {agreement:.1%}"
     )
+    if args.breakdown:
+        print_breakdown(reuse)
     for result in (reuse, exact):
         result.pop("answers", None)
     write_json(
@@ -292,6 +298,14 @@ def _report(
             "agreement": {"same_first_line": same, "compared": compared},
         },
     )
+
+
+def print_breakdown(result: dict[str, Any]) -> None:
+    """The engine's phases, median milliseconds per keystroke (reuse path)."""
+    phases = result.get("breakdown_ms_p50") or {}
+    rows = [(name, phases.get(name, "-")) for name in BREAKDOWN]
+    rows.append(("total (median of totals)", result.get("full_ms_p50", "-")))
+    print(format_table(("engine phase (reuse)", "p50 ms"), rows))
 
 
 def _prompt_tokens(engine: Any, prompt: InfillPrompt) -> list[int]:

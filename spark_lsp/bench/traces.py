@@ -103,6 +103,7 @@ def run_engine(engine: Any, traces: list[list[InfillPrompt]], label: str) -> dic
         return {"keystrokes": 0, "answers": []}
     peak_rss_reset()
     ttft, total, evaluated, decode_rates, answers = [], [], [], [], []
+    phases: dict[str, list[float]] = {name: [] for name in BREAKDOWN}
     for done, prompts in enumerate(traces, start=1):
         key = f"{label}:{prompts[0].file_path}"  # one document per file, as in an editor
         engine.generate(request(prompts[0], key), CancelToken())  # cold start, not measured
@@ -112,6 +113,8 @@ def run_engine(engine: Any, traces: list[list[InfillPrompt]], label: str) -> dic
             ttft.append(stats.time_to_first_token_ms or stats.total_ms)
             total.append(stats.total_ms)
             evaluated.append(stats.tokens_evaluated)
+            for name, value in breakdown(stats).items():
+                phases[name].append(value)
             if stats.tokens_generated > 1:
                 decode_ms = stats.total_ms - stats.time_to_first_token_ms
                 decode_rates.append((stats.tokens_generated - 1) / (decode_ms / 1000))
@@ -122,8 +125,25 @@ def run_engine(engine: Any, traces: list[list[InfillPrompt]], label: str) -> dic
         "tokens_evaluated_p50": median(evaluated),
         "decode_tokens_per_s_p50": round(median(decode_rates), 1) if decode_rates else None,
         "peak_rss_mib": round(peak_rss_mib(), 1),
+        "breakdown_ms_p50": {name: round(median(values), 2) for name, values in phases.items()},
         "answers": answers,
     }
+
+
+BREAKDOWN = ("layout", "reuse plan and cells", "prompt eval", "decode", "sampling", "other")
+
+
+def breakdown(stats: Any) -> dict[str, float]:
+    """Where one request's time went (``GenerationStats``), in BREAKDOWN's order."""
+    phases = {
+        "layout": stats.layout_ms,
+        "reuse plan and cells": stats.reuse_ms,
+        "prompt eval": max(0.0, stats.prompt_eval_ms - stats.reuse_ms),
+        "decode": stats.decode_ms,
+        "sampling": stats.sampling_ms,
+    }
+    phases["other"] = max(0.0, stats.total_ms - sum(phases.values()))
+    return phases
 
 
 def latency_summary(ttft: list[float], total: list[float]) -> dict[str, Any]:

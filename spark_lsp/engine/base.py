@@ -128,6 +128,11 @@ class GenerationStats:
     prompt_tokens: int = 0
     tokens_evaluated: int = 0  # prompt tokens actually computed (not served from the KV cache)
     prompt_eval_ms: float = 0.0  # time spent computing them (the trigger token not included)
+    # Where the rest of a request's time went (the in-process engine; bench latency --breakdown).
+    layout_ms: float = 0.0  # tokenizing the prompt and fitting it to the context
+    reuse_ms: float = 0.0  # planning the KV reuse and copying, trimming, shifting cells
+    decode_ms: float = 0.0  # llama_decode of the trigger and the answer's tokens (and drafts)
+    sampling_ms: float = 0.0  # picking tokens from the logits (healing's masks included)
     tokens_generated: int = 0
     time_to_first_token_ms: float = 0.0
     total_ms: float = 0.0

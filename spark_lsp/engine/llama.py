@@ -47,7 +47,8 @@ from spark_lsp.engine.base import (
 )
 from spark_lsp.engine.branching import Branch, alternatives_allowance_ms, writes_text
 from spark_lsp.engine.healing import HealingVocabulary, spelled
-from spark_lsp.engine.lookup import DraftLookup
+from spark_lsp.engine.line_tokens import PieceTokenizer
+from spark_lsp.engine.lookup import DraftLookup, PromptLookup
 from spark_lsp.engine.reuse import SequenceState, plan_reuse
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.tokens import TokenCounter, calibration_texts, counter_for
@@ -60,10 +61,13 @@ logger = logging.getLogger(__name__)
 # 0.5B model: 1 token 17 ms, 8 tokens 66 ms, 32 tokens 225 ms), so long runs of copied text pay
 # off, while a wrong guess wastes little once the length has come down.
 DRAFT_MIN_TOKENS = 8
+# Drafts from a completion's own prompt guess less often right than a rewrite's from its input.
+PROMPT_DRAFT_MIN_TOKENS = 4
 DRAFT_MAX_TOKENS = 64
 # After a draft of which nothing was kept, drafting pauses for 1, 2, 4 ... (at most this many)
 # tokens: where the answer departs from its input, plain decoding is the cheaper step.
 DRAFT_MAX_PAUSE = 16
+PIECE_SAMPLES = 12  # source files that check piecewise tokenization at load
 _DECODE_ABORTED = 2
 _DECODE_NO_SLOT = 1
 
@@ -121,16 +125,20 @@ class LlamaEngine:
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
         self._batch = llama_cpp.llama_batch_init(self.settings.batch_size, 0, 1)
         self._cancel: CancelToken | None = None
+        self._stats = GenerationStats()  # the running request's, for the time breakdown
         self._prompt_deadline = float("inf")
         self._abort_reason: StopReason | None = None
         self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)
         self._no_abort_callback = llama_cpp.ggml_abort_callback(0)
         self._special_cache: dict[str, int | None] = {}
+        # Only the lines a keystroke changed are tokenized again, where that gives the same
+        # tokens (checked at load on this package's own sources; see engine/line_tokens.py).
+        self._pieces = PieceTokenizer(self.tokenize)
         self.template = templates.detect(self)
         self._stop_ids = templates.stop_token_ids(self.template, self) | self._eog_ids()
         self._states: OrderedDict[str, SequenceState] = OrderedDict()
         # Token healing's sorted vocabulary takes about a second to build: built aside at load,
-        # so the first healed request does not pay for it.
+        # so the first healed request does not pay for it (the piece tokenizer's check too).
         self._healing: HealingVocabulary | None = None
         self._healing_build = threading.Thread(
             target=self._build_healing, name="spark-healing-vocabulary", daemon=True
@@ -162,6 +170,10 @@ class LlamaEngine:
         if not text:
             return []
         return self._model.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def _text_tokens(self, text: str) -> list[int]:
+        """``tokenize``, piece by piece with the pieces cached when the model allows it."""
+        return self._pieces.tokenize(text) if text else []
 
     def token_bytes(self, token: int) -> bytes:
         return piece_bytes(self._vocab, token)
@@ -206,7 +218,7 @@ class LlamaEngine:
                     raise EngineError(f"the model has no {segment.text} token")
                 tokens.append(token)
             else:
-                tokens.extend(self.tokenize(segment.text))
+                tokens.extend(self._text_tokens(segment.text))
         return tokens
 
     def layout(self, request: GenerationRequest) -> Layout:
@@ -426,10 +438,11 @@ class LlamaEngine:
         started = time.perf_counter()
         self.requests += 1
         layout = self.layout(request)
+        self._stats = stats = GenerationStats(prompt_tokens=len(layout.body) + 1)
+        stats.layout_ms = (time.perf_counter() - started) * 1000
         self._cancel = cancel
         budget = request.prompt_time_budget_ms
         self._prompt_deadline = started + budget / 1000 if budget else float("inf")
-        stats = GenerationStats(prompt_tokens=len(layout.body) + 1)
         key = request.key or "<default>"
         try:
             for attempt in range(3):
@@ -491,6 +504,7 @@ class LlamaEngine:
             llama_cpp.llama_memory_seq_cp(mem, old, scratch, 0, plan.keep_head)
         first, until = plan.evaluate_range
         self._watch_prompt(until - first > self.settings.batch_size)
+        stats.reuse_ms = (time.perf_counter() - began) * 1000
         try:
             self._decode(scratch, body[first:until], first, want_logits=False)
             stats.tokens_evaluated = until - first
@@ -510,7 +524,9 @@ class LlamaEngine:
         state.head = list(body[: layout.split])
         state.tail_start = layout.split
         state.tail = list(body[layout.split :])
+        triggered = time.perf_counter()
         self._decode(scratch, [layout.trigger], len(body), want_logits=True)
+        stats.decode_ms += (time.perf_counter() - triggered) * 1000
         stats.tokens_evaluated += 1
         return scratch
 
@@ -526,8 +542,8 @@ class LlamaEngine:
     ) -> GenerationResult:
         answer = self._answer(request, on_text, started, stats, layout.heal)
         healing = layout.spell  # still to be spelled by the answer's first tokens
-        lookup = DraftLookup(self.tokenize(request.draft)) if request.draft else None
-        drafts = _DraftSchedule()
+        lookup = self._lookup(request, layout)
+        drafts = _DraftSchedule(DRAFT_MIN_TOKENS if request.draft else PROMPT_DRAFT_MIN_TOKENS)
         budget = request.predict_time_budget_ms
         deadline = time.perf_counter() + budget / 1000 if budget else float("inf")
         generated: list[int] = []
@@ -574,14 +590,27 @@ class LlamaEngine:
             llama_cpp.llama_memory_seq_rm(self._memory, seq_id, len(layout.body), -1)
         return result
 
+    def _lookup(
+        self, request: GenerationRequest, layout: Layout
+    ) -> DraftLookup | PromptLookup | None:
+        """Where drafts come from: a rewrite's input, or a completion's own prompt."""
+        if request.draft:
+            return DraftLookup(self.tokenize(request.draft))
+        if self.settings.prompt_lookup and isinstance(request.prompt, InfillPrompt):
+            return PromptLookup(layout.body, layout.split)
+        return None
+
     def _step(self, seq_id: int, tokens: list[int], position: int) -> StopReason | None:
         """Decode the answer's next token (and a draft behind it); a reason when it cannot."""
+        began = time.perf_counter()
         try:
             self._decode(seq_id, tokens, position, want_logits=True, every=True)
         except _Aborted as aborted:
             return aborted.reason
         except _NoSlot:
             return StopReason.LENGTH  # the KV cache is full: end the answer here
+        finally:
+            self._stats.decode_ms += (time.perf_counter() - began) * 1000
         return None
 
     def _branch(
@@ -630,6 +659,8 @@ class LlamaEngine:
 
     def _build_healing(self) -> None:
         self._healing = HealingVocabulary(self.n_vocab, self.token_bytes, self.is_normal_token)
+        # Until this says yes, text is tokenized whole (the same tokens, only slower).
+        self._pieces.verify(calibration_texts()[:PIECE_SAMPLES])
 
     def _healing_vocabulary(self) -> HealingVocabulary:
         self._healing_build.join()
@@ -637,7 +668,10 @@ class LlamaEngine:
         return self._healing
 
     def _pick(self, healing: bytes, index: int = -1) -> int:
-        return self._healing_pick(healing, index) if healing else self._greedy(index)
+        began = time.perf_counter()
+        token = self._healing_pick(healing, index) if healing else self._greedy(index)
+        self._stats.sampling_ms += (time.perf_counter() - began) * 1000
+        return token
 
     def _first_choices(self, healing: bytes, alternatives: int) -> tuple[int, ...]:
         """The most likely next tokens that write text (the greedy one first; twice as many
@@ -785,8 +819,9 @@ class _DraftSchedule:
     drafts are taken whole and halves on a miss; after a draft of which nothing was kept,
     drafting pauses for 1, 2, 4 ... steps (see DRAFT_MAX_PAUSE)."""
 
-    def __init__(self) -> None:
-        self._length = DRAFT_MIN_TOKENS
+    def __init__(self, min_tokens: int = DRAFT_MIN_TOKENS) -> None:
+        self._min = min_tokens
+        self._length = min_tokens
         self._pause = 0
         self._paused = 0
 
@@ -804,7 +839,7 @@ class _DraftSchedule:
         if kept == proposed:
             self._length = min(DRAFT_MAX_TOKENS, 2 * self._length)
         else:
-            self._length = max(DRAFT_MIN_TOKENS, self._length // 2)
+            self._length = max(self._min, self._length // 2)
         self._pause = 0 if kept else min(DRAFT_MAX_PAUSE, max(1, 2 * self._pause))
         self._paused = self._pause
 

@@ -27,7 +27,7 @@ class EngineSettings:
         None, "Hugging Face repo to take the GGUF from (with hf_file)", client_values=()
     )
     hf_file: str | None = setting(None, "GGUF file name inside hf_repo", client_values=())
-    n_ctx: int = setting(8192, "context size in tokens (all documents share it)", 512, 131072)
+    n_ctx: int = setting(8192, "context size in tokens (the active document has it)", 512, 131072)
     threads: int = setting(0, "CPU threads for llama.cpp (0: all cores)", 0, 256)
     batch_size: int = setting(
         128, "prompt tokens per llama_decode call (work kept when a request stops)", 16, 4096
@@ -45,6 +45,9 @@ class EngineSettings:
         16, "suffix tokens re-evaluated after the cursor when reusing cells", 1, 4096
     )
     preload: bool = setting(True, "load the model when an LSP session starts")
+    prompt_lookup: bool = setting(
+        False, "draft a completion's next tokens from its own prompt, checked in one batch"
+    )
     backend: Literal["local", "remote"] = setting(
         "local", "local: the model runs in-process; remote: an OpenAI-compatible server"
     )
