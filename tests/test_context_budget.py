@@ -143,7 +143,7 @@ def test_in_a_file_larger_than_the_budget_the_window_stays_put_while_the_user_ty
     extra = [ExtraChunk("definitions", "lib/util.py", "def helper(): ...\n")]
     first = builder.build(lines, line, 0, "pkg/module.py", extra, budget, settings_)
     assert first.tokens <= budget - budget // SLACK_SHARE  # a fresh build leaves the slack
-    placement = Placement.of(first, len(lines))
+    placement = Placement.of(first, len(lines), extra)
     for row in range(line, line + 6):
         for count in range(1, len(typed) + 1):
             lines[row] = typed[:count] + "\n"
@@ -156,8 +156,15 @@ def test_in_a_file_larger_than_the_budget_the_window_stays_put_while_the_user_ty
             assert built.extra_context == first.extra_context
             start, end = built.window.first_line, built.window.last_line
             assert built.window.prefix + built.window.suffix == "".join(lines[start:end])
-            placement = Placement.of(built, len(lines))
+            placement = Placement.of(built, len(lines), extra)
         lines.insert(row + 1, "\n")  # Enter
     far = len(lines) - 5
     moved = builder.build(lines, far, 0, "pkg/module.py", extra, budget, settings_, placement)
     assert moved.window.first_line > first.window.last_line and moved.tokens <= budget
+    # Other extra context (a refresh, warmed up): placed afresh, as the warm-up placed it.
+    fresh = [*extra, ExtraChunk("similar", "lib/other.py", "def other(): ...\n")]
+    here = len(lines) // 2
+    kept = builder.build(lines, here, 0, "pkg/module.py", extra, budget, settings_, placement)
+    placed = builder.build(lines, here, 0, "pkg/module.py", fresh, budget, settings_, placement)
+    assert placed == builder.build(lines, here, 0, "pkg/module.py", fresh, budget, settings_)
+    assert len(placed.extra_context) == 2 and len(kept.extra_context) == 1

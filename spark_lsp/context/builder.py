@@ -11,8 +11,8 @@ Stability: a prompt that changes near its start throws the KV cache behind it aw
 file larger than the budget the window must not move while the user types. A fresh build fills
 only ``budget - budget // SLACK_SHARE`` tokens, and the next builds keep its placement (the same
 first line, the same lines after the window, the same extra chunks) for as long as it fits the
-budget and holds the cursor's neighbourhood: typing spends the slack instead of moving the
-window a block at a time.
+budget, holds the cursor's neighbourhood and the same extra chunks are offered: typing spends
+the slack instead of moving the window a block at a time.
 
 Counting: the engine tokenizes each prompt segment on its own, so a prompt's length is the sum
 of its segments' counts; prefix and suffix are counted as aligned line blocks whose counts are
@@ -65,12 +65,20 @@ class Placement:
     extra_context: tuple[tuple[str, str], ...]
     first_line: int
     lines_after: int  # document lines after the window's end
+    offered: int  # which extra chunks it was chosen from (``offered_key``)
 
     @staticmethod
-    def of(built: BuiltPrompt, line_count: int) -> Placement:
+    def of(built: BuiltPrompt, line_count: int, extra: Sequence[ExtraChunk]) -> Placement:
         return Placement(
-            built.extra_context, built.window.first_line, line_count - built.window.last_line
+            built.extra_context,
+            built.window.first_line,
+            line_count - built.window.last_line,
+            offered_key(extra),
         )
+
+
+def offered_key(extra: Sequence[ExtraChunk]) -> int:
+    return hash(tuple(extra))
 
 
 def effective_budget(
@@ -160,15 +168,14 @@ class PromptBuilder:
         settings: ContextSettings,
     ) -> BuiltPrompt | None:
         """The prompt at ``previous``'s placement, or None when it no longer holds a quarter of
-        the cursor's neighbourhood, its extra chunks are no longer offered, or it is over
-        ``budget``."""
+        the cursor's neighbourhood, other extra chunks are offered (new context, warmed up:
+        the prompt is placed afresh, as the warm-up placed it), or it is over ``budget``."""
         first, last = previous.first_line, len(lines) - previous.lines_after
-        offered = {(chunk.path, chunk.text) for chunk in extra}
         if (
             first % BLOCK_LINES
             or first > max(0, line - settings.near_lines_above // KEEP_NEAR_SHARE)
             or last < min(len(lines), line + 1 + settings.near_lines_below // KEEP_NEAR_SHARE)
-            or not set(previous.extra_context) <= offered
+            or previous.offered != offered_key(extra)
         ):
             return None
         count = self.counter.count

@@ -231,5 +231,5 @@ class ContextService:
             self._placements.get(snapshot.uri) if frozen else None,
         )
         if frozen:
-            self._placements[snapshot.uri] = Placement.of(built, len(snapshot.lines))
+            self._placements[snapshot.uri] = Placement.of(built, len(snapshot.lines), extra)
         return built
