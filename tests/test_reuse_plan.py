@@ -62,3 +62,22 @@ def test_plans_are_consistent(old: list[int], new: list[int], data: st.DataObjec
         assert plan.reuse_new_start >= new_split
     if refresh is None:
         assert plan.reuse_count == 0
+
+
+def test_a_prompt_over_the_context_is_cut_in_coarse_steps_that_typing_does_not_move() -> None:
+    """Typed tokens at the cursor make the prompt longer; its start and end stay where they
+    were (the cells behind them stay reusable) until the overflow passes the next step."""
+    from spark_lsp.engine.llama import LlamaEngine
+    from spark_lsp.templates import Segment
+
+    prefix_side = [Segment("<pre>", special=True), Segment("prefix")]
+    suffix_side = [Segment("<suf>", special=True), Segment("suffix")]
+    budget, starts, ends = 1024, set(), set()
+    for typed in range(40):
+        prefix = [[0], list(range(1000, 1900 + typed))]
+        suffix = [[1], list(range(5000, 5400))]
+        LlamaEngine._fit(prefix_side, prefix, suffix_side, suffix, budget)
+        assert sum(map(len, prefix)) + sum(map(len, suffix)) <= budget
+        starts.add(prefix[1][0])
+        ends.add(suffix[1][-1])
+    assert len(starts) <= 2 and len(ends) <= 2

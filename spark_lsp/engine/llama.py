@@ -67,6 +67,7 @@ DRAFT_MAX_TOKENS = 64
 # After a draft of which nothing was kept, drafting pauses for 1, 2, 4 ... (at most this many)
 # tokens: where the answer departs from its input, plain decoding is the cheaper step.
 DRAFT_MAX_PAUSE = 16
+TRIM_STEP_SHARE = 16  # a prompt over the context is cut in steps of budget / this
 PIECE_SAMPLES = 12  # source files that check piecewise tokenization at load
 _DECODE_ABORTED = 2
 _DECODE_NO_SLOT = 1
@@ -269,20 +270,23 @@ class LlamaEngine:
         budget: int,
     ) -> None:
         """Trim a prompt over ``budget`` tokens: the suffix text from its end (keeping a quarter
-        of the budget), then the prefix text from its start. The cursor's neighbourhood stays."""
+        of the budget), then the prefix text from its start. The cursor's neighbourhood stays.
+        Cuts come in steps of a sixteenth of the budget: cut to the token, each typed token
+        would move the prompt's start or end, and no cell behind it could be reused."""
         overflow = sum(map(len, prefix_parts)) + sum(map(len, suffix_parts)) - budget
         if overflow <= 0:
             return
+        step = max(1, budget // TRIM_STEP_SHARE)
         texts = [i for i, segment in enumerate(suffix_side) if not segment.special]
         if texts:
             part = suffix_parts[texts[-1]]
-            cut = min(overflow, max(0, len(part) - budget // 4))
+            cut = min(-(-overflow // step) * step, max(0, len(part) - budget // 4))
             suffix_parts[texts[-1]] = part[: len(part) - cut]
             overflow -= cut
         texts = [i for i, segment in enumerate(prefix_side) if not segment.special]
         if texts and overflow > 0:
             part = prefix_parts[texts[-1]]
-            cut = min(overflow, len(part))
+            cut = min(-(-overflow // step) * step, len(part))
             prefix_parts[texts[-1]] = part[cut:]
             overflow -= cut
         if overflow > 0:
