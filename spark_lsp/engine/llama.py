@@ -8,9 +8,10 @@ the active document's cells stay in it; the others' are parked in memory (up to
 shares cells, it computes nothing), decodes only what changed, and the scratch becomes the
 document's sequence. See ``engine/reuse.py`` for the plan and the measurements behind it.
 
-Cancellation: between tokens the loop checks the request's CancelToken; inside one llama_decode
-call llama.cpp's abort callback checks it between graph nodes, so prompt evaluation stops within
-a micro-batch. Cells that were computed before a stop are kept for the next request.
+Cancellation: between tokens the loop checks the request's CancelToken, and so does prompt
+evaluation between micro-batches; inside one llama_decode call of a long prompt, llama.cpp's
+abort callback checks it between graph nodes. Cells that were computed before a stop are kept
+for the next request.
 """
 
 from __future__ import annotations
