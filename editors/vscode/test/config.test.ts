@@ -53,6 +53,7 @@ test('package.json declares the server options of the README, by group', () => {
     'kvReuse',
     'suffixRefreshTokens',
     'preload',
+    'promptLookup',
     'backend',
     'endpoint',
     'remoteApi',
