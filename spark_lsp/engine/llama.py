@@ -450,18 +450,14 @@ class LlamaEngine:
         self._prompt_deadline = started + budget / 1000 if budget else float("inf")
         key = request.key or "<default>"
         try:
-            for attempt in range(3):
+            # _prepare parks every other document first: a full cache is this one's alone.
+            for _ in range(2):
                 try:
                     seq_id = self._prepare(key, layout, stats)
                     break
                 except _NoSlot:
-                    resident = [k for k, s in self._states.items() if s.parked is None]
-                    if attempt == 0 and len(resident) > 1:
-                        for other in [k for k in resident if k != key]:
-                            self._drop_state(other)
-                    else:
-                        logger.info("KV cache full: resetting the context")
-                        self.reset()
+                    logger.info("KV cache full: resetting the context")
+                    self.reset()
             else:
                 raise EngineError("the prompt does not fit the KV cache even after a reset")
         except _Aborted as aborted:
