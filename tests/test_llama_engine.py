@@ -102,6 +102,46 @@ def test_reuse_and_exact_agree_on_deterministic_cases(engine) -> None:
         exact.close()
 
 
+def test_a_refresh_recomputes_the_reused_cells_in_place(engine) -> None:
+    suffix = "\n" + LONG_SOURCE[:1500]
+    prefix = "import os\n\ndef area(r):\n    return"
+    engine.generate(infill(prefix, suffix, key="refresh"), CancelToken())
+    for typed in " 3.1":
+        prefix += typed
+        engine.generate(infill(prefix, suffix, key="refresh"), CancelToken())
+    state = engine._states["refresh"]
+    stale = state.tail_end - state.exact_until
+    assert stale > 2 * engine.settings.batch_size  # the suffix's cells were shifted, not recomputed
+    refresh = GenerationRequest(TextPrompt(""), max_tokens=0, key="refresh", refresh=True)
+    # Stopped after its first batch: the sequence stays whole, exact up to where it got.
+    token = CancelToken()
+    before, exact_until = engine.tokens_evaluated, state.exact_until
+
+    def cancel_after_the_first_batch() -> None:
+        while engine.tokens_evaluated == before:
+            time.sleep(0.005)
+        token.cancel()
+
+    watcher = threading.Thread(target=cancel_after_the_first_batch)
+    watcher.start()
+    stopped = engine.generate(refresh, token)
+    watcher.join()
+    assert stopped.stop_reason is StopReason.CANCELLED
+    assert stopped.stats.tokens_evaluated == engine.settings.batch_size
+    assert state.exact_until == exact_until + engine.settings.batch_size
+    done = engine.generate(refresh, CancelToken())
+    assert stopped.stats.tokens_evaluated + done.stats.tokens_evaluated == stale
+    assert state.exact_until == state.tail_end
+    assert engine.generate(refresh, CancelToken()).stats.tokens_evaluated == 0
+    again = engine.generate(infill(prefix, suffix, key="refresh"), CancelToken())
+    assert again.stats.tokens_evaluated == 1  # nothing stale, nothing changed: the trigger
+    exact = load_engine(EngineSettings(n_ctx=4096, kv_reuse="exact"))
+    try:
+        assert again.text == exact.generate(infill(prefix, suffix, key="x"), CancelToken()).text
+    finally:
+        exact.close()
+
+
 def test_cancellation_mid_generation_stops_at_the_next_token(engine) -> None:
     token = CancelToken()
     pieces: list[str] = []

@@ -6,7 +6,7 @@ import asyncio
 
 from spark_lsp.completion.pipeline import CompletionService
 from spark_lsp.completion.settings import CompletionSettings
-from spark_lsp.documents import DocumentStore
+from spark_lsp.documents import DocumentStore, PositionEncoding, TextChange
 from spark_lsp.engine.fake import FakeEngine
 from spark_lsp.engine.worker import InferenceWorker
 
@@ -151,6 +151,40 @@ def test_invoked_one_line_requests_bring_distinct_alternatives_automatic_ones_do
         automatic = await completions.suggest(store.snapshot(URI), 1, 12, automatic=True)
         assert automatic is not None and automatic.alternatives == ()
         assert engine.requests[-1].alternatives == 0
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        worker.stop()
+
+
+def test_a_pause_after_a_model_answer_refreshes_the_cells_and_a_keystroke_does_not() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "x = \n")
+    engine = FakeEngine(lambda request: "1")
+    engine.refreshes_cells = True  # type: ignore[attr-defined]
+    worker = InferenceWorker(engine)
+
+    async def worker_for(automatic: bool) -> InferenceWorker:
+        return worker
+
+    def version(uri: str) -> int | None:
+        return store.document(uri).version if uri in store else None
+
+    settings = CompletionSettings(debounce_ms=0, suffix_refresh_idle_ms=100)
+    completions = CompletionService(worker_for, version, settings)
+
+    def refreshes() -> list[str]:
+        return [request.key for request in engine.requests if request.refresh]
+
+    async def scenario() -> None:
+        assert await completions.suggest(store.snapshot(URI), 0, 4, automatic=False)
+        store.change(URI, 2, [TextChange("x = 2\n")], PositionEncoding.UTF16)  # no pause
+        await asyncio.sleep(0.3)
+        assert refreshes() == []
+        assert await completions.suggest(store.snapshot(URI), 0, 5, automatic=False)
+        await asyncio.sleep(0.3)  # the pause
+        assert refreshes() == [URI]
 
     try:
         asyncio.run(scenario())

@@ -37,7 +37,13 @@ from spark_lsp.context.builder import BuiltPrompt
 from spark_lsp.context.service import ContextService
 from spark_lsp.context.window import CursorWindow
 from spark_lsp.documents import DocumentSnapshot, line_content
-from spark_lsp.engine import GenerationResult, Priority, StopReason
+from spark_lsp.engine import (
+    GenerationRequest,
+    GenerationResult,
+    Priority,
+    StopReason,
+    TextPrompt,
+)
 from spark_lsp.engine.worker import InferenceWorker, run_job
 
 logger = logging.getLogger(__name__)
@@ -77,9 +83,11 @@ class CompletionService:
         self._evicted_hits = 0
         self._background: dict[str, tuple[CursorWindow, asyncio.Future[GenerationResult]]] = {}
         self._refreshes: dict[str, asyncio.Task[None]] = {}
+        self._cell_refreshes: dict[str, asyncio.Task[None]] = {}
         self.model_calls = 0
         self.warmups = 0
         self.tokens_evaluated = 0  # by the model calls of requests (not warm-ups or prefetches)
+        self.cells_refreshed = 0  # stale cells recomputed while the user paused
 
     @property
     def cache_hits(self) -> int:
@@ -87,8 +95,9 @@ class CompletionService:
 
     def forget(self, uri: str) -> None:
         self._caches.pop(uri, None)
-        if (task := self._refreshes.pop(uri, None)) is not None:
-            task.cancel()
+        for tasks in (self._refreshes, self._cell_refreshes):
+            if (task := tasks.pop(uri, None)) is not None:
+                task.cancel()
         if self.context is not None:
             self.context.forget(uri)
 
@@ -178,6 +187,7 @@ class CompletionService:
         )
         alternatives = 0 if automatic or state.multiline else self.settings.alternatives
         text, complete, others = await self._generate(worker, snapshot, state, alternatives)
+        self._refresh_cells_when_idle(worker, snapshot)
         if complete:
             self._refresh_context_when_idle(snapshot, line, column)
         suggestion = self._fresh(snapshot, quick, text)
@@ -232,6 +242,35 @@ class CompletionService:
             if other is not None and other != text and other not in others:
                 others.append(other)
         return text, True, tuple(others)
+
+    def _refresh_cells_when_idle(self, worker: InferenceWorker, snapshot: DocumentSnapshot) -> None:
+        """When the user pauses, the engine recomputes the cells it reused from older text
+        (lowest priority; the next keystroke supersedes it): the cache converges to the exact
+        state, so keystrokes can refresh only a few tokens (engine/reuse.py)."""
+        idle_ms = self.settings.suffix_refresh_idle_ms
+        if not idle_ms or not getattr(worker.engine, "refreshes_cells", False):
+            return
+        if (previous := self._cell_refreshes.pop(snapshot.uri, None)) is not None:
+            previous.cancel()
+        task = asyncio.ensure_future(self._refresh_cells(worker, snapshot, idle_ms))
+        self._cell_refreshes[snapshot.uri] = task
+
+    async def _refresh_cells(
+        self, worker: InferenceWorker, snapshot: DocumentSnapshot, idle_ms: int
+    ) -> None:
+        await asyncio.sleep(idle_ms / 1000)
+        if self._current_version(snapshot.uri) != snapshot.version:
+            return
+        request = GenerationRequest(
+            TextPrompt(""),
+            max_tokens=0,
+            priority=Priority.WARMUP,
+            key=snapshot.uri,
+            supersedes=False,
+            refresh=True,
+        )
+        result = await run_job(worker.submit(request))
+        self.cells_refreshed += result.stats.tokens_evaluated
 
     def _refresh_context_when_idle(
         self, snapshot: DocumentSnapshot, line: int, column: int

@@ -26,6 +26,13 @@ class CompletionSettings:
     context_refresh_idle_ms: int = setting(
         1000, "pause after which extra context is refreshed and warmed", 100, 60000
     )
+    suffix_refresh_idle_ms: int = setting(
+        200,
+        "pause after which the KV cells reused after the cursor are recomputed exactly, in "
+        "the background (0: never)",
+        0,
+        60000,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)

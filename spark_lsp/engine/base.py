@@ -108,6 +108,10 @@ class GenerationRequest:
     # How many other answers to add, each starting with one of the next most likely first
     # tokens and continued greedily on the same cells (the in-process engine; others ignore it).
     alternatives: int = 0
+    # Generate nothing: recompute, in place, the key's cells that were reused from an older text
+    # (see engine/reuse.py), so its next request starts from exact cells. Only engines whose
+    # ``refreshes_cells`` is true take such requests (the prompt is not used).
+    refresh: bool = False
 
 
 def stop_index(text: str, request: GenerationRequest) -> int:

@@ -50,7 +50,7 @@ from spark_lsp.engine.branching import Branch, alternatives_allowance_ms, writes
 from spark_lsp.engine.healing import HealingVocabulary, spelled
 from spark_lsp.engine.line_tokens import PieceTokenizer
 from spark_lsp.engine.lookup import DraftLookup, PromptLookup
-from spark_lsp.engine.reuse import SequenceState, plan_reuse
+from spark_lsp.engine.reuse import SequenceState, plan_reuse, stale_range
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.tokens import TokenCounter, calibration_texts, counter_for
 from spark_lsp.engine.vocabulary import piece_bytes
@@ -98,6 +98,7 @@ class LlamaEngine:
     """Engine over one GGUF model; not thread-safe: one worker thread calls ``generate``."""
 
     resumable = True  # a preempted request stops with PREEMPTED and keeps its cells
+    refreshes_cells = True  # takes GenerationRequest.refresh (a pause's background work)
 
     def __init__(self, model_path: Path, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
@@ -442,6 +443,8 @@ class LlamaEngine:
     ) -> GenerationResult:
         started = time.perf_counter()
         self.requests += 1
+        if request.refresh:
+            return self._refresh(request.key or "<default>", cancel, started)
         layout = self.layout(request)
         self._stats = stats = GenerationStats(prompt_tokens=len(layout.body) + 1)
         stats.layout_ms = (time.perf_counter() - started) * 1000
@@ -514,6 +517,7 @@ class LlamaEngine:
             if evaluated:
                 llama_cpp.llama_memory_seq_cp(mem, scratch, old, first, first + evaluated)
                 state.head = list(body[: first + evaluated])
+            state.exact_until = len(state.head)
             llama_cpp.llama_memory_seq_rm(mem, scratch, -1, -1)
             raise
         if plan.reuse_count:
@@ -525,11 +529,48 @@ class LlamaEngine:
         state.head = list(body[: layout.split])
         state.tail_start = layout.split
         state.tail = list(body[layout.split :])
+        state.exact_until = plan.exact_until
         triggered = time.perf_counter()
         self._decode(scratch, [layout.trigger], len(body), want_logits=True)
         stats.decode_ms += (time.perf_counter() - triggered) * 1000
         stats.tokens_evaluated += 1
         return scratch
+
+    def _refresh(self, key: str, cancel: CancelToken, started: float) -> GenerationResult:
+        """Recompute the stale cells of ``key``'s resident sequence, one batch at a time, each
+        into a scratch sequence that replaces the batch's old cells only once it is complete:
+        stopped at any point (a keystroke cancels it between graph nodes), the sequence is
+        whole and exact up to where it got."""
+        self._stats = stats = GenerationStats()
+        state = self._states.get(key)
+        stale = None if state is None or state.parked is not None else stale_range(state)
+        if state is None or stale is None:
+            return GenerationResult("", StopReason.STOP, stats)
+        tokens, (start, end) = [*state.head, *state.tail], stale
+        mem, seq_id, reason = self._memory, state.seq_id, StopReason.STOP
+        scratch = self._free_seq_id(keep=key)
+        self._cancel = cancel
+        self._watch_prompt(True)
+        try:
+            while start < end:
+                until = min(end, start + self.settings.batch_size)
+                llama_cpp.llama_memory_seq_rm(mem, scratch, -1, -1)
+                llama_cpp.llama_memory_seq_cp(mem, seq_id, scratch, 0, start)
+                self._decode(scratch, tokens[start:until], start, want_logits=False)
+                llama_cpp.llama_memory_seq_rm(mem, seq_id, start, until)
+                llama_cpp.llama_memory_seq_cp(mem, scratch, seq_id, start, until)
+                stats.tokens_evaluated += until - start
+                state.exact_until = start = until
+        except _Aborted as aborted:
+            reason = aborted.reason
+        except _NoSlot:
+            logger.debug("no room to refresh %s's cells", key)
+        finally:
+            llama_cpp.llama_memory_seq_rm(mem, scratch, -1, -1)
+            self._watch_prompt(False)
+            self._cancel = None
+        stats.total_ms = (time.perf_counter() - started) * 1000
+        return GenerationResult("", reason, stats)
 
     def _generate_tokens(
         self,

@@ -134,4 +134,5 @@ class DebugRequests:
             "localFallbacks": getattr(engine, "fallbacks", 0),
             "tokensEvaluated": getattr(engine, "tokens_evaluated", 0),
             "requestTokensEvaluated": self._completions.tokens_evaluated,
+            "cellsRefreshed": self._completions.cells_refreshed,
         }

@@ -29,6 +29,7 @@ test('package.json declares the server options of the README, by group', () => {
     'fallbackSort',
     'alternatives',
     'contextRefreshIdleMs',
+    'suffixRefreshIdleMs',
   ]);
   expect(names('context')).toEqual([
     'maxPromptTokens',
@@ -101,6 +102,7 @@ test('with nothing set, the server gets every completion and context default and
     fallbackSort: 'last',
     alternatives: 2,
     contextRefreshIdleMs: 1000,
+    suffixRefreshIdleMs: 200,
   });
   expect(built.context).toEqual({
     maxPromptTokens: 131072,

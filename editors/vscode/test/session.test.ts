@@ -114,6 +114,7 @@ test('the server starts with the options nested by group, client-only settings l
     fallbackSort: 'last',
     alternatives: 2,
     contextRefreshIdleMs: 1000,
+    suffixRefreshIdleMs: 200,
   });
   expect(options.context.maxPromptTokens).toBe(131072);
   expect(options.engine).toEqual({ nCtx: 4096 });
