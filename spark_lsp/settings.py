@@ -1,7 +1,8 @@
 """The one helper behind every settings dataclass: defaults, bounds and descriptions.
 
 Each package declares its settings with ``setting()`` in a small module of its own
-(``engine/settings.py``, ``completion/settings.py``, ``context/settings.py``). From those fields
+(``engine/settings.py``, ``completion/settings.py``, ``context/settings.py``,
+``actions/settings.py``). From those fields
 come the CLI flags (``add_arguments``), the options an editor sends (``lsp/options.py``), the
 README's tables and the VS Code ``package.json`` check (both held to the fields by tests).
 ``problem_with`` is the one rule a value must pass: a settings class applies it to every field in
@@ -23,13 +24,22 @@ def setting(
     low: int | None = None,
     high: int | None = None,
     client_values: tuple[str, ...] | None = None,
+    client_adds: bool = False,
 ) -> Any:
     """A settings field: its default, a description for --help and docs, and integer bounds.
 
     ``client_values`` marks a field that decides where code, credentials or model files come
     from: an editor's options (which a workspace can write) may set it only to one of these
-    values (an empty tuple: never); the command line and the environment may set anything."""
-    metadata = {"help": description, "low": low, "high": high, "client_values": client_values}
+    values (an empty tuple: never); the command line and the environment may set anything.
+    ``client_adds`` marks a list that protects something (the private-file patterns): an
+    editor's list is added to the default one and never removes from it."""
+    metadata = {
+        "help": description,
+        "low": low,
+        "high": high,
+        "client_values": client_values,
+        "client_adds": client_adds,
+    }
     return field(default=default, metadata=metadata)
 
 

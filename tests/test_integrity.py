@@ -4,12 +4,15 @@ line endings kept; versions that do not increase; test files appended to; lone s
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spark_lsp.actions import rewrite
+from spark_lsp.actions.errors import ActionFailed
 from spark_lsp.actions.service import ActionService
 from spark_lsp.actions.target import Target
 from spark_lsp.context.service import ContextService
@@ -151,6 +154,25 @@ def test_a_test_file_that_exists_is_appended_to(tmp_path: Path) -> None:
         store.close(tests.as_uri())
         edit = asyncio.run(service.unit_test(target))
         assert edit.create and edit.edits[0].first == 0
+    finally:
+        worker.stop()
+
+
+def test_a_test_file_that_is_a_fifo_or_a_symlink_out_is_refused_not_read(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside.py"
+    root.mkdir()
+    outside.write_text("SECRET = 1\n")
+    store = DocumentStore()
+    service, worker = action_service(root, store, "```python\ndef test_a():\n    pass\n```")
+    try:
+        for name, make in (("fifo", os.mkfifo), ("link", lambda path: path.symlink_to(outside))):
+            source = root / f"{name}.py"
+            source.write_text("def a():\n    return 1\n")
+            store.open(source.as_uri(), "python", 1, source.read_text())
+            make(root / f"test_{name}.py")
+            target = Target(source.as_uri(), 1, 0, 2, "unit_test")
+            with pytest.raises(ActionFailed, match=f"cannot add to test_{name}.py"):
+                asyncio.run(asyncio.wait_for(service.unit_test(target), 30))
     finally:
         worker.stop()
 

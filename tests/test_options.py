@@ -103,3 +103,24 @@ def test_configuration_is_pulled_when_the_client_sends_none(client: RawClient) -
             break
         time.sleep(0.05)
     assert options["completion"]["debounceMs"] == 7
+
+
+def test_editor_patterns_add_to_the_private_files_and_never_remove_one() -> None:
+    defaults = ServerOptions().context.private_files
+    emptied, problems = merge_options(ServerOptions(), {"context": {"privateFiles": []}})
+    assert emptied.context.private_files == defaults and problems == []
+    added, _ = merge_options(ServerOptions(), {"context": {"privateFiles": ["*.tfvars", "*.pem"]}})
+    assert added.context.private_files == (*defaults, "*.tfvars")
+
+
+def test_a_workspace_may_keep_the_model_local_but_not_choose_a_remote_one() -> None:
+    local, problems = merge_options(ServerOptions(), {"engine": {"backend": "local"}})
+    assert local.engine.backend == "local" and problems == []
+    remote, problems = merge_options(
+        ServerOptions(), {"engine": {"backend": "remote", "remoteModel": "gpt-expensive"}}
+    )
+    assert remote.engine.backend == "local" and remote.engine.remote_model is None
+    assert [problem.split(" is ")[0] for problem in problems] == [
+        "engine.backend",
+        "engine.remoteModel",
+    ]

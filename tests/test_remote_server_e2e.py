@@ -209,20 +209,15 @@ def test_the_language_server_completes_and_edits_over_the_server(server: ServerP
         assert counters["engineRequests"] >= 2 and counters["localFallbacks"] == 0
 
 
-@pytest.mark.parametrize("how", ["initializationOptions", "didChangeConfiguration"])
-def test_the_editor_options_choose_the_remote_backend(server: ServerProcess, how: str) -> None:
-    """The endpoint is the user's (a flag); the editor's options switch to it. An endpoint in
-    the options is ignored (see test_security)."""
-    engine = {"backend": "remote"}
-    options: dict = {"completion": {"predictTimeBudgetMs": 0}}
-    raw = RawClient("--endpoint", server.url)
+def test_the_user_chooses_the_remote_backend_and_a_workspace_cannot(
+    server: ServerProcess,
+) -> None:
+    """The backend and the endpoint are the user's (flags: the editor clients pass their
+    user-level settings that way); the same choice in the options, which a workspace can write,
+    is ignored with a message (see test_security)."""
+    raw = RawClient("--backend", "remote", "--endpoint", server.url)
     try:
-        if how == "initializationOptions":
-            options["engine"] = engine
-        raw.initialize({"textDocument": {"inlineCompletion": {}}}, options)
-        if how == "didChangeConfiguration":  # before the model starts, so it applies
-            settings = {"sparkLsp": {"engine": engine}}
-            raw.notify("workspace/didChangeConfiguration", {"settings": settings})
+        raw.initialize({"textDocument": {"inlineCompletion": {}}}, {"completion": {}})
         document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
         raw.notify("textDocument/didOpen", {"textDocument": document})
         assert inline(raw)[0]["insertText"] == "a + b"
@@ -230,6 +225,16 @@ def test_the_editor_options_choose_the_remote_backend(server: ServerProcess, how
             lambda m: m.get("method") == "spark/status" and m["params"]["state"] == "ready"
         )
         assert ready["params"]["message"] == ALIAS
+    finally:
+        raw.close()
+    raw = RawClient("--endpoint", server.url, "--no-preload")
+    try:
+        raw.initialize(
+            {"textDocument": {"inlineCompletion": {}}}, {"engine": {"backend": "remote"}}
+        )
+        shown = raw.wait_for(lambda m: m.get("method") == "window/showMessage")
+        assert "engine.backend is ignored" in shown["params"]["message"]
+        assert raw.request("spark/debug/options")["result"]["engine"]["backend"] == "local"
     finally:
         raw.close()
 

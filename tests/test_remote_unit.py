@@ -908,6 +908,18 @@ def test_credentials_in_the_endpoint_never_reach_messages() -> None:
         assert "s3cret" not in str(caught.value) and f"127.0.0.1:{port}" in str(caught.value)
     finally:
         transport.close()
+    from spark_lsp.engine.loader import open_engine
+    from spark_lsp.engine.settings import EngineSettings
+
+    shown: list[str] = []
+    for endpoint in (f"HTTPS://u:s3cret@127.0.0.1:{port}/", f"http://127.0.0.1:{port}/?key=s3cret"):
+        with pytest.raises(Exception) as caught:
+            open_engine(
+                EngineSettings(backend="remote", endpoint=endpoint, remote_retries=0),
+                lambda fraction, message: shown.append(message),
+            )
+        shown.append(str(caught.value))
+    assert shown and not [message for message in shown if "s3cret" in message]
 
 
 def test_only_a_possible_stop_prefix_is_held_back(server: FakeServer, engines) -> None:

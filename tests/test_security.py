@@ -183,6 +183,14 @@ def test_a_second_client_is_refused_and_the_first_keeps_working(tcp_server: int)
         assert answer is not None and answer["id"] == 2 and "result" in answer
 
 
+def test_a_connection_without_the_token_never_locks_the_client_out(tcp_server: int) -> None:
+    with connect(tcp_server) as idle, connect(tcp_server) as client:
+        idle.sendall(b"Content-Length: 10\r\n")  # started, never finished, never authenticated
+        client.sendall(frame(initialize(TOKEN)))
+        answer = read_message(client)
+        assert answer is not None and answer["result"]["serverInfo"]["name"] == "spark-lsp"
+
+
 def test_an_oversized_or_broken_frame_ends_that_connection_only(tcp_server: int) -> None:
     with connect(tcp_server) as connection:
         connection.sendall(frame(initialize(TOKEN)))
@@ -324,6 +332,28 @@ def test_nested_gitignores_and_symlinked_files(tmp_path: Path) -> None:
     assert workspace.read_text(tmp_path / "a" / "link.py") is None  # a symlink out of the root
 
 
+def test_a_file_is_private_under_its_own_name_and_its_targets(tmp_path: Path) -> None:
+    from spark_lsp.context.settings import ContextSettings
+    from spark_lsp.context.workspace import Workspace
+
+    root, outside = tmp_path / "root", tmp_path / "elsewhere"
+    (root / "src").mkdir(parents=True)
+    (outside / ".secrets").mkdir(parents=True)
+    (root / ".gitignore").write_text("config.local\n")
+    (root / "config.txt").write_text("TOKEN=1\n")
+    (root / ".env").symlink_to(root / "config.txt")  # a denied name for a plain file
+    (outside / "prod.yaml").write_text("TOKEN=2\n")
+    (root / "config.local").symlink_to(outside / "prod.yaml")  # an ignored name, a plain file
+    (root / "src" / "settings.py").symlink_to(root / "config.local")  # a plain name to it
+    (outside / ".secrets" / "aws").write_text("KEY=3\n")
+    workspace = Workspace([root], ContextSettings().private_files)
+    assert workspace.private(root / ".env")
+    assert not workspace.private(root / "config.txt")
+    assert workspace.private(root / "config.local")
+    assert workspace.private(root / "src" / "settings.py")
+    assert workspace.private(outside / ".secrets" / "aws")  # every folder name, outside roots
+
+
 def test_the_deny_list_keeps_secrets_out_of_prompts(tmp_path: Path) -> None:
     from spark_lsp.context.service import ContextService
     from spark_lsp.context.settings import ContextSettings
@@ -399,11 +429,12 @@ def test_workspace_options_never_choose_the_endpoint_model_or_key() -> None:
         client.initialize(options=options)
         shown = client.wait_for(lambda m: m.get("method") == "window/showMessage")
         message = shown["params"]["message"]
-        for name in ("endpoint", "apiKeyEnv", "model", "hfRepo"):
+        for name in ("endpoint", "backend", "apiKeyEnv", "model", "hfRepo"):
             assert f"engine.{name} is ignored" in message
         assert "command line" in message
         effective = client.request("spark/debug/options")["result"]["engine"]
         assert effective["endpoint"] is None and effective["model"] is None
+        assert effective["backend"] == "local"
         assert effective["apiKeyEnv"] == "SPARK_LSP_API_KEY" and effective["hfRepo"] is None
         assert effective["nCtx"] == 4096  # the rest still applies
         client.notify("workspace/didChangeConfiguration", {"settings": {"sparkLsp": options}})
@@ -456,3 +487,15 @@ def test_the_log_file_is_private_and_http2_debug_lines_are_capped(tmp_path: Path
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
+
+
+def test_a_token_is_not_written_where_another_user_could_swap_it(tmp_path: Path) -> None:
+    from spark_lsp.lsp.access_token import TokenFileError, write_new_token
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # writable by everyone, not sticky
+    with pytest.raises(TokenFileError, match="other users can write"):
+        write_new_token(shared / "token")
+    shared.chmod(0o1777)  # sticky, as /tmp: others cannot remove our file
+    assert len(write_new_token(shared / "token")) >= 32

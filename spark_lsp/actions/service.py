@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from spark_lsp.actions.errors import ActionCancelled, ActionFailed, DocumentChan
 from spark_lsp.actions.rewrite import LineEdit
 from spark_lsp.actions.settings import ActionSettings
 from spark_lsp.actions.target import Target
+from spark_lsp.context.files import Unreadable, inside, read_regular_file
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, line_content, split_lines
 from spark_lsp.engine import CancelToken, ChatPrompt, GenerationRequest, Priority, StopReason
@@ -176,7 +175,8 @@ class ActionService:
             version: int | None = open_document.version
         else:
             path = uri_to_path(uri)
-            text = await asyncio.to_thread(_existing_text, path) if path is not None else None
+            roots = self._context.workspace.roots
+            text = await asyncio.to_thread(_existing_text, path, roots) if path else None
             lines, version = (split_lines(text) if text is not None else None), None
         if lines is None:
             return DocumentEdit(uri, None, (LineEdit(0, 0, code),), create=True)
@@ -270,15 +270,16 @@ class ActionService:
         return result.text
 
 
-def _existing_text(path: Path) -> str | None:
-    """A file's text if it exists as a readable regular file (off the event loop)."""
+def _existing_text(path: Path, roots: Sequence[Path]) -> str | None:
+    """An existing file's text, None when there is none (off the event loop). Only a regular
+    file is read, without following a symlink, inside a workspace root (or its own folder): a
+    FIFO must not hang the action, nor a symlink bring in text from elsewhere."""
+    root = next((root for root in roots if inside(path, root)), path.parent)
     try:
-        with path.open("rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                return None
-            return stream.read(MAX_EXISTING_BYTES).decode("utf-8", "replace")
-    except OSError:
-        return None
+        data = read_regular_file(path, root, MAX_EXISTING_BYTES)
+    except Unreadable as error:
+        raise ActionFailed(f"spark-lsp: cannot add to {path.name}: {error}") from None
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def _instruction(target: Target) -> str:

@@ -24,9 +24,11 @@ class ContextSettings:
     margin_tokens: int = setting(16, "tokens kept free besides the answer's", 0, 4096)
     private_files: tuple[str, ...] = setting(
         (".env*", "*.pem", "*.key", "id_*", "*secret*"),
-        "file and folder name patterns that never enter a prompt (nor do files git ignores)",
+        "file and folder name patterns that never enter a prompt (nor do files git ignores); "
+        "an editor's patterns are added to these",
         0,
         256,
+        client_adds=True,
     )
 
     def __post_init__(self) -> None:

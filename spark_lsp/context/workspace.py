@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,10 +19,14 @@ from spark_lsp.context.files import MAX_FILE_BYTES, IgnoreRules, Unreadable, rea
 
 logger = logging.getLogger(__name__)
 
+MAX_LINKS = 40  # symlinks followed when naming a file (the kernel's own limit)
+
 
 class Workspace:
     def __init__(self, roots: Sequence[Path], private_patterns: Sequence[str] = ()) -> None:
         self.roots = [root.resolve() for root in roots if root.is_dir()]
+        # The roots as named, before symlinks are followed: a path is judged by both names.
+        self._aliases = {Path(os.path.abspath(root)): root.resolve() for root in roots}
         self.private_patterns = tuple(pattern.lower() for pattern in private_patterns)
         self._rules = {root: IgnoreRules(root) for root in self.roots}
 
@@ -39,7 +44,7 @@ class Workspace:
         """Whether a part of ``path`` (below its root, or its name outside the roots) matches
         the deny list."""
         root = self.root_of(path)
-        parts = path.relative_to(root).parts if root is not None else (path.name,)
+        parts = path.relative_to(root).parts if root is not None else path.parts
         return any(
             fnmatch.fnmatchcase(part.lower(), pattern)
             for part in parts
@@ -48,11 +53,34 @@ class Workspace:
 
     def private(self, path: Path) -> bool:
         """Whether ``path`` must stay out of prompts: on the deny list, or inside a root and
-        ignored by git. (A file outside every root is private only by the deny list.)"""
-        resolved = path.resolve()
-        if self.denied(resolved):
-            return True
-        return self.root_of(resolved) is not None and self.ignored(resolved)
+        ignored by git, under any name it goes by: its own, each symlink's on the way, its
+        target's (a symlink ``.env`` to a plain file is private, and so is a plain name for an
+        ignored one). A file outside every root is private only by the deny list, which then
+        looks at every folder name."""
+        return any(
+            self.denied(name) or (self.root_of(name) is not None and self.ignored(name))
+            for name in self._names(path)
+        )
+
+    def _names(self, path: Path) -> list[Path]:
+        """``path`` as named, each symlink's target in turn (at most MAX_LINKS), the resolved
+        path; each under the resolved root it was named by."""
+        names, named = [], Path(os.path.abspath(path))
+        for _ in range(MAX_LINKS):
+            names.append(self._under_root(named))
+            try:
+                target = os.readlink(named)
+            except OSError:  # not a symlink (or gone)
+                break
+            named = Path(os.path.abspath(named.parent / target))
+        names.append(path.resolve())
+        return names
+
+    def _under_root(self, named: Path) -> Path:
+        for alias, root in self._aliases.items():
+            if named.is_relative_to(alias):
+                return root / named.relative_to(alias)
+        return named
 
     def read_text(self, path: Path) -> str | None:
         """A workspace file's text, or None when it is private, outside the roots, not a regular

@@ -53,12 +53,12 @@ def open_engine(
         return load_engine(settings, progress)
     from spark_lsp.engine.fallback import FallbackEngine
     from spark_lsp.engine.remote import RemoteEngine, RemoteError
-    from spark_lsp.engine.remote.transport import plain_http_warning
+    from spark_lsp.engine.remote.transport import display_url, plain_http_warning
 
     if settings.endpoint and (warning := plain_http_warning(settings.endpoint)):
         logger.warning("%s", warning)
     if progress is not None:
-        progress(0.0, f"connecting to {settings.endpoint}")
+        progress(0.0, f"connecting to {display_url(settings.endpoint or '')}")
     try:
         remote = RemoteEngine.for_settings(settings, on_health)
     except RemoteError as error:  # no connection can be set up (a bad SSL_CERT_FILE, say)

@@ -49,7 +49,9 @@ class EngineSettings:
         False, "draft a completion's next tokens from its own prompt, checked in one batch"
     )
     backend: Literal["local", "remote"] = setting(
-        "local", "local: the model runs in-process; remote: an OpenAI-compatible server"
+        "local",
+        "local: the model runs in-process; remote: an OpenAI-compatible server",
+        client_values=("local",),  # a workspace may keep code local, never send it away
     )
     endpoint: str | None = setting(
         None,
@@ -62,7 +64,9 @@ class EngineSettings:
         "with the FIM template in the prompt); auto: infill when the server is llama.cpp's",
     )
     remote_model: str | None = setting(
-        None, "model name sent to the server (default: the first one /v1/models lists)"
+        None,
+        "model name sent to the server (default: the first one /v1/models lists)",
+        client_values=(),  # on a paid API the model decides the bill
     )
     remote_template: str | None = setting(
         None, "FIM template family of the remote model (default: guessed from its name)"
@@ -94,8 +98,10 @@ class EngineSettings:
         check_fields(self)
         if self.backend == "remote" and not self.endpoint:
             raise ValueError("backend remote needs an endpoint (the server's base URL)")
-        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
-            raise ValueError(f"endpoint must be an http:// or https:// URL, got {self.endpoint!r}")
+        if self.endpoint and not self.endpoint.lower().startswith(("http://", "https://")):
+            scheme = self.endpoint.partition(":")[0][:16] if ":" in self.endpoint else ""
+            # The URL itself is not repeated: it may hold credentials.
+            raise ValueError(f"endpoint must be an http:// or https:// URL, not {scheme!r}")
         if self.remote_template is not None and self.remote_template not in family_names():
             raise ValueError(
                 f"remote_template must be one of {', '.join(family_names())}, "

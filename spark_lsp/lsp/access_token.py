@@ -52,6 +52,7 @@ def write_new_token(path: Path) -> str:
     token = secrets.token_urlsafe(32)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_folder(path.parent)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -60,6 +61,20 @@ def write_new_token(path: Path) -> str:
     except OSError as error:
         raise TokenFileError(f"cannot write the token file {path}: {error.strerror}") from None
     return token
+
+
+def _check_folder(folder: Path) -> None:
+    """Another user must not be able to swap the token file: the folder is ours (or root's), and
+    others cannot write to it unless it is sticky (as /tmp is)."""
+    status = os.lstat(folder)
+    if not stat.S_ISDIR(status.st_mode):
+        raise TokenFileError(f"the token file's folder {folder} is not a folder")
+    if status.st_uid not in (os.getuid(), 0):
+        raise TokenFileError(f"the token file's folder {folder} belongs to another user")
+    if status.st_mode & 0o022 and not status.st_mode & stat.S_ISVTX:
+        raise TokenFileError(
+            f"other users can write to the token file's folder {folder}; run: chmod 700 {folder}"
+        )
 
 
 def token_for(token_file: str | None, port: int) -> tuple[str, Path, bool]:

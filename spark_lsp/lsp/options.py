@@ -70,6 +70,8 @@ def _merge(current: Any, raw: object, path: str, problems: list[str]) -> Any:
                 f"{where} {problem} (got {value!r}); keeping {getattr(current, item.name)!r}"
             )
             continue
+        if isinstance(value, list) and item.metadata.get("client_adds"):
+            value = [*item.default, *(entry for entry in value if entry not in item.default)]
         changes[item.name] = tuple(value) if isinstance(value, list) else value
     try:
         return replace(current, **changes)

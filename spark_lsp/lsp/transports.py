@@ -48,7 +48,6 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # one JSON-RPC message (a document's full 
 MAX_HEADER_LINE_BYTES = 8192
 MAX_HEADER_LINES = 32
 AUTHENTICATION_TIMEOUT_S = 30.0
-INVALID_REQUEST = -32600
 BUSY = "spark-lsp: another client is connected; this server serves one client at a time"
 UNAUTHORIZED = (
     "spark-lsp: this server needs the token it printed at start (or the one in its "
@@ -100,7 +99,7 @@ def error_frame(request_id: object, message: str, framed: bool = True) -> bytes:
         {
             "jsonrpc": "2.0",
             "id": request_id if isinstance(request_id, int | str) else None,
-            "error": {"code": INVALID_REQUEST, "message": message},
+            "error": {"code": JsonRpcInvalidRequest.CODE, "message": message},
         }
     ).encode()
     return b"Content-Length: %d\r\n\r\n" % len(body) + body if framed else body
@@ -248,14 +247,12 @@ class TcpSession:
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        if self._access._busy:
-            logger.warning("refused a second client (%s): %s", peer, BUSY)
-            await _refuse(writer, error_frame(None, BUSY))
-            return
-        self._access._busy = True
+        claimed = False
         server: LanguageServer | None = None
         try:
             frames = read_frames(reader)
+            # The token first: a connection that has not shown it never holds the one client's
+            # place (an idle connection would lock the editor out).
             async with asyncio.timeout(AUTHENTICATION_TIMEOUT_S):
                 first = await anext(frames, None)
             if first is None:
@@ -265,6 +262,11 @@ class TcpSession:
                 logger.warning("refused a client without the token (%s)", peer)
                 await _refuse(writer, error_frame(request_id, UNAUTHORIZED))
                 return
+            if self._access._busy:
+                logger.warning("refused a second client (%s): %s", peer, BUSY)
+                await _refuse(writer, error_frame(request_id, BUSY))
+                return
+            self._access._busy = claimed = True
             logger.info("client connected: %s", peer)
             server = self._make_server()
             server.protocol.set_writer(writer)  # type: ignore[arg-type]
@@ -276,11 +278,12 @@ class TcpSession:
         except (FrameError, ConnectionError) as error:
             logger.warning("closing the connection of %s: %s", peer, error)
         finally:
-            self._access._busy = False
             await _close(writer)
-            if server is not None:
-                _end_session(server)
-            logger.info("client disconnected: %s; waiting for the next one", peer)
+            if claimed:
+                self._access._busy = False
+                if server is not None:
+                    _end_session(server)
+                logger.info("client disconnected: %s; waiting for the next one", peer)
 
 
 async def _refuse(writer: asyncio.StreamWriter, frame: bytes) -> None:
@@ -376,15 +379,12 @@ class WebSocketSession:
     async def __call__(self, connection: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        if self._access._busy:
-            logger.warning("refused a second WebSocket client: %s", BUSY)
-            await connection.close(1013, BUSY[:120])
-            return
-        self._access._busy = True
+        claimed = False
         server: LanguageServer | None = None
         try:
             authenticated = getattr(connection, "spark_authenticated", False)
-            if not authenticated:
+            body = b""
+            if not authenticated:  # before the one client's place is taken, as for TCP
                 async with asyncio.timeout(AUTHENTICATION_TIMEOUT_S):
                     first = await connection.recv(decode=False)
                 body, request_id = authenticate(first, self._access)
@@ -393,9 +393,14 @@ class WebSocketSession:
                     await connection.send(error_frame(request_id, UNAUTHORIZED, framed=False))
                     await connection.close(1008, "unauthorized")
                     return
+            if self._access._busy:
+                logger.warning("refused a second WebSocket client: %s", BUSY)
+                await connection.close(1013, BUSY[:120])
+                return
+            self._access._busy = claimed = True
             server = self._make_server()
             server.protocol.set_writer(WebSocketWriter(connection), include_headers=False)
-            if not authenticated:
+            if body:
                 await deliver_in_order(server, body)
             async for message in connection:
                 data = message if isinstance(message, bytes) else message.encode()
@@ -403,9 +408,10 @@ class WebSocketSession:
         except (TimeoutError, ConnectionClosed) as error:
             logger.info("WebSocket connection ended: %s", error)
         finally:
-            self._access._busy = False
-            if server is not None:
-                _end_session(server)
+            if claimed:
+                self._access._busy = False
+                if server is not None:
+                    _end_session(server)
 
 
 async def serve_ws(

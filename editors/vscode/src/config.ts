@@ -26,10 +26,12 @@ export const SERVER_GROUPS = ['actions', 'completion', 'context', 'engine'] as c
  */
 export const COMMAND_LINE_OPTIONS: Readonly<Record<string, string>> = {
   apiKeyEnv: '--api-key-env',
+  backend: '--backend',
   endpoint: '--endpoint',
   hfFile: '--hf-file',
   hfRepo: '--hf-repo',
   model: '--model',
+  remoteModel: '--remote-model',
 };
 export type ServerGroup = (typeof SERVER_GROUPS)[number];
 export type ServerOptions = Record<ServerGroup, Record<string, unknown>>;

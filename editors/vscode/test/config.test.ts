@@ -159,7 +159,7 @@ test('the model, endpoint and key variable are flags from user settings, never o
     '--model',
     '/models/coder.gguf',
   ]);
-  for (const key of ['model', 'hfRepo', 'hfFile', 'endpoint', 'apiKeyEnv']) {
+  for (const key of ['model', 'hfRepo', 'hfFile', 'endpoint', 'apiKeyEnv', 'backend', 'remoteModel']) {
     const property = (packageJson.contributes.configuration as { properties: Record<string, { scope?: string }> }[])
       .map((section) => section.properties[`sparkLsp.engine.${key}`])
       .find((found) => found !== undefined);

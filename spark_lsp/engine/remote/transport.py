@@ -340,8 +340,15 @@ def plain_http_warning(url: str) -> str | None:
 
 
 def display_url(url: str) -> str:
-    """``url`` without user info (``https://user:token@host`` -> ``https://host``)."""
-    return re.sub(r"^([a-z]+://)[^/@]*@", r"\1", url)
+    """``url`` as messages and logs show it: without user info, query or fragment, where
+    credentials live (``https://user:token@host/v1?api_key=k`` -> ``https://host/v1``)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "<an unreadable URL>"
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def backoff(attempt: int, response: httpx.Response | None = None) -> float:

@@ -70,10 +70,12 @@ local expected_types = {
 -- `settings.engine` to flags after `cmd`.
 M.command_line_settings = {
   apiKeyEnv = "--api-key-env",
+  backend = "--backend",
   endpoint = "--endpoint",
   hfFile = "--hf-file",
   hfRepo = "--hf-repo",
   model = "--model",
+  remoteModel = "--remote-model",
 }
 
 local function move_to_command_line(options)
