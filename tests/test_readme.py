@@ -7,6 +7,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
+from spark_lsp.actions.settings import ActionSettings
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.engine.settings import EngineSettings
@@ -21,14 +22,31 @@ def module_map() -> str:
     return README[start : README.index("```", start + 3)]
 
 
-def test_the_module_map_names_every_module() -> None:
-    listed = set(re.findall(r"[\w]+\.py", module_map()))
+def listed_modules() -> set[str]:
+    """The module map's modules as paths: a line belongs to the latest folder indented less."""
+    folders: list[tuple[int, str]] = [(-1, "")]
+    listed = set()
+    for line in module_map().splitlines()[2:]:
+        indent = len(line) - len(line.lstrip())
+        while folders[-1][0] >= indent:
+            folders.pop()
+        folder = folders[-1][1]
+        first = line.split()[0] if line.strip() else ""
+        if first.endswith("/"):
+            folder += first
+            folders.append((indent, folder))
+        listed |= {folder + name for name in re.findall(r"\w+\.py", line)}
+    return listed
+
+
+def test_the_module_map_names_every_module_in_its_folder() -> None:
     package = ROOT / "spark_lsp"
     modules = {
-        path.name
+        path.relative_to(package).as_posix()
         for path in package.rglob("*.py")
         if path.name not in ("__init__.py", "__main__.py") and "demo" not in path.parts
     }
+    listed = listed_modules()
     assert modules - listed == set()
     assert listed - modules == set()
 
@@ -49,7 +67,12 @@ def test_every_engine_flag_is_in_the_table_with_its_default() -> None:
 
 
 def test_every_editor_option_is_in_the_table_with_its_default() -> None:
-    for group, settings in (("completion", CompletionSettings), ("context", ContextSettings)):
+    groups = (
+        ("actions", ActionSettings),
+        ("completion", CompletionSettings),
+        ("context", ContextSettings),
+    )
+    for group, settings in groups:
         for item in fields(settings):
             name = camel(item.name)
             match = re.search(

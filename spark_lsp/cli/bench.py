@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 from typing import Any
 
 from spark_lsp.cli.log import configure_logging
 
-BENCHMARKS = ("sync", "latency", "infill", "edit", "context", "fuzz", "storm")
+
+def benchmark_modules() -> list[Any]:
+    """Every module of ``spark_lsp.bench`` that declares a subcommand (helpers do not)."""
+    package = importlib.import_module("spark_lsp.bench")  # by name: the CLI's only way in
+    modules = (
+        importlib.import_module(f"spark_lsp.bench.{info.name}")
+        for info in pkgutil.iter_modules(package.__path__)
+    )
+    return [module for module in modules if hasattr(module, "add_parser")]
 
 
 def add_parser(commands: Any, with_benchmarks: bool = True) -> None:
@@ -17,8 +26,7 @@ def add_parser(commands: Any, with_benchmarks: bool = True) -> None:
     if not with_benchmarks:
         return
     benches = bench.add_subparsers(dest="bench", required=True, parser_class=type(bench))
-    for name in BENCHMARKS:
-        module = importlib.import_module(f"spark_lsp.bench.{name}")
+    for module in benchmark_modules():
         module.add_parser(benches)
 
 

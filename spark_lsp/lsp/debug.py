@@ -94,19 +94,8 @@ class DebugRequests:
 
     async def prompt(self, params: Any) -> dict[str, Any]:
         """What a completion at a position would send the model."""
-        params = params if isinstance(params, dict) else {}
-        text_document = params.get("textDocument")
-        uri = text_document.get("uri") if isinstance(text_document, dict) else None
-        position = params.get("position")
-        if not isinstance(uri, str) or not isinstance(position, dict):
-            raise JsonRpcInvalidParams(
-                f"{DEBUG_PROMPT_REQUEST} needs params {{textDocument: {{uri}}, position}}"
-            )
+        uri, position = _text_document_position(params)
         snapshot = self._snapshot(uri)
-        try:
-            position = types.Position(line=position["line"], character=position["character"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise JsonRpcInvalidParams(f"bad position: {error}") from None
         line, column = convert.to_code_points(snapshot, position, self._client.encoding)
         if not await self._context.prepare(snapshot, line):
             raise RequestFailed(f"{uri} is private: no prompt is built for it")
@@ -136,3 +125,19 @@ class DebugRequests:
             "requestTokensEvaluated": self._completions.tokens_evaluated,
             "cellsRefreshed": self._completions.cells_refreshed,
         }
+
+
+def _text_document_position(params: Any) -> tuple[str, types.Position]:
+    """The uri and position of untyped ``{textDocument: {uri}, position}`` params."""
+    params = params if isinstance(params, dict) else {}
+    text_document = params.get("textDocument")
+    uri = text_document.get("uri") if isinstance(text_document, dict) else None
+    position = params.get("position")
+    if not isinstance(uri, str) or not isinstance(position, dict):
+        raise JsonRpcInvalidParams(
+            f"{DEBUG_PROMPT_REQUEST} needs params {{textDocument: {{uri}}, position}}"
+        )
+    try:
+        return uri, types.Position(line=position["line"], character=position["character"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise JsonRpcInvalidParams(f"bad position: {error}") from None

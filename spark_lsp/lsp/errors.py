@@ -1,8 +1,8 @@
 """JSON-RPC errors the server answers with, and the one mapping from the services' errors to them.
 
-LSP's own codes beyond JSON-RPC's: RequestFailed (-32803) for a valid request the server cannot
-serve now, ContentModified (-32801) for a result invalidated by a change, RequestCancelled
-(-32800) for a request the user or client cancelled.
+LSP's own codes beyond JSON-RPC's: RequestFailed (-32803, the one pygls lacks) for a valid
+request the server cannot serve now; pygls' ContentModified (-32801) for a result invalidated by a
+change and RequestCancelled (-32800) for a request the user or client cancelled.
 """
 
 from __future__ import annotations
@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import (
+    JsonRpcContentModified,
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcRequestCancelled,
+)
 
 from spark_lsp.actions.errors import (
     ActionCancelled,
@@ -27,14 +32,6 @@ class RequestFailed(JsonRpcException):
     CODE = -32803
 
 
-class ContentModified(JsonRpcException):
-    CODE = -32801
-
-
-class RequestCancelled(JsonRpcException):
-    CODE = -32800
-
-
 def as_json_rpc_error(error: Exception) -> JsonRpcException | None:
     """The JSON-RPC error for a service's error, or None when it is not one of theirs."""
     match error:
@@ -43,9 +40,9 @@ def as_json_rpc_error(error: Exception) -> JsonRpcException | None:
         case DocumentOutOfSync() | ActionFailed():
             return RequestFailed(str(error))
         case DocumentChanged():
-            return ContentModified(str(error))
+            return JsonRpcContentModified(str(error))
         case ActionCancelled():
-            return RequestCancelled(str(error))
+            return JsonRpcRequestCancelled(str(error))
     return None
 
 

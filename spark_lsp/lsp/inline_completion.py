@@ -120,6 +120,14 @@ class InlineCompletion:
                 return types.InlineCompletionList(items=[])
             timing["latencyMs"] = (time.perf_counter() - started) * 1000
         self._usage.record_suggested(timing["latencyMs"])
+        return types.InlineCompletionList(
+            items=self._inline_items(snapshot, line, column, suggestion)
+        )
+
+    def _inline_items(
+        self, snapshot: DocumentSnapshot, line: int, column: int, suggestion: Suggestion
+    ) -> list[types.InlineCompletionItem]:
+        """The suggestion and its alternatives as items, each remembered as shown."""
         others = [
             replace(suggestion, text=text, alternatives=()) for text in suggestion.alternatives
         ]
@@ -135,7 +143,7 @@ class InlineCompletion:
                     ),
                 )
             )
-        return types.InlineCompletionList(items=items)
+        return items
 
     async def completion(self, params: types.CompletionParams) -> types.CompletionList:
         snapshot = self._snapshot(params.text_document.uri)
@@ -150,8 +158,14 @@ class InlineCompletion:
             if suggestion is None:
                 return types.CompletionList(is_incomplete=True, items=[])
             timing["latencyMs"] = (time.perf_counter() - started) * 1000
+        item = self._completion_item(snapshot, line, column, suggestion)
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    def _completion_item(
+        self, snapshot: DocumentSnapshot, line: int, column: int, suggestion: Suggestion
+    ) -> types.CompletionItem:
         label = suggestion.text.strip().split("\n", 1)[0][:60]
-        item = types.CompletionItem(
+        return types.CompletionItem(
             label=label,
             kind=types.CompletionItemKind.Snippet,
             detail="AI suggestion (spark-lsp)",
@@ -164,7 +178,6 @@ class InlineCompletion:
             ),
             insert_text_format=types.InsertTextFormat.PlainText,
         )
-        return types.CompletionList(is_incomplete=True, items=[item])
 
     async def accepted(self, item_id: object) -> None:
         item = self.shown.get(item_id)
