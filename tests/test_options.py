@@ -57,7 +57,7 @@ def test_our_section_is_found_in_a_configuration_value() -> None:
 def test_options_round_trip_through_their_wire_form() -> None:
     wire = to_wire(ServerOptions())
     assert wire["completion"]["fallbackSort"] == "last"
-    assert wire["engine"]["suffixRefreshTokens"] == 16
+    assert wire["engine"]["suffixRefreshTokens"] == 4
     assert merge_options(ServerOptions(), wire) == (ServerOptions(), [])
 
 

@@ -7,6 +7,7 @@ import asyncio
 from spark_lsp.completion.pipeline import CompletionService
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.documents import DocumentStore, PositionEncoding, TextChange
+from spark_lsp.engine import Priority
 from spark_lsp.engine.fake import FakeEngine
 from spark_lsp.engine.worker import InferenceWorker
 
@@ -158,7 +159,7 @@ def test_invoked_one_line_requests_bring_distinct_alternatives_automatic_ones_do
         worker.stop()
 
 
-def test_a_pause_after_a_model_answer_refreshes_the_cells_and_a_keystroke_does_not() -> None:
+def test_a_pause_prefetches_the_next_line_and_refreshes_the_cells_a_keystroke_does_not() -> None:
     store = DocumentStore()
     store.open(URI, "python", 1, "x = \n")
     engine = FakeEngine(lambda request: "1")
@@ -182,11 +183,54 @@ def test_a_pause_after_a_model_answer_refreshes_the_cells_and_a_keystroke_does_n
         store.change(URI, 2, [TextChange("x = 2\n")], PositionEncoding.UTF16)  # no pause
         await asyncio.sleep(0.3)
         assert refreshes() == []
-        assert await completions.suggest(store.snapshot(URI), 0, 5, automatic=False)
+        shown = await completions.suggest(store.snapshot(URI), 0, 5, automatic=False)
+        assert shown is not None and shown.text == "1"
         await asyncio.sleep(0.3)  # the pause
         assert refreshes() == [URI]
+        # The next line was prefetched as if "1" were accepted: the accept finds it cached.
+        prefetched = [r for r in engine.requests if r.priority is Priority.SPECULATIVE]
+        assert len(prefetched) == 1 and prefetched[0].prompt.prefix.endswith("x = 21")  # type: ignore[union-attr]
+        assert prefetched[0].lead == "\n"  # on the new line
+        calls = engine.calls
+        await completions.prefetch_after_accept(store.snapshot(URI), 0, 5, shown)
+        assert engine.calls == calls
 
     try:
         asyncio.run(scenario())
+    finally:
+        worker.stop()
+
+
+def test_an_early_answer_shows_the_line_so_far_and_the_rest_reaches_the_cache() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "total = \n")
+    line = "compute(first, second, third, fourth)"
+    engine = FakeEngine(lambda request: line, 0.1)
+    worker = InferenceWorker(engine)
+
+    async def worker_for(automatic: bool) -> InferenceWorker:
+        return worker
+
+    def version(uri: str) -> int | None:
+        return store.document(uri).version if uri in store else None
+
+    settings = CompletionSettings(debounce_ms=0, early_answer_ms=150, alternatives=0)
+    completions = CompletionService(worker_for, version, settings)
+
+    async def scenario() -> None:
+        early = await completions.suggest(store.snapshot(URI), 0, 8, automatic=True)
+        assert early is not None and not early.from_cache
+        assert line.startswith(early.text) and early.text != line  # open brackets allowed
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            again = await completions.suggest(store.snapshot(URI), 0, 8, automatic=True)
+            if again is not None and again.from_cache:
+                assert again.text == line
+                return
+        raise AssertionError("the rest of the line never reached the cache")
+
+    try:
+        asyncio.run(scenario())
+        assert completions.early_answers == 1 and completions.model_calls == 1
     finally:
         worker.stop()

@@ -133,7 +133,7 @@ def passes(task: Task, replacement: str) -> bool:
     return result.returncode == 0
 
 
-def _exact(candidate: str | None, task: Task) -> bool:
+def exact_line(candidate: str | None, task: Task) -> bool:
     return candidate is not None and candidate.rstrip() == task.target.rstrip()
 
 
@@ -154,7 +154,7 @@ class Outcomes:
     ) -> None:
         if candidate not in runs:
             runs[candidate] = candidate is not None and passes(task, candidate)
-        self.exact.setdefault(path, []).append(_exact(candidate, task))
+        self.exact.setdefault(path, []).append(exact_line(candidate, task))
         self.passed.setdefault(path, []).append(runs[candidate])
 
     def summary(self, path: str, total: int) -> dict[str, Any]:
@@ -180,7 +180,7 @@ class FirstLineClock:
             self.ms = (time.perf_counter() - self._started) * 1000
 
 
-def _line_request(window: CursorWindow, key: str) -> GenerationRequest:
+def line_request(window: CursorWindow, key: str) -> GenerationRequest:
     """The request of the raw protocol over ``window``: the first line as generated."""
     prompt = InfillPrompt(window.prefix, window.suffix)
     return GenerationRequest(prompt, max_tokens=LINE_TOKENS, stop=("\n",), key=key)
@@ -262,17 +262,17 @@ def run_task(
     # cells fit the engine's default --max-documents).
     key = task.problem["task_id"]
     runs: dict[str | None, bool] = {}
-    raw = engine.generate(_line_request(state.cache_key, key + "#raw"), CancelToken())
+    raw = engine.generate(line_request(state.cache_key, key + "#raw"), CancelToken())
     outcomes.add("raw", task, typed + raw.text, runs)
     outcomes.ms.setdefault("raw", []).append(raw.stats.total_ms)
-    right = {"raw": _exact(typed + raw.text, task)}
+    right = {"raw": exact_line(typed + raw.text, task)}
     if cursor != "typed":
         natural = engine.generate(
             _natural_request(state.cache_key, key + "#natural"), CancelToken()
         )
         outcomes.add("raw-natural", task, _natural_line(natural.text), runs)
         outcomes.ms.setdefault("raw-natural", []).append(natural.stats.total_ms)
-        right["raw-natural"] = _exact(_natural_line(natural.text), task)
+        right["raw-natural"] = exact_line(_natural_line(natural.text), task)
     # As an invoked request: alternatives for a line; a block is shown at its first line.
     request = replace(
         state.request(settings, key + "#pipeline", "", heal),

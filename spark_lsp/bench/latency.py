@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_lsp import models
-from spark_lsp.bench import lsp_typing
+from spark_lsp.bench import lsp_typing, replay
 from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.bench.traces import (
     BREAKDOWN,
@@ -63,6 +63,15 @@ def add_parser(benches: Any) -> None:
     )
     latency.add_argument(
         "--breakdown", action="store_true", help="where a keystroke's time goes, phase by phase"
+    )
+    latency.add_argument(
+        "--replay-tasks",
+        type=int,
+        help="HumanEval lines typed one character at a time: exact match with reuse against "
+        "exact recomputation (default 2; --full: 40; 0: none)",
+    )
+    latency.add_argument(
+        "--replay-only", action="store_true", help="only the typing replay (its quality table)"
     )
     latency.add_argument(
         "--lsp",
@@ -138,8 +147,18 @@ def raw_decode_rate(engine: Any, tokens: int = 64) -> float:
     return rate
 
 
-FULL_RUN = {"points_per_file": 3, "exact_keystrokes": 200, "baseline_keystrokes": 40}
-QUICK_RUN = {"points_per_file": 1, "exact_keystrokes": 40, "baseline_keystrokes": 20}
+FULL_RUN = {
+    "points_per_file": 3,
+    "exact_keystrokes": 200,
+    "baseline_keystrokes": 40,
+    "replay_tasks": 40,
+}
+QUICK_RUN = {
+    "points_per_file": 1,
+    "exact_keystrokes": 40,
+    "baseline_keystrokes": 20,
+    "replay_tasks": 2,
+}
 
 
 def apply_run_defaults(args: argparse.Namespace) -> None:
@@ -158,6 +177,10 @@ def main(args: argparse.Namespace) -> int:
         return remote_latency.main(args)
     if args.lsp:
         return main_lsp(args, settings)
+    if args.replay_only:
+        quality = print_replay(settings, args.replay_tasks or QUICK_RUN["replay_tasks"])
+        write_json(args.json, "latency-replay", {"settings": dict(settings.__dict__), **quality})
+        return 0
     engine = load_engine(replace(settings, kv_reuse="shift"), models.stderr_progress())
     points = pick_points(engine, trace_files(args), args.points_per_file)
     if args.max_positions:
@@ -181,6 +204,25 @@ def main(args: argparse.Namespace) -> int:
     baseline = run_baseline(model_path, settings, layouts)
     _report(args, settings, points, reuse, exact, baseline, raw_rate)
     return 0
+
+
+def print_replay(settings: EngineSettings, tasks: int) -> dict[str, Any]:
+    """The typing replay's quality table (bench/replay.py); its rows, for the JSON."""
+    if not tasks:
+        return {}
+    rows = replay.run_replay(settings, tasks)
+    columns = (
+        "keystrokes",
+        "exact_match",
+        "same_as_exact",
+        "full_ms_p50",
+        "tokens_evaluated_p50",
+        "tokens_refreshed",
+    )
+    headers = ("replay mode", "keys", "exact match %", "same as exact %", "full p50")
+    table = [(name, *(row.get(column, "-") for column in columns)) for name, row in rows]
+    print(format_table((*headers, "eval/key", "refreshed"), table))
+    return {"replay": dict(rows)}
 
 
 def trace_files(args: argparse.Namespace) -> list[Path]:
@@ -281,6 +323,7 @@ def _report(
     )
     if args.breakdown:
         print_breakdown(reuse)
+    quality = print_replay(settings, args.replay_tasks)
     for result in (reuse, exact):
         result.pop("answers", None)
     write_json(
@@ -296,6 +339,7 @@ def _report(
             "speedup_ttft_p50": round(speedup, 2),
             "decode_ratio": round(decode_ratio, 3),
             "agreement": {"same_first_line": same, "compared": compared},
+            **quality,
         },
     )
 

@@ -1,32 +1,48 @@
-"""The first line of a streamed block: a block answers as soon as its first line is decoded."""
+"""What a streamed answer can show before it ends: a block's first line as soon as it is decoded,
+and, with an early-answer budget, the text so far once that budget has passed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from spark_lsp.completion.postprocess import LEADING_BLANK_LINES
 
 
 class FirstLine:
-    """Collects streamed text from the worker thread; ``ready`` resolves with the text up to the
-    end of the first non-blank line once its newline arrives."""
+    """Collects streamed text from the worker thread. ``ready`` resolves with the text up to the
+    end of the first non-blank line once its newline arrives; ``early`` (with ``early_after_s``)
+    with the text so far at the first piece that comes after that long, if it holds a
+    non-blank line start (a one-line answer shows what it has; the rest follows into the cache)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, early_after_s: float | None = None) -> None:
         self._loop = loop
         self._text = ""
+        self._early_at = time.perf_counter() + early_after_s if early_after_s else None
         self.ready: asyncio.Future[str] = loop.create_future()
+        self.early: asyncio.Future[str] = loop.create_future()
 
     def feed(self, piece: str) -> None:
         self._text += piece
         blank = LEADING_BLANK_LINES.match(self._text)
         start = blank.end() if blank else 0
         end = self._text.find("\n", start)
-        if end >= 0 and self._text[start:end].strip() and not self._loop.is_closed():
-            line = self._text[:end]  # blank lines before it kept: post-processing handles them
-            with contextlib.suppress(RuntimeError):  # the loop closed in between: nobody waits
-                self._loop.call_soon_threadsafe(self._resolve, line)
+        if end >= 0 and self._text[start:end].strip():
+            self._post(self.ready, self._text[:end])  # blank lines before it: post-processing
+        elif self._early_now() and self._text[start:].strip():
+            self._post(self.early, self._text)
 
-    def _resolve(self, line: str) -> None:
-        if not self.ready.done():
-            self.ready.set_result(line)
+    def _early_now(self) -> bool:
+        return self._early_at is not None and time.perf_counter() >= self._early_at
+
+    def _post(self, future: asyncio.Future[str], text: str) -> None:
+        if self._loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed in between: nobody waits
+            self._loop.call_soon_threadsafe(_resolve, future, text)
+
+
+def _resolve(future: asyncio.Future[str], text: str) -> None:
+    if not future.done():
+        future.set_result(text)

@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 MAX_TEXT_AFTER_CURSOR_AUTOMATIC = 8
 # Documents whose type-through caches are kept (each at most 250 small entries).
 CACHED_DOCUMENTS = 32
+# What an early answer (a one-line answer's text so far) skips: its brackets and its syntax
+# may still be open; the rest of the line follows into the cache.
+PARTIAL_SKIPS = frozenset({"balance_brackets", "syntax_check"})
 
 WorkerFor = Callable[[bool], Awaitable[InferenceWorker | None]]
 
@@ -88,6 +91,7 @@ class CompletionService:
         self.warmups = 0
         self.tokens_evaluated = 0  # by the model calls of requests (not warm-ups or prefetches)
         self.cells_refreshed = 0  # stale cells recomputed while the user paused
+        self.early_answers = 0  # one-line answers shown before they were complete
 
     @property
     def cache_hits(self) -> int:
@@ -187,10 +191,10 @@ class CompletionService:
         )
         alternatives = 0 if automatic or state.multiline else self.settings.alternatives
         text, complete, others = await self._generate(worker, snapshot, state, alternatives)
-        self._refresh_cells_when_idle(worker, snapshot)
         if complete:
             self._refresh_context_when_idle(snapshot, line, column)
         suggestion = self._fresh(snapshot, quick, text)
+        self._when_paused(worker, snapshot, (line, column, suggestion if complete else None))
         if suggestion is None or not others:
             return suggestion
         return replace(suggestion, alternatives=tuple(quick.head + other for other in others))
@@ -212,16 +216,19 @@ class CompletionService:
             alternatives=alternatives,
         )
         self.model_calls += 1
-        first_line = FirstLine(asyncio.get_running_loop()) if state.multiline else None
-        job = worker.submit(request, first_line.feed if first_line else None)
+        early_ms = 0 if state.multiline or alternatives else self.settings.early_answer_ms
+        stream = None
+        if state.multiline or early_ms:
+            stream = FirstLine(asyncio.get_running_loop(), early_ms / 1000 or None)
+        job = worker.submit(request, stream.feed if stream else None)
         finished = asyncio.ensure_future(run_job(job))
         try:
-            if first_line is not None:
-                await asyncio.wait((first_line.ready, finished), return_when=FIRST_COMPLETED)
-                if not finished.done():
+            if stream is not None:
+                shown, early = await self._before_the_end(stream, finished, state, language)
+                if early:
                     self._complete_in_background(snapshot.uri, finished, state, language)
-                    line_text = finish(first_line.ready.result(), state, language, False)
-                    return line_text, False, ()
+                    self.early_answers += 1
+                    return shown, False, ()
             result = await finished
             self.tokens_evaluated += result.stats.tokens_evaluated
         except asyncio.CancelledError:
@@ -243,23 +250,61 @@ class CompletionService:
                 others.append(other)
         return text, True, tuple(others)
 
-    def _refresh_cells_when_idle(self, worker: InferenceWorker, snapshot: DocumentSnapshot) -> None:
-        """When the user pauses, the engine recomputes the cells it reused from older text
-        (lowest priority; the next keystroke supersedes it): the cache converges to the exact
-        state, so keystrokes can refresh only a few tokens (engine/reuse.py)."""
+    async def _before_the_end(
+        self,
+        stream: FirstLine,
+        finished: asyncio.Future[GenerationResult],
+        state: CursorState,
+        language: str,
+    ) -> tuple[str | None, bool]:
+        """(what to show, whether to show it now) while the answer streams: a block's first
+        line once decoded; a one-line answer's text so far after the early-answer budget, when
+        it passes post-processing (brackets and syntax may still be open). Otherwise the caller
+        waits for the whole answer."""
+        if state.multiline:
+            await asyncio.wait((stream.ready, finished), return_when=FIRST_COMPLETED)
+            if finished.done():
+                return None, False
+            return finish(stream.ready.result(), state, language, False), True
+        await asyncio.wait((stream.early, finished), return_when=FIRST_COMPLETED)
+        if finished.done():
+            return None, False
+        partial = finish(stream.early.result(), state, language, False, PARTIAL_SKIPS)
+        return partial, partial is not None
+
+    def _when_paused(
+        self,
+        worker: InferenceWorker,
+        snapshot: DocumentSnapshot,
+        shown: tuple[int, int, Suggestion | None],
+    ) -> None:
+        """After ``completion.suffixRefreshIdleMs`` without a keystroke: the next line is
+        prefetched as if the shown one-line suggestion were accepted (an accept then finds it
+        in the cache), and the engine recomputes the cells it reused from older text (lowest
+        priority): the cache converges to the exact state, so keystrokes can refresh only a
+        few tokens (engine/reuse.py). The next keystroke supersedes both."""
         idle_ms = self.settings.suffix_refresh_idle_ms
-        if not idle_ms or not getattr(worker.engine, "refreshes_cells", False):
+        if not idle_ms:
             return
         if (previous := self._cell_refreshes.pop(snapshot.uri, None)) is not None:
             previous.cancel()
-        task = asyncio.ensure_future(self._refresh_cells(worker, snapshot, idle_ms))
+        task = asyncio.ensure_future(self._paused(worker, snapshot, shown, idle_ms))
         self._cell_refreshes[snapshot.uri] = task
 
-    async def _refresh_cells(
-        self, worker: InferenceWorker, snapshot: DocumentSnapshot, idle_ms: int
+    async def _paused(
+        self,
+        worker: InferenceWorker,
+        snapshot: DocumentSnapshot,
+        shown: tuple[int, int, Suggestion | None],
+        idle_ms: int,
     ) -> None:
         await asyncio.sleep(idle_ms / 1000)
         if self._current_version(snapshot.uri) != snapshot.version:
+            return
+        line, column, suggestion = shown
+        if suggestion is not None:
+            await self.prefetch_after_accept(snapshot, line, column, suggestion)
+        if not getattr(worker.engine, "refreshes_cells", False):
             return
         request = GenerationRequest(
             TextPrompt(""),
@@ -344,12 +389,14 @@ class CompletionService:
             language_id=snapshot.language_id,
             prompt_window=self._prompt_window(snapshot, lines_changed=True),
         )
+        cache = self._cache(snapshot.uri)
+        if cache.lookup(state.cache_key.prefix, state.cache_key.suffix) is not None:
+            return  # prefetched while the user paused
         request = replace(
             state.request(self.settings, snapshot.uri, self._file_path(snapshot.uri)),
             priority=Priority.SPECULATIVE,
         )
         finished = asyncio.ensure_future(run_job(worker.submit(request)))
-        cache = self._cache(snapshot.uri)
         finished.add_done_callback(
             lambda done: _cache_result(done, state, snapshot.language_id, cache)
         )

@@ -23,13 +23,21 @@ class CompletionSettings:
     alternatives: int = setting(
         2, "other suggestions an invoked one-line request offers (cycle with Alt-] / Alt-[)", 0, 4
     )
+    early_answer_ms: int = setting(
+        0,
+        "show a one-line suggestion's text so far after this long, the rest of the line "
+        "following into the type-through cache (0: wait for the whole line)",
+        0,
+        60000,
+    )
     context_refresh_idle_ms: int = setting(
         1000, "pause after which extra context is refreshed and warmed", 100, 60000
     )
     suffix_refresh_idle_ms: int = setting(
         200,
-        "pause after which the KV cells reused after the cursor are recomputed exactly, in "
-        "the background (0: never)",
+        "pause after which the next line is prefetched (as if the suggestion were accepted) "
+        "and the KV cells reused after the cursor are recomputed exactly, in the background "
+        "(0: never)",
         0,
         60000,
     )

@@ -42,7 +42,7 @@ class EngineSettings:
         "shift", "shift: reuse the suffix's cells across keystrokes; exact: recompute the suffix"
     )
     suffix_refresh_tokens: int = setting(
-        16, "suffix tokens re-evaluated after the cursor when reusing cells", 1, 4096
+        4, "suffix tokens re-evaluated after the cursor when reusing cells", 1, 4096
     )
     preload: bool = setting(True, "load the model when an LSP session starts")
     prompt_lookup: bool = setting(

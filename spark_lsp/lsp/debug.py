@@ -124,6 +124,7 @@ class DebugRequests:
             "tokensEvaluated": getattr(engine, "tokens_evaluated", 0),
             "requestTokensEvaluated": self._completions.tokens_evaluated,
             "cellsRefreshed": self._completions.cells_refreshed,
+            "earlyAnswers": self._completions.early_answers,
         }
 
 

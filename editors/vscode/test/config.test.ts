@@ -28,6 +28,7 @@ test('package.json declares the server options of the README, by group', () => {
     'predictTimeBudgetMs',
     'fallbackSort',
     'alternatives',
+    'earlyAnswerMs',
     'contextRefreshIdleMs',
     'suffixRefreshIdleMs',
   ]);
@@ -101,6 +102,7 @@ test('with nothing set, the server gets every completion and context default and
     predictTimeBudgetMs: 2000,
     fallbackSort: 'last',
     alternatives: 2,
+    earlyAnswerMs: 0,
     contextRefreshIdleMs: 1000,
     suffixRefreshIdleMs: 200,
   });

@@ -113,6 +113,7 @@ test('the server starts with the options nested by group, client-only settings l
     predictTimeBudgetMs: 2000,
     fallbackSort: 'last',
     alternatives: 2,
+    earlyAnswerMs: 0,
     contextRefreshIdleMs: 1000,
     suffixRefreshIdleMs: 200,
   });
