@@ -38,3 +38,29 @@ def test_a_suggestion_is_applied_over_its_range() -> None:
         "range": {"start": {"character": 6}, "end": {"character": 6}},
     }
     assert lsp_typing.applied_first_line("    re", item) == "    return total"
+
+
+def test_the_lsp_breakdown_adds_the_rest_of_the_round_trip_and_takes_medians() -> None:
+    first = lsp_typing.with_rest({"debounce": 40.0, "engine: decode": 300.0}, 400.0)
+    assert first[lsp_typing.LSP_REST] == 60.0
+    keystrokes = [
+        lsp_typing.Keystroke(400.0, True, 6, "x", True, first),
+        lsp_typing.Keystroke(2.0, False, 0, "x", True),  # from the cache: no phases
+        lsp_typing.Keystroke(
+            500.0, True, 6, "x", True, lsp_typing.with_rest({"debounce": 40.0}, 500.0)
+        ),
+    ]
+    rest = lsp_typing.LSP_REST
+    assert lsp_typing.phases_p50(keystrokes) == {
+        "debounce": 40.0,
+        "engine: decode": 150.0,
+        rest: 260.0,
+    }
+
+
+def test_editor_options_for_the_lsp_run_are_parsed_as_json() -> None:
+    args = parsed("--editor-option", "completion.debounceMs=0", "--editor-option", "x.y=text")
+    assert latency.editor_options(args.editor_option) == {
+        "completion": {"debounceMs": 0},
+        "x": {"y": "text"},
+    }

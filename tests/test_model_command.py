@@ -52,6 +52,8 @@ def test_bench_latency_runs_side_by_side_and_writes_json(tmp_path: Path) -> None
         "2",
         "--baseline-keystrokes",
         "2",
+        "--replay-tasks",
+        "0",  # the replay has its own test
         "--json",
         str(output),
         timeout=900,
@@ -69,3 +71,28 @@ def test_bench_latency_runs_side_by_side_and_writes_json(tmp_path: Path) -> None
         figures["engine_reuse"]["tokens_evaluated_p50"]
         < figures["engine_exact"]["tokens_evaluated_p50"] / 4
     )
+
+
+@pytest.mark.timeout(600)
+def test_the_typing_replay_compares_reuse_with_exact_recomputation(tmp_path: Path) -> None:
+    output = tmp_path / "replay.json"
+    result = run(
+        "bench",
+        "latency",
+        "--replay-only",
+        "--replay-tasks",
+        "1",
+        "--json",
+        str(output),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "exact match %" in result.stdout
+    rows = json.loads(output.read_text())["replay"]
+    assert list(rows) == ["exact", "refresh 4", "refresh 4 + pauses"]
+    assert len({row["keystrokes"] for row in rows.values()}) == 1
+    assert rows["exact"]["same_as_exact"] == 100.0
+    # Reuse evaluates a few tokens per keystroke; only the pauses refresh cells.
+    assert rows["refresh 4"]["tokens_evaluated_p50"] < rows["exact"]["tokens_evaluated_p50"]
+    assert rows["refresh 4"]["tokens_refreshed"] == 0
+    assert rows["refresh 4 + pauses"]["tokens_refreshed"] > 0

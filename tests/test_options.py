@@ -21,11 +21,11 @@ def test_valid_options_apply_and_bad_ones_keep_their_value() -> None:
     options, problems = merge_options(ServerOptions(), raw)
     assert options.completion.automatic is False
     assert options.completion.fallback_sort == "first"
-    assert options.completion.debounce_ms == 40
+    assert options.completion.debounce_ms == 0
     assert options.engine.n_ctx == 4096
     assert options.engine.kv_reuse == "shift"
     assert problems == [
-        "completion.debounceMs must be an integer (got 'soon'); keeping 40",
+        "completion.debounceMs must be an integer (got 'soon'); keeping 0",
         "engine.kvReuse must be one of 'shift', 'exact' (got 'sideways'); keeping 'shift'",
         "engine.threads must be an integer (got True); keeping 0",
         "unknown option colour",
@@ -73,11 +73,11 @@ def test_initialization_options_apply_and_problems_are_shown_once(client: RawCli
     shown = client.wait_for(lambda m: m.get("method") == "window/showMessage")
     assert shown["params"]["message"] == (
         "spark-lsp: initializationOptions: "
-        "completion.debounceMs must be between 0 and 2000 (got -5); keeping 40"
+        "completion.debounceMs must be between 0 and 2000 (got -5); keeping 0"
     )
     options = client.request("spark/debug/options")["result"]
     assert options["completion"]["fallbackSort"] == "first"
-    assert options["completion"]["debounceMs"] == 40
+    assert options["completion"]["debounceMs"] == 0
 
 
 def test_did_change_configuration_updates_options(client: RawClient) -> None:

@@ -18,7 +18,9 @@ BLOCK = "for x in xs:\n        total += x\n    return total"
 FROM_BOUNDARY = "\n    " + BLOCK
 
 
-def service(engine: FakeEngine, store: DocumentStore) -> tuple[CompletionService, InferenceWorker]:
+def service(
+    engine: FakeEngine, store: DocumentStore, settings: CompletionSettings | None = None
+) -> tuple[CompletionService, InferenceWorker]:
     worker = InferenceWorker(engine)
 
     async def worker_for(automatic: bool) -> InferenceWorker:
@@ -27,7 +29,8 @@ def service(engine: FakeEngine, store: DocumentStore) -> tuple[CompletionService
     def version(uri: str) -> int | None:
         return store.document(uri).version if uri in store else None
 
-    return CompletionService(worker_for, version, CompletionSettings(debounce_ms=0)), worker
+    settings = settings or CompletionSettings(debounce_ms=0)
+    return CompletionService(worker_for, version, settings), worker
 
 
 def test_a_block_answers_with_its_first_line_and_caches_the_rest() -> None:
@@ -164,16 +167,8 @@ def test_a_pause_prefetches_the_next_line_and_refreshes_the_cells_a_keystroke_do
     store.open(URI, "python", 1, "x = \n")
     engine = FakeEngine(lambda request: "1")
     engine.refreshes_cells = True  # type: ignore[attr-defined]
-    worker = InferenceWorker(engine)
-
-    async def worker_for(automatic: bool) -> InferenceWorker:
-        return worker
-
-    def version(uri: str) -> int | None:
-        return store.document(uri).version if uri in store else None
-
     settings = CompletionSettings(debounce_ms=0, suffix_refresh_idle_ms=100)
-    completions = CompletionService(worker_for, version, settings)
+    completions, worker = service(engine, store, settings)
 
     def refreshes() -> list[str]:
         return [request.key for request in engine.requests if request.refresh]
@@ -206,16 +201,8 @@ def test_an_early_answer_shows_the_line_so_far_and_the_rest_reaches_the_cache() 
     store.open(URI, "python", 1, "total = \n")
     line = "compute(first, second, third, fourth)"
     engine = FakeEngine(lambda request: line, 0.1)
-    worker = InferenceWorker(engine)
-
-    async def worker_for(automatic: bool) -> InferenceWorker:
-        return worker
-
-    def version(uri: str) -> int | None:
-        return store.document(uri).version if uri in store else None
-
     settings = CompletionSettings(debounce_ms=0, early_answer_ms=150, alternatives=0)
-    completions = CompletionService(worker_for, version, settings)
+    completions, worker = service(engine, store, settings)
 
     async def scenario() -> None:
         early = await completions.suggest(store.snapshot(URI), 0, 8, automatic=True)

@@ -16,6 +16,7 @@ run and one process:
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -80,6 +81,15 @@ def add_parser(benches: Any) -> None:
         "keystroke), reuse against exact recomputation",
     )
     latency.add_argument(
+        "--editor-option",
+        action="append",
+        default=[],
+        type=editor_option,
+        metavar="GROUP.NAME=JSON",
+        help="with --lsp: an editor option the server gets in initializationOptions "
+        "(completion.debounceMs=0, completion.earlyAnswerMs=250; repeatable)",
+    )
+    latency.add_argument(
         "--file",
         action="append",
         default=[],
@@ -87,6 +97,26 @@ def add_parser(benches: Any) -> None:
         help="a source file to take the traces from (repeatable; default: three real files)",
     )
     add_engine_arguments(latency)
+
+
+def editor_option(text: str) -> tuple[str, str, Any]:
+    """``group.name=value`` (value in JSON) as (group, name, value)."""
+    key, separator, value = text.partition("=")
+    group, dot, name = key.partition(".")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = None if not separator else value  # a bare string
+    if not separator or not dot or not name:
+        raise argparse.ArgumentTypeError(f"expected GROUP.NAME=VALUE, got {text!r}")
+    return group, name, parsed
+
+
+def editor_options(pairs: list[tuple[str, str, Any]]) -> dict[str, Any] | None:
+    options: dict[str, Any] = {}
+    for group, name, value in pairs:
+        options.setdefault(group, {})[name] = value
+    return options or None
 
 
 def run_baseline(
@@ -236,10 +266,13 @@ def main_lsp(args: argparse.Namespace, settings: EngineSettings) -> int:
         points = points[: args.max_positions]
     keys = sum(len(point.code) for point in points)
     print(f"{len(points)} positions, {keys} keystrokes; through the server (reuse)...")
-    reuse = lsp_typing.run_lsp(points, replace(settings, kv_reuse="shift"))
+    options = editor_options(args.editor_option)
+    reuse = lsp_typing.run_lsp(points, replace(settings, kv_reuse="shift"), options)
     exact_points = _limit_points(points, args.exact_keystrokes)
     print(f"through the server (exact), {sum(len(p.code) for p in exact_points)} keystrokes...")
-    exact = lsp_typing.run_lsp(exact_points, replace(settings, kv_reuse="exact"))
+    exact = []
+    if exact_points:
+        exact = lsp_typing.run_lsp(exact_points, replace(settings, kv_reuse="exact"), options)
     same, compared = lsp_typing.agreement(reuse, exact)
     rows = [("server (reuse)", lsp_typing.summary(reuse))]
     rows.append(("server (reuse), same keys", lsp_typing.summary(reuse[:compared])))
@@ -260,6 +293,11 @@ def main_lsp(args: argparse.Namespace, settings: EngineSettings) -> int:
     table = [(name, *(row.get(column, "-") for column in columns)) for name, row in rows]
     print(format_table((*headers, "eval p50", "eval max", "exact match"), table))
     print(f"agreement reuse vs exact (shown first line): {same}/{compared}")
+    phases = lsp_typing.phases_p50(reuse)
+    if args.breakdown:
+        round_trip = ("round trip (median of totals)", rows[0][1]["model_call_ms_p50"])
+        phase_rows = [*phases.items(), round_trip]
+        print(format_table(("keystroke phase (reuse, model calls)", "p50 ms"), phase_rows))
     write_json(
         args.json,
         "latency-lsp",
@@ -268,6 +306,7 @@ def main_lsp(args: argparse.Namespace, settings: EngineSettings) -> int:
             "positions": [f"{p.path.name}:{p.line + 1}" for p in points],
             **{name: row for name, row in rows},
             "agreement": {"same_shown": same, "compared": compared},
+            "phases_ms_p50": phases,
             "keystrokes_reuse": lsp_typing.as_json(reuse),
             "keystrokes_exact": lsp_typing.as_json(exact),
         },

@@ -31,6 +31,9 @@ class Keystroke:
     tokens_evaluated: int
     shown: str | None  # the cursor line with the suggestion's first line applied; None: nothing
     right: bool
+    # Where a model call's time went, by the server's record (spark/debug/counters), and the
+    # rest of the round trip: JSON-RPC both ways, dispatch, the cache lookup, the conversion.
+    phases: dict[str, float] | None = None
 
 
 def server_flags(settings: EngineSettings) -> list[str]:
@@ -57,9 +60,18 @@ def applied_first_line(line_text: str, item: dict[str, Any]) -> str:
     return line_text[:start] + item["insertText"].split("\n", 1)[0] + line_text[end:]
 
 
-async def _counters(session: LspSession) -> tuple[int, int]:
+async def _counters(session: LspSession) -> tuple[int, int, dict[str, float]]:
     counters = (await session.request("spark/debug/counters", None)).get("result") or {}
-    return counters.get("modelCalls", 0), counters.get("requestTokensEvaluated", 0)
+    phases = counters.get("lastPhasesMs") or {}
+    return counters.get("modelCalls", 0), counters.get("requestTokensEvaluated", 0), phases
+
+
+LSP_REST = "LSP: JSON-RPC, dispatch, conversion"
+
+
+def with_rest(phases: dict[str, float], round_trip_ms: float) -> dict[str, float]:
+    """The server's phases of a request and what the round trip spent beyond them."""
+    return {**phases, LSP_REST: max(0.0, round_trip_ms - sum(phases.values()))}
 
 
 async def type_point(
@@ -86,7 +98,7 @@ async def type_point(
         return {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 2}}
 
     await session.request("textDocument/inlineCompletion", params(point.indent))  # warm-up
-    calls, evaluated = await _counters(session)
+    calls, evaluated, _ = await _counters(session)
     keystrokes = []
     for typed, char in enumerate(point.code, start=1):
         if pauses and typed - 1 in pauses:
@@ -107,14 +119,16 @@ async def type_point(
         )
         items = (answer.get("result") or {}).get("items") or []
         shown = applied_first_line(real[: column + 1], items[0]) if items else None
-        now_calls, now_evaluated = await _counters(session)
+        now_calls, now_evaluated, phases = await _counters(session)
+        model_call = now_calls > calls
         keystrokes.append(
             Keystroke(
                 ms,
-                now_calls > calls,
+                model_call,
                 now_evaluated - evaluated,
                 shown,
                 shown is not None and shown.rstrip() == real.rstrip(),
+                with_rest(phases, ms) if model_call and phases else None,
             )
         )
         calls, evaluated = now_calls, now_evaluated
@@ -122,8 +136,10 @@ async def type_point(
     return keystrokes
 
 
-async def _run(points: list[TracePoint], flags: list[str], progress: bool) -> list[Keystroke]:
-    session = LspSession(flags)
+async def _run(
+    points: list[TracePoint], flags: list[str], progress: bool, options: dict[str, Any] | None
+) -> list[Keystroke]:
+    session = LspSession(flags, options)
     await session.start()
     try:
         keystrokes: list[Keystroke] = []
@@ -136,8 +152,12 @@ async def _run(points: list[TracePoint], flags: list[str], progress: bool) -> li
         await session.stop()
 
 
-def run_lsp(points: list[TracePoint], settings: EngineSettings) -> list[Keystroke]:
-    return asyncio.run(_run(points, server_flags(settings), progress=True))
+def run_lsp(
+    points: list[TracePoint], settings: EngineSettings, options: dict[str, Any] | None = None
+) -> list[Keystroke]:
+    """Type the points through a server started with ``settings``' flags and the editor
+    ``options`` (initializationOptions)."""
+    return asyncio.run(_run(points, server_flags(settings), True, options))
 
 
 def summary(keystrokes: list[Keystroke]) -> dict[str, Any]:
@@ -158,6 +178,13 @@ def summary(keystrokes: list[Keystroke]) -> dict[str, Any]:
         "tokens_evaluated_max": max(evaluated, default=None),
         "exact_match": round(sum(k.right for k in keystrokes) / len(keystrokes), 3),
     }
+
+
+def phases_p50(keystrokes: list[Keystroke]) -> dict[str, float]:
+    """The median of each phase over the keystrokes that called the model."""
+    recorded = [k.phases for k in keystrokes if k.phases]
+    names = list(dict.fromkeys(name for phases in recorded for name in phases))
+    return {name: round(median([p.get(name, 0.0) for p in recorded]), 1) for name in names}
 
 
 def agreement(first: list[Keystroke], second: list[Keystroke]) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from typing import Any
 from spark_lsp.context.window import cursor_window
 from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
+from spark_lsp.engine.base import PHASES, GenerationStats
 from spark_lsp.percentiles import median, percentile
 
 MIN_CONTEXT_TOKENS = 1500
@@ -130,20 +131,12 @@ def run_engine(engine: Any, traces: list[list[InfillPrompt]], label: str) -> dic
     }
 
 
-BREAKDOWN = ("layout", "reuse plan and cells", "prompt eval", "decode", "sampling", "other")
+BREAKDOWN = PHASES
 
 
-def breakdown(stats: Any) -> dict[str, float]:
-    """Where one request's time went (``GenerationStats``), in BREAKDOWN's order."""
-    phases = {
-        "layout": stats.layout_ms,
-        "reuse plan and cells": stats.reuse_ms,
-        "prompt eval": max(0.0, stats.prompt_eval_ms - stats.reuse_ms),
-        "decode": stats.decode_ms,
-        "sampling": stats.sampling_ms,
-    }
-    phases["other"] = max(0.0, stats.total_ms - sum(phases.values()))
-    return phases
+def breakdown(stats: GenerationStats) -> dict[str, float]:
+    """Where one request's time went, in BREAKDOWN's order."""
+    return stats.phases()
 
 
 def latency_summary(ttft: list[float], total: list[float]) -> dict[str, Any]:

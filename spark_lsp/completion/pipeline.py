@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from asyncio import FIRST_COMPLETED
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -92,6 +93,8 @@ class CompletionService:
         self.tokens_evaluated = 0  # by the model calls of requests (not warm-ups or prefetches)
         self.cells_refreshed = 0  # stale cells recomputed while the user paused
         self.early_answers = 0  # one-line answers shown before they were complete
+        # Where the latest model-call request's time went, milliseconds (bench latency --lsp).
+        self.last_phases: dict[str, float] = {}
 
     @property
     def cache_hits(self) -> int:
@@ -176,10 +179,9 @@ class CompletionService:
         worker = await self._worker(automatic)
         if worker is None:
             return None
-        if automatic and self.settings.debounce_ms:
-            await asyncio.sleep(self.settings.debounce_ms / 1000)
-            if self._current_version(snapshot.uri) != snapshot.version:
-                return None  # the user kept typing; a newer request will come
+        if not await self._debounced(snapshot, automatic):
+            return None  # the user kept typing; a newer request will come
+        building = time.perf_counter()
         state = cursor_state(
             snapshot.lines,
             line,
@@ -189,6 +191,7 @@ class CompletionService:
             self._prompt_window(snapshot, lines_changed=selected is not None),
             quick,
         )
+        self.last_phases["prompt build"] = _ms(building, time.perf_counter())
         alternatives = 0 if automatic or state.multiline else self.settings.alternatives
         text, complete, others = await self._generate(worker, snapshot, state, alternatives)
         if complete:
@@ -198,6 +201,17 @@ class CompletionService:
         if suggestion is None or not others:
             return suggestion
         return replace(suggestion, alternatives=tuple(quick.head + other for other in others))
+
+    async def _debounced(self, snapshot: DocumentSnapshot, automatic: bool) -> bool:
+        """Wait out an automatic request's debounce; False when the document changed meanwhile.
+        Starts the request's phase record."""
+        began = time.perf_counter()
+        current = True
+        if automatic and self.settings.debounce_ms:
+            await asyncio.sleep(self.settings.debounce_ms / 1000)
+            current = self._current_version(snapshot.uri) == snapshot.version
+        self.last_phases = {"debounce": _ms(began, time.perf_counter())}
+        return current
 
     async def _generate(
         self,
@@ -220,6 +234,7 @@ class CompletionService:
         stream = None
         if state.multiline or early_ms:
             stream = FirstLine(asyncio.get_running_loop(), early_ms / 1000 or None)
+        submitted = time.perf_counter()
         job = worker.submit(request, stream.feed if stream else None)
         finished = asyncio.ensure_future(run_job(job))
         try:
@@ -228,9 +243,13 @@ class CompletionService:
                 if early:
                     self._complete_in_background(snapshot.uri, finished, state, language)
                     self.early_answers += 1
+                    self.last_phases["model, until the early answer"] = _ms(
+                        submitted, time.perf_counter()
+                    )
                     return shown, False, ()
             result = await finished
             self.tokens_evaluated += result.stats.tokens_evaluated
+            self._record_engine_phases(submitted, result)
         except asyncio.CancelledError:
             finished.cancel()  # run_job cancels the job
             raise
@@ -239,7 +258,9 @@ class CompletionService:
             return None, False, ()
         if result.stop_reason is StopReason.CANCELLED:
             return None, False, ()
+        finishing = time.perf_counter()
         text = finish(result.text, state, language, state.multiline)
+        self.last_phases["post-processing"] = _ms(finishing, time.perf_counter())
         if text is not None:
             key = state.cache_key
             self._cache(snapshot.uri).store(key.prefix, key.suffix, text)
@@ -249,6 +270,13 @@ class CompletionService:
             if other is not None and other != text and other not in others:
                 others.append(other)
         return text, True, tuple(others)
+
+    def _record_engine_phases(self, submitted: float, result: GenerationResult) -> None:
+        """The model call's share of the request's phases: the engine's own, and the wait for
+        the worker (queue and thread hand-offs) as the rest."""
+        engine = {f"engine: {name}": ms for name, ms in result.stats.phases().items()}
+        waited = _ms(submitted, time.perf_counter()) - result.stats.total_ms
+        self.last_phases.update(engine, **{"worker queue and hand-off": max(0.0, waited)})
 
     async def _before_the_end(
         self,
@@ -457,3 +485,7 @@ def _cache_result(
     text = finish(result.text, state, language_id, state.multiline)
     if text is not None:
         cache.store(state.cache_key.prefix, state.cache_key.suffix, text)
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 3)

@@ -11,7 +11,9 @@ from spark_lsp.settings import check_fields, setting
 @dataclass(frozen=True)
 class CompletionSettings:
     automatic: bool = setting(True, "suggest while typing (invoked requests always work)")
-    debounce_ms: int = setting(40, "wait after a keystroke before asking the model", 0, 2000)
+    # 0: measured through LSP, a debounce only delays every answer (a newer keystroke cancels
+    # an older request within one decode step, and editors debounce their own requests).
+    debounce_ms: int = setting(0, "wait after a keystroke before asking the model", 0, 2000)
     max_tokens_line: int = setting(64, "token limit of a one-line suggestion", 1, 512)
     max_tokens_block: int = setting(128, "token limit of a multi-line suggestion", 1, 2048)
     predict_time_budget_ms: int = setting(

@@ -143,6 +143,21 @@ class GenerationStats:
     draft_tokens: int = 0  # tokens proposed by prompt lookup
     draft_accepted: int = 0  # of which the model agreed with
 
+    def phases(self) -> dict[str, float]:
+        """Where the request's time went, in PHASES' order (milliseconds)."""
+        phases = {
+            "layout": self.layout_ms,
+            "reuse plan and cells": self.reuse_ms,
+            "prompt eval": max(0.0, self.prompt_eval_ms - self.reuse_ms),
+            "decode": self.decode_ms,
+            "sampling": self.sampling_ms,
+        }
+        phases["other"] = max(0.0, self.total_ms - sum(phases.values()))
+        return phases
+
+
+PHASES = ("layout", "reuse plan and cells", "prompt eval", "decode", "sampling", "other")
+
 
 @dataclass(slots=True)
 class GenerationResult:

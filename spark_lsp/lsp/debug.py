@@ -112,7 +112,7 @@ class DebugRequests:
             "extraContext": [{"path": path, "text": text} for path, text in built.extra_context],
         }
 
-    def counters(self) -> dict[str, int]:
+    def counters(self) -> dict[str, Any]:
         engine = self._models.loaded_engine
         return {
             "modelCalls": self._completions.model_calls,
@@ -125,6 +125,7 @@ class DebugRequests:
             "requestTokensEvaluated": self._completions.tokens_evaluated,
             "cellsRefreshed": self._completions.cells_refreshed,
             "earlyAnswers": self._completions.early_answers,
+            "lastPhasesMs": dict(self._completions.last_phases),
         }
 
 

@@ -2,7 +2,7 @@
 
 One typed tree with a default for every field, written in camelCase on the wire:
 
-    {"completion": {"automatic": true, "debounceMs": 40, "fallbackSort": "last", ...},
+    {"completion": {"automatic": true, "debounceMs": 0, "fallbackSort": "last", ...},
      "engine": {"model": "/path/model.gguf", "nCtx": 8192, ...}}
 
 Every value is untrusted: a field with a wrong type or out of range keeps its previous value and

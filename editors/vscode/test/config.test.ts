@@ -96,7 +96,7 @@ test('with nothing set, the server gets every completion and context default and
   expect(built.actions).toEqual({ timeBudgetMs: 120000, maxTokens: 4096 });
   expect(built.completion).toEqual({
     automatic: true,
-    debounceMs: 40,
+    debounceMs: 0,
     maxTokensLine: 64,
     maxTokensBlock: 128,
     predictTimeBudgetMs: 2000,
