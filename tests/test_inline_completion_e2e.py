@@ -191,7 +191,7 @@ def test_superseded_and_cancelled_requests_never_return_stale_suggestions() -> N
     raw = RawClient()
     try:
         raw.initialize({"textDocument": {"inlineCompletion": {}}}, NO_TIME_LIMIT)
-        long_prefix = "".join(f"value_{i} = {i} * 2\n" for i in range(300))
+        long_prefix = "".join(f"value_{i} = {i} * 2\n" for i in range(100))
         raw.notify(
             "textDocument/didOpen",
             {
@@ -219,7 +219,7 @@ def test_superseded_and_cancelled_requests_never_return_stale_suggestions() -> N
                 }
             )
 
-        request(101, 12)  # a cold prompt of thousands of tokens: seconds of work
+        request(101, 12)  # a cold prompt of a thousand tokens: seconds of work
         request(102, 12)  # the same document again: supersedes 101
         first = raw.wait_for(lambda m: m.get("id") == 101, timeout=300)
         second = raw.wait_for(lambda m: m.get("id") == 102, timeout=300)
