@@ -103,13 +103,12 @@ def editor_option(text: str) -> tuple[str, str, Any]:
     """``group.name=value`` (value in JSON) as (group, name, value)."""
     key, separator, value = text.partition("=")
     group, dot, name = key.partition(".")
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = None if not separator else value  # a bare string
     if not separator or not dot or not name:
         raise argparse.ArgumentTypeError(f"expected GROUP.NAME=VALUE, got {text!r}")
-    return group, name, parsed
+    try:
+        return group, name, json.loads(value)
+    except json.JSONDecodeError:
+        return group, name, value  # a bare string
 
 
 def editor_options(pairs: list[tuple[str, str, Any]]) -> dict[str, Any] | None:
