@@ -183,7 +183,7 @@ def test_a_pause_prefetches_the_next_line_and_refreshes_the_cells_a_keystroke_do
         await asyncio.sleep(0.3)  # the pause
         assert refreshes() == [URI]
         # The next line was prefetched as if "1" were accepted: the accept finds it cached.
-        prefetched = [r for r in engine.requests if r.priority is Priority.SPECULATIVE]
+        prefetched = [r for r in engine.requests if r.priority is Priority.WARMUP and not r.refresh]
         assert len(prefetched) == 1 and prefetched[0].prompt.prefix.endswith("x = 21")  # type: ignore[union-attr]
         assert prefetched[0].lead == "\n"  # on the new line
         calls = engine.calls

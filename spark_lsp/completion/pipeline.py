@@ -330,8 +330,8 @@ class CompletionService:
         if self._current_version(snapshot.uri) != snapshot.version:
             return
         line, column, suggestion = shown
-        if suggestion is not None:
-            await self.prefetch_after_accept(snapshot, line, column, suggestion)
+        if suggestion is not None:  # as a warm-up: it must not cancel a context warm-up
+            await self.prefetch_after_accept(snapshot, line, column, suggestion, Priority.WARMUP)
         if not getattr(worker.engine, "refreshes_cells", False):
             return
         request = GenerationRequest(
@@ -394,7 +394,12 @@ class CompletionService:
             self.warmups += 1
 
     async def prefetch_after_accept(
-        self, snapshot: DocumentSnapshot, line: int, column: int, suggestion: Suggestion
+        self,
+        snapshot: DocumentSnapshot,
+        line: int,
+        column: int,
+        suggestion: Suggestion,
+        priority: Priority = Priority.SPECULATIVE,
     ) -> None:
         """After a one-line suggestion is accepted at the end of its line, compute the next one
         for the state the user most likely reaches next: Enter pressed, indentation kept (one
@@ -422,7 +427,7 @@ class CompletionService:
             return  # prefetched while the user paused
         request = replace(
             state.request(self.settings, snapshot.uri, self._file_path(snapshot.uri)),
-            priority=Priority.SPECULATIVE,
+            priority=priority,
         )
         finished = asyncio.ensure_future(run_job(worker.submit(request)))
         finished.add_done_callback(
