@@ -85,15 +85,16 @@ def typing_states(task: Task) -> list[tuple[str, Any]]:
     return states
 
 
-def run_mode(settings: EngineSettings, mode: Mode, tasks: list[Task]) -> ModeResult:
+def run_mode(
+    settings: EngineSettings, mode: Mode, typed_tasks: list[tuple[Task, list[tuple[str, Any]]]]
+) -> ModeResult:
     engine = load_engine(
         replace(settings, kv_reuse=mode.kv_reuse, suffix_refresh_tokens=mode.refresh_tokens)  # type: ignore[arg-type]
     )
     result = ModeResult()
     try:
-        for task in tasks:
+        for task, states in typed_tasks:
             key = f"{task.problem['task_id']}:{task.line}"
-            states = typing_states(task)
             engine.generate(line_request(states[0][1].cache_key, key), CancelToken())  # cold
             for typed, state in states[1:]:
                 answer = engine.generate(line_request(state.cache_key, key), CancelToken())
@@ -111,11 +112,12 @@ def run_mode(settings: EngineSettings, mode: Mode, tasks: list[Task]) -> ModeRes
 
 def run_replay(settings: EngineSettings, task_count: int) -> list[tuple[str, dict[str, Any]]]:
     """Every mode over the same ``task_count`` tasks: rows of (mode name, summary)."""
-    tasks = load_tasks(task_count)
+    typed_tasks = [(task, typing_states(task)) for task in load_tasks(task_count)]
+    keys = sum(len(states) - 1 for _, states in typed_tasks)
     results: list[tuple[Mode, ModeResult]] = []
     for mode in modes(settings.suffix_refresh_tokens):
-        keys = sum(len(typing_states(task)) - 1 for task in tasks)
-        print(f"typing replay: {mode.name}, {len(tasks)} lines, {keys} keystrokes...", flush=True)
-        results.append((mode, run_mode(settings, mode, tasks)))
+        lines = len(typed_tasks)
+        print(f"typing replay: {mode.name}, {lines} lines, {keys} keystrokes...", flush=True)
+        results.append((mode, run_mode(settings, mode, typed_tasks)))
     reference = results[0][1]
     return [(mode.name, result.summary(reference)) for mode, result in results]
