@@ -20,12 +20,15 @@ TEXT = (
 INVALID_PARAMS = -32602
 CONTENT_MODIFIED = -32801
 REQUEST_CANCELLED = -32800
+# VS Code and Neovim resolve an action's edit lazily; eglot 1.9 cannot (see the last tests).
+RESOLVES_EDITS = {"codeAction": {"resolveSupport": {"properties": ["edit"]}}}
+APPLIES_EDITS = {"applyEdit": True, "workspaceEdit": {"documentChanges": True}}
 
 
 @pytest.fixture
 def client() -> Iterator[RawClient]:
     raw = RawClient()
-    raw.initialize({"window": {"workDoneProgress": False}})
+    raw.initialize({"window": {"workDoneProgress": False}, "textDocument": RESOLVES_EDITS})
     document = {"uri": URI, "languageId": "python", "version": 1, "text": TEXT}
     raw.notify("textDocument/didOpen", {"textDocument": document})
     yield raw
@@ -118,7 +121,8 @@ def editor() -> Iterator[RawClient]:
     raw.initialize(
         {
             "window": {"workDoneProgress": True},
-            "workspace": {"applyEdit": True, "workspaceEdit": {"documentChanges": True}},
+            "workspace": APPLIES_EDITS,
+            "textDocument": RESOLVES_EDITS,
         }
     )
     document = {"uri": URI, "languageId": "python", "version": 1, "text": TEXT}
@@ -171,3 +175,66 @@ def test_the_progress_cancel_button_stops_an_explanation(editor: RawClient) -> N
     answer = editor.wait_for(lambda m: m.get("id") == 903, timeout=600)
     markdown = answer["result"]["markdown"]
     assert len(markdown) > 40 and "<|" not in markdown
+
+
+@pytest.fixture
+def lsp_3_15_client() -> Iterator[RawClient]:
+    """A client that applies edits but cannot resolve actions (eglot 1.9, older clients)."""
+    raw = RawClient()
+    raw.answers = {"workspace/applyEdit": {"applied": True}}
+    raw.initialize({"workspace": APPLIES_EDITS})
+    document = {"uri": URI, "languageId": "python", "version": 1, "text": TEXT}
+    raw.notify("textDocument/didOpen", {"textDocument": document})
+    yield raw
+    raw.close()
+
+
+def test_a_client_that_cannot_resolve_gets_each_edit_as_a_command() -> None:
+    raw = RawClient()
+    try:
+        capabilities = raw.initialize({"workspace": APPLIES_EDITS})["result"]["capabilities"]
+        assert "spark-lsp.applyCodeAction" in capabilities["executeCommandProvider"]["commands"]
+        document = {"uri": URI, "languageId": "python", "version": 1, "text": TEXT}
+        raw.notify("textDocument/didOpen", {"textDocument": document})
+        docstring = code_actions(raw, 4)["result"][0]
+        assert docstring["title"] == "spark-lsp: Add docstring" and "data" not in docstring
+        assert docstring["command"]["command"] == "spark-lsp.applyCodeAction"
+        assert docstring["command"]["arguments"][0]["action"] == "docstring"
+        bad = {"command": "spark-lsp.applyCodeAction", "arguments": []}
+        assert raw.request("workspace/executeCommand", bad)["error"]["code"] == INVALID_PARAMS
+    finally:
+        raw.close()
+
+
+@pytest.mark.model
+def test_the_command_computes_the_edit_and_applies_it_through_the_client(
+    lsp_3_15_client: RawClient,
+) -> None:
+    command = code_actions(lsp_3_15_client, 4)["result"][0]["command"]
+    execute(lsp_3_15_client, 904, command["command"], command["arguments"])
+    # Answered before the model runs: eglot gives a command 10 s.
+    answer = lsp_3_15_client.wait_for(lambda m: m.get("id") == 904, timeout=30)
+    assert answer["result"] is None
+    apply = lsp_3_15_client.wait_for(lambda m: m.get("method") == "workspace/applyEdit", 600)
+    (change,) = apply["params"]["edit"]["documentChanges"]
+    assert change["textDocument"] == {"uri": URI, "version": 1}
+    assert '"""' in "".join(edit["newText"] for edit in change["edits"])
+
+
+@pytest.mark.model
+def test_an_edit_the_document_outran_is_reported_not_applied(lsp_3_15_client: RawClient) -> None:
+    command = code_actions(lsp_3_15_client, 4)["result"][0]["command"]
+    execute(lsp_3_15_client, 905, command["command"], command["arguments"])
+    here = {"line": 0, "character": 0}
+    lsp_3_15_client.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": URI, "version": 2},
+            "contentChanges": [{"range": {"start": here, "end": here}, "text": "# note\n"}],
+        },
+    )
+    shown = lsp_3_15_client.wait_for(lambda m: m.get("method") == "window/showMessage", 600)
+    assert shown["params"]["type"] == 1 and "docstring" in shown["params"]["message"]
+    assert not any(
+        m.get("method") == "workspace/applyEdit" for m in list(lsp_3_15_client.messages.queue)
+    )

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.model
 
 ALIAS = "qwen2.5-coder-0.5b-instruct"
 DOC = 'def add(a, b):\n    """Return the sum of a and b."""\n    total = \n    return total\n'
+LAZY_LOAD = "the model loads at the first suggestion"  # --no-preload's first status
 URI = "file:///add.py"
 ADD_PROMPT = InfillPrompt(
     'def add(a, b):\n    """Return the sum of a and b."""\n    total = ',
@@ -123,7 +124,13 @@ def remote_session(url: str, *flags: str) -> Iterator[RawClient]:
     raw = RawClient("--backend", "remote", "--endpoint", url, *flags)
     try:
         raw.initialize(
-            {"textDocument": {"inlineCompletion": {}}}, {"completion": {"predictTimeBudgetMs": 0}}
+            {
+                "textDocument": {
+                    "inlineCompletion": {},
+                    "codeAction": {"resolveSupport": {"properties": ["edit"]}},
+                }
+            },
+            {"completion": {"predictTimeBudgetMs": 0}},
         )
         document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
         raw.notify("textDocument/didOpen", {"textDocument": document})
@@ -187,7 +194,11 @@ def test_the_language_server_completes_and_edits_over_the_server(server: ServerP
     with remote_session(server.url) as raw:
         assert inline(raw)[0]["insertText"] == "a + b"
         ready = raw.wait_for(
-            lambda m: m.get("method") == "spark/status" and m["params"]["state"] == "ready"
+            lambda m: (
+                m.get("method") == "spark/status"
+                and m["params"]["state"] == "ready"
+                and m["params"]["message"] != LAZY_LOAD
+            )
         )
         assert ready["params"]["message"] == ALIAS  # the server's model, not the local file
         actions = raw.request(
@@ -222,7 +233,11 @@ def test_the_user_chooses_the_remote_backend_and_a_workspace_cannot(
         raw.notify("textDocument/didOpen", {"textDocument": document})
         assert inline(raw)[0]["insertText"] == "a + b"
         ready = raw.wait_for(
-            lambda m: m.get("method") == "spark/status" and m["params"]["state"] == "ready"
+            lambda m: (
+                m.get("method") == "spark/status"
+                and m["params"]["state"] == "ready"
+                and m["params"]["message"] != LAZY_LOAD
+            )
         )
         assert ready["params"]["message"] == ALIAS
     finally:

@@ -40,6 +40,14 @@ class Client:
         workspace = self.capabilities.workspace if self.capabilities else None
         return bool(workspace and workspace.configuration)
 
+    def can_resolve_code_action_edits(self) -> bool:
+        """Whether the client asks codeAction/resolve for an action's edit (eglot 1.9 and
+        other LSP 3.15 clients do not: they apply an action's edit or run its command)."""
+        text_document = self.capabilities.text_document if self.capabilities else None
+        code_action = text_document.code_action if text_document else None
+        support = code_action.resolve_support if code_action else None
+        return bool(support and "edit" in support.properties)
+
     def can_create_files(self) -> bool:
         workspace = self.capabilities.workspace if self.capabilities else None
         edit = workspace.workspace_edit if workspace else None

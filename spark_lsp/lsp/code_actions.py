@@ -1,17 +1,21 @@
 """``textDocument/codeAction``, ``codeAction/resolve`` and the edit commands.
 
 The menu comes back at once, with no model call; an action's edit is computed when the editor
-resolves it (or when a command runs) by the action service. Edits are minimal and stamped with
+resolves it (or when a command runs) by the action service. A client that cannot resolve an
+action's edit gets the action as a command instead, which applies the edit through
+workspace/applyEdit. Edits are minimal and stamped with
 the document version they were computed for; a document that changed meanwhile gets
 ContentModified and nothing applies.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
 from spark_lsp.actions.service import ActionService, MenuItem
@@ -24,8 +28,11 @@ from spark_lsp.lsp.progress import action_progress
 from spark_lsp.lsp.protocol import as_plain
 from spark_lsp.lsp.status import StatusReporter
 
+logger = logging.getLogger(__name__)
+
 EDIT_COMMAND = "spark-lsp.editWithInstruction"
 EXPLAIN_COMMAND = "spark-lsp.explain"
+APPLY_COMMAND = "spark-lsp.applyCodeAction"  # for clients without codeAction/resolve
 COMMANDS = {"edit": (EDIT_COMMAND, "Edit with instruction..."), "explain": (EXPLAIN_COMMAND, "")}
 ACTION_KINDS = [
     types.CodeActionKind.QuickFix,
@@ -51,6 +58,7 @@ class CodeActions:
         self._snapshot = snapshot
         self._actions = actions
         self._progress = action_progress(client, status)
+        self._applying: set[asyncio.Future[None]] = set()  # commands still computing their edit
 
     def register(self, server: LanguageServer) -> None:
         # pygls passes the server to a handler whose first parameter is named ``ls``; the
@@ -79,6 +87,18 @@ class CodeActions:
             applied = await self._client.apply_edit(convert.workspace_edit([edit]), label)
             return {"applied": applied}
 
+        @server.command(APPLY_COMMAND)
+        def apply_code_action(ls: LanguageServer, *args: object) -> None:
+            """Argument: the action's target. Answers at once, then computes the edit as
+            resolve would and applies it through workspace/applyEdit: a model call outlasts
+            the request timeout of clients such as eglot (10 s), and the edit is stamped with
+            the document's version, so a change meanwhile makes the client refuse it."""
+            if not args:
+                raise JsonRpcInvalidParams(f"{APPLY_COMMAND} needs [target]")
+            task = asyncio.ensure_future(self._apply(target_of(args[0])))
+            self._applying.add(task)
+            task.add_done_callback(self._applying.discard)
+
         @server.command(EXPLAIN_COMMAND)
         async def explain(ls: LanguageServer, *args: object) -> dict[str, str]:
             """Returns ``{"markdown": ...}`` for the editor to show."""
@@ -99,25 +119,46 @@ class CodeActions:
         items = self._actions.menu(
             snapshot, start, end, diagnostics, self._client.can_create_files()
         )
-        return [self._code_action(item, params.context.diagnostics) for item in items]
+        resolvable = self._client.can_resolve_code_action_edits()
+        return [self._code_action(item, params.context.diagnostics, resolvable) for item in items]
 
     async def resolve(self, action: types.CodeAction) -> types.CodeAction:
         if action.data is None and action.command is not None:
             return action  # Explain and Edit with instruction run as commands: nothing to resolve
-        target = target_of(action.data)
+        action.edit = await self._edit(target_of(action.data))
+        return action
+
+    async def _apply(self, target: Target) -> None:
+        try:
+            edit = await self._edit(target)
+        except JsonRpcException as error:
+            if error.code != JsonRpcRequestCancelled.CODE:
+                message = f"spark-lsp: the {target.action} action failed: {error.message}"
+                self._client.show_message(types.MessageType.Error, message)
+            return
+        if not await self._client.apply_edit(edit, "spark-lsp"):
+            logger.info("the client did not apply the %s edit", target.action)
+
+    async def _edit(self, target: Target) -> types.WorkspaceEdit:
         with json_rpc_errors():
             if target.action == "unit_test":
                 edit = await self._actions.unit_test(target, self._progress)
             else:
                 edit = await self._actions.rewrite(target, progress=self._progress)
-        action.edit = convert.workspace_edit([edit])
-        return action
+        return convert.workspace_edit([edit])
 
     @staticmethod
-    def _code_action(item: MenuItem, diagnostics: list[types.Diagnostic]) -> types.CodeAction:
+    def _code_action(
+        item: MenuItem, diagnostics: list[types.Diagnostic], resolvable: bool
+    ) -> types.CodeAction:
         action = types.CodeAction(title=item.title, kind=item.kind)
-        if item.command is None:
+        if item.command is None and resolvable:
             action.data = item.target.as_data()
+        elif item.command is None:
+            arguments = [item.target.as_data()]
+            action.command = types.Command(
+                title=item.title, command=APPLY_COMMAND, arguments=arguments
+            )
         else:
             command, title = COMMANDS[item.command]
             action.command = types.Command(
