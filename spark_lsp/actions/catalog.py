@@ -74,10 +74,15 @@ def enclosing_function(
     tree = syntax.tree
     if tree is None:
         return None
-    at = syntax.line_start(line)
+    text = lines[line] if line < len(lines) else ""
+    indentation = text[
+        : len(text) - len(text.lstrip())
+    ].encode()  # a line's own node, not its block's
+    at = syntax.line_start(line) + (len(indentation) if text.strip() else 0)
     node = tree.root_node.descendant_for_byte_range(at, at)
     while node is not None and not _is_function(node):
-        node = node.parent
+        definition = node.child_by_field_name("definition")  # from a decorator up to its def
+        node = definition if definition is not None and _is_function(definition) else node.parent
     if node is None:
         return None
     if node.parent is not None and node.parent.type == "decorated_definition":
@@ -85,6 +90,11 @@ def enclosing_function(
     last_line = syntax.line_of(max(node.start_byte, node.end_byte - 1))
     first_line = syntax.line_of(node.start_byte)
     return first_line, min(last_line + 1, len(lines))
+
+
+def _is_header(lines: Sequence[str], first: int, line: int) -> bool:
+    """Whether ``line`` is the function's first line or its ``def`` after decorators."""
+    return all(lines[index].lstrip().startswith("@") for index in range(first, line))
 
 
 def target_lines(
@@ -95,11 +105,13 @@ def target_lines(
     syntax: Syntax | None = None,
 ) -> tuple[int, int]:
     """Whole lines [first, last) covered by a range; an empty range means the enclosing
-    function, else its line."""
-    if start == end:
-        found = enclosing_function(language_id, lines, start[0], syntax)
-        return found if found is not None else (start[0], min(start[0] + 1, len(lines)))
+    function, else its line. A range on a function's first line means the function too:
+    eglot, for one, sends the bounds of the thing at point, not the cursor."""
     last = end[0] + (1 if end[1] > 0 or end[0] == start[0] else 0)
+    if start == end or last == start[0] + 1:
+        found = enclosing_function(language_id, lines, start[0], syntax)
+        if found is not None and (start == end or _is_header(lines, found[0], start[0])):
+            return found
     return start[0], min(max(last, start[0] + 1), len(lines))
 
 

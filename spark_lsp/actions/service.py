@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from spark_lsp.actions import catalog, rewrite
+from spark_lsp.actions import catalog, docstrings, rewrite
 from spark_lsp.actions.errors import ActionCancelled, ActionFailed, DocumentChanged, InvalidTarget
 from spark_lsp.actions.rewrite import LineEdit
 from spark_lsp.actions.settings import ActionSettings
@@ -136,6 +136,14 @@ class ActionService:
         if new_code is None:
             raise ActionFailed("spark-lsp: the model's answer held no code; nothing was changed")
         new_code = rewrite.reindent(new_code, code)
+        if (
+            target.action == "docstring"
+            and instruction is None
+            and snapshot.language_id == "python"
+        ):
+            new_code = docstrings.keep_only_docstrings(code, new_code)
+            if new_code is None:
+                raise ActionFailed("spark-lsp: the model's answer added no docstring")
         lines = snapshot.lines
         edits, intended = rewrite.rewrite_edits(lines, target.first, target.last, new_code)
         # What the client will hold after applying the edits, checked before they leave.
