@@ -28,6 +28,20 @@ def test_loading_then_ready() -> None:
     assert sent[1]["percentage"] == 40
 
 
+def test_a_model_loaded_on_demand_is_announced_once_and_loading_follows() -> None:
+    status, sent = reporter()
+    status.not_loaded("the model loads at the first suggestion")
+    status.not_loaded("the model loads at the first suggestion")
+    status.loading(0, "loading the model")
+    status.not_loaded("too late: it is loading")
+    status.model_ready("coder.gguf")
+    assert [(p["state"], p["message"]) for p in sent] == [
+        ("ready", "the model loads at the first suggestion"),
+        ("loading", "loading the model"),
+        ("ready", "coder.gguf"),
+    ]
+
+
 def test_requests_before_the_model_is_ready_do_not_claim_generating() -> None:
     status, sent = reporter()
     status.loading(10, "loading the model")

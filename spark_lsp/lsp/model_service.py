@@ -84,6 +84,10 @@ class ModelService:
             return None
         return await self.ready_worker()
 
+    def announce_lazy_load(self) -> None:
+        """Without preloading, say so at once: a status bar waiting for the load would spin."""
+        self._status.not_loaded("the model loads at the first suggestion")
+
     async def start(self) -> None:
         """Begin loading in a thread; progress starts once the client accepted its token."""
         if self._started:

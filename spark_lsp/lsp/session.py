@@ -53,6 +53,8 @@ class Session:
         async def initialized(params: types.InitializedParams) -> None:
             if self._models.settings.preload:
                 await self._models.start()
+            else:
+                self._models.announce_lazy_load()
 
         @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
         async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:

@@ -40,6 +40,11 @@ class StatusReporter:
         if self._busy:  # requests were waiting for the model: they run now
             self._emit({"state": "generating", "message": "generating"})
 
+    def not_loaded(self, message: str) -> None:
+        """The model loads at the first request: the server serves, and nothing is loading."""
+        if self._model_state == "loading" and self._last is None:
+            self._emit({"state": "ready", "message": message})
+
     def model_failed(self, message: str) -> None:
         self._model_state, self._model_message = "error", message
         self._emit({"state": "error", "message": message})

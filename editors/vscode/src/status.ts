@@ -61,6 +61,9 @@ export function statusView(snapshot: StatusSnapshot): StatusView {
     view = { text: `$(error) ${NAME}`, tooltip: snapshot.problem, isError: true };
   } else if (snapshot.phase === 'starting') {
     view = { text: `$(loading~spin) ${NAME}`, tooltip: 'starting the server', isError: false };
+  } else if (snapshot.phase === 'running' && snapshot.server === undefined) {
+    // Connected, but the server has not said whether its model is ready: not "ready" yet.
+    view = { text: `$(loading~spin) ${NAME}`, tooltip: 'waiting for the server', isError: false };
   } else if (snapshot.phase === 'stopped') {
     view = { text: `$(circle-slash) ${NAME}`, tooltip: 'the server is stopped', isError: false };
   } else if (snapshot.phase === 'failed') {

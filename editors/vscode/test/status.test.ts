@@ -49,6 +49,10 @@ test('client phases and problems come before the server state', () => {
     '$(circle-slash) spark',
   );
   expect(statusView({ phase: 'failed', automatic: true }).isError).toBe(true);
+  // Connected, before the server's first spark/status: never shown as ready.
+  const waiting = statusView({ phase: 'running', automatic: true });
+  expect(waiting.text).toBe('$(loading~spin) spark');
+  expect(waiting.tooltip).toContain('waiting for the server');
   const missing = statusView({
     phase: 'stopped',
     automatic: true,
@@ -100,6 +104,8 @@ test('the status bar item follows spark/status notifications and client phases',
   expect(item.text).toBe('$(error) spark');
   bar.showClientPhase('starting'); // a restart forgets the old server's state
   bar.showClientPhase('running');
+  expect(item.text).toBe('$(loading~spin) spark');
+  notify(bar, { state: 'ready', message: 'the model loads at the first suggestion' });
   expect(item.text).toBe('$(sparkle) spark');
   expect(item.backgroundColor).toBeUndefined();
   bar.showAutomatic(false);
