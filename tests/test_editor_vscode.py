@@ -1,11 +1,10 @@
 """The VS Code extension in editors/vscode: its settings against the server's options, then its
-own build, tests (jest, with `vscode` mocked and the real vscode-languageclient) and packaging,
-run with npm in a copy of the directory so that the work tree stays clean."""
+own build, tests (jest, with `vscode` mocked and the real vscode-languageclient) and packaging
+(one bundled file). The extension in a real VS Code: tests/test_editor_vscode_real.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,11 +17,10 @@ from typing import Any, Literal
 import pytest
 
 from spark_lsp.lsp.options import ServerOptions, camel, merge_options
+from tests.vscode_build import EXTENSION, run_npm
 
-EXTENSION = Path(__file__).resolve().parent.parent / "editors" / "vscode"
 SERVER_GROUPS = ("actions", "completion", "context", "engine")
-NPM = shutil.which("npm")
-needs_npm = pytest.mark.skipif(NPM is None, reason="npm is not on PATH")
+needs_npm = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not on PATH")
 # npm ci fetches a few hundred packages on a machine with a cold cache.
 npm_timeout = pytest.mark.timeout(900)
 
@@ -118,40 +116,6 @@ def test_declared_defaults_pass_the_server_unchanged() -> None:
     assert problems == ["unknown option server"]
 
 
-def run_npm(directory: Path, *arguments: str) -> str:
-    assert NPM is not None
-    result = subprocess.run(
-        [NPM, *arguments],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "CI": "true",
-            "npm_config_audit": "false",
-            "npm_config_fund": "false",
-            "npm_config_update_notifier": "false",
-        },
-        check=False,
-        timeout=800,
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        pytest.fail(f"npm {' '.join(arguments)} failed ({result.returncode}):\n{output[-12000:]}")
-    return output
-
-
-@pytest.fixture(scope="module")
-def built_extension(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of editors/vscode, installed from its lock file and compiled."""
-    copy = tmp_path_factory.mktemp("vscode") / "vscode"
-    shutil.copytree(EXTENSION, copy, ignore=shutil.ignore_patterns("node_modules", "out", "*.vsix"))
-    run_npm(copy, "ci")
-    run_npm(copy, "run", "compile")
-    assert (copy / "out" / "extension.js").is_file()
-    return copy
-
-
 @needs_npm
 @npm_timeout
 def test_extension_tests_pass(built_extension: Path) -> None:
@@ -165,19 +129,21 @@ def test_extension_tests_pass(built_extension: Path) -> None:
 
 @needs_npm
 @npm_timeout
-def test_extension_packages_as_a_vsix_that_loads(built_extension: Path, tmp_path: Path) -> None:
-    run_npm(built_extension, "run", "package")
-    (vsix,) = built_extension.glob("*.vsix")
-    with zipfile.ZipFile(vsix) as archive:
+def test_extension_packages_as_a_vsix_that_loads(extension_vsix: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(extension_vsix) as archive:
         names = set(archive.namelist())
         assert {
             "extension/package.json",
             "extension/readme.md",
             "extension/LICENSE.txt",
             "extension/out/extension.js",
-            "extension/node_modules/vscode-languageclient/package.json",
         } <= names
-        assert not any(name.startswith(("extension/src/", "extension/test/")) for name in names)
+        # One bundled file: the runtime dependencies are inside it, not shipped beside it.
+        assert not any(
+            name.startswith(("extension/src/", "extension/test/", "extension/node_modules/"))
+            for name in names
+        ), sorted(names)
+        assert [name for name in names if name.endswith(".js")] == ["extension/out/extension.js"]
         archive.extractall(tmp_path / "vsix")
     loader = tmp_path / "load.js"
     loader.write_text(LOADER, encoding="utf-8")
