@@ -1,5 +1,5 @@
 """``spark-lsp bench NAME``: each benchmark module under ``spark_lsp.bench`` declares its own
-subcommand (``add_parser``) and runs it (``main``)."""
+subcommand (``add_parser``, named as the module with ``-`` for ``_``) and runs it (``main``)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def add_parser(commands: Any, with_benchmarks: bool = True) -> None:
 
 def run(args: argparse.Namespace) -> int:
     configure_logging("warning", None)
-    module = importlib.import_module(f"spark_lsp.bench.{args.bench}")
+    module_name = args.bench.replace("-", "_")  # `next-edit` is bench/next_edit.py
+    module = importlib.import_module(f"spark_lsp.bench.{module_name}")
     result: int = module.main(args)
     return result

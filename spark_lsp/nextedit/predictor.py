@@ -1,0 +1,89 @@
+"""One next-edit prediction: the deterministic substitution where it is certain, else the model
+rewrites the editable region (drafted from the region itself), and the gate decides whether the
+answer is shown. Engine-agnostic: it takes a function that runs one generation request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from spark_lsp.actions import rewrite
+from spark_lsp.engine import ChatPrompt, GenerationRequest, GenerationResult, Priority
+from spark_lsp.nextedit import gate, prompt
+from spark_lsp.nextedit.substitution import repeat_substitution
+
+Generate = Callable[[GenerationRequest], GenerationResult]
+
+
+@dataclass(frozen=True)
+class EditContext:
+    """The document after the user's edit, the edit, and the region to rewrite."""
+
+    path: str
+    language: str
+    lines: tuple[str, ...]
+    edited: tuple[int, int]  # the lines the edit left, [first, last)
+    before: str  # the edit's old text
+    after: str  # and its new text
+    region: tuple[int, int]
+    history: tuple[prompt.RecentEdit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prediction:
+    lines: list[str]  # the region's next version
+    source: str  # "substitution" or "model"
+    tokens: int = 0
+
+
+def by_substitution(context: EditContext) -> Prediction | None:
+    found = repeat_substitution(
+        context.lines, context.region, context.edited, context.before, context.after
+    )
+    return Prediction(found, "substitution") if found is not None else None
+
+
+def by_model(context: EditContext, generate: Generate, key: str) -> Prediction | None:
+    first, last = context.region
+    region = "".join(context.lines[first:last])
+    edited_offset = len("".join(context.lines[first : max(first, context.edited[1])]))
+    history = (*context.history, prompt.RecentEdit(context.path, context.before, context.after))
+    messages = prompt.messages(history, context.path, context.language, region, edited_offset)
+    request = GenerationRequest(
+        ChatPrompt.of(messages),
+        max_tokens=2 * len(region) // 3 + 64,  # about two tokens per three characters of code
+        priority=Priority.SPECULATIVE,
+        key=key,
+        draft=region,
+    )
+    result = generate(request)
+    code = rewrite.extract_code(result.text.replace(prompt.CURSOR, ""))
+    if code is None:
+        return None
+    code = rewrite.reindent(code, region)
+    predicted = code.splitlines(keepends=True)
+    if region and not region.endswith("\n") and predicted:
+        predicted[-1] = predicted[-1].rstrip("\n")
+    return Prediction(predicted, "model", result.stats.tokens_generated)
+
+
+def predict(
+    context: EditContext, generate: Generate | None, key: str = "next-edit"
+) -> Prediction | None:
+    """The suggestion worth showing, if any (``generate`` None: the substitution only)."""
+    found = by_substitution(context)
+    if found is None and generate is not None:
+        found = by_model(context, generate, key)
+    if found is None:
+        return None
+    shown = gate.worth_showing(
+        context.language, context.lines, context.region, found.lines, context.before, context.after
+    )
+    return found if shown else None
+
+
+def region_around(lines: Sequence[str], edited: tuple[int, int], size: int) -> tuple[int, int]:
+    """``size`` lines centred on the edit, inside the document."""
+    middle = (edited[0] + edited[1]) // 2
+    first = max(0, min(middle - size // 2, len(lines) - size))
+    return first, min(len(lines), first + size)
