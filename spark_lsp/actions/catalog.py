@@ -74,11 +74,10 @@ def enclosing_function(
     tree = syntax.tree
     if tree is None:
         return None
+    # From the line's first character: at its indentation, the node found is the block's.
     text = lines[line] if line < len(lines) else ""
-    indentation = text[
-        : len(text) - len(text.lstrip())
-    ].encode()  # a line's own node, not its block's
-    at = syntax.line_start(line) + (len(indentation) if text.strip() else 0)
+    indentation = len(text.encode()) - len(text.lstrip().encode()) if text.strip() else 0
+    at = syntax.line_start(line) + indentation
     node = tree.root_node.descendant_for_byte_range(at, at)
     while node is not None and not _is_function(node):
         definition = node.child_by_field_name("definition")  # from a decorator up to its def

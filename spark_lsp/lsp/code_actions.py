@@ -3,9 +3,8 @@
 The menu comes back at once, with no model call; an action's edit is computed when the editor
 resolves it (or when a command runs) by the action service. A client that cannot resolve an
 action's edit gets the action as a command instead, which applies the edit through
-workspace/applyEdit. Edits are minimal and stamped with
-the document version they were computed for; a document that changed meanwhile gets
-ContentModified and nothing applies.
+workspace/applyEdit. Edits are minimal and stamped with the document version they were
+computed for; a document that changed meanwhile gets ContentModified and nothing applies.
 """
 
 from __future__ import annotations
@@ -135,6 +134,11 @@ class CodeActions:
             if error.code != JsonRpcRequestCancelled.CODE:
                 message = f"spark-lsp: the {target.action} action failed: {error.message}"
                 self._client.show_message(types.MessageType.Error, message)
+            return
+        except Exception:  # nobody awaits this task: say so, keep serving
+            logger.exception("the %s action failed", target.action)
+            message = f"spark-lsp: the {target.action} action failed (see the server log)"
+            self._client.show_message(types.MessageType.Error, message)
             return
         if not await self._client.apply_edit(edit, "spark-lsp"):
             logger.info("the client did not apply the %s edit", target.action)
