@@ -47,6 +47,7 @@ def test_initialize_result_announces_version_and_only_implemented_features(
     assert "inlineCompletionProvider" in capabilities
     assert "completionProvider" in capabilities
     assert sorted(capabilities["executeCommandProvider"]["commands"]) == [
+        "spark-lsp.applyCodeAction",  # code actions for clients that cannot resolve them
         "spark-lsp.didAcceptCompletionItem",
         "spark-lsp.editWithInstruction",
         "spark-lsp.explain",
