@@ -31,21 +31,19 @@ from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.engine import CancelToken, Engine, GenerationRequest, GenerationResult
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
-from spark_lsp.nextedit import gate
 from spark_lsp.nextedit.predictor import (
     EditContext,
     Prediction,
     by_model,
     by_substitution,
+    gated,
     region_around,
 )
 from spark_lsp.percentiles import percentile
+from spark_lsp.uris import language_id
 
 REGION_LINES = 30
 
-
-LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".lua": "lua", ".go": "go"}
-LANGUAGES |= {".rs": "rust", ".c": "c", ".h": "c", ".cc": "cpp", ".java": "java", ".rb": "ruby"}
 
 # A predictor answers with the region's next version (None: nothing shown) and its latency in ms.
 TimedPredictor = Callable[[EditContext], tuple[list[str] | None, float]]
@@ -70,7 +68,7 @@ def situation(case: Case) -> tuple[EditContext, list[Hunk]]:
     """The predictor's view of a case, and the expected hunks in the edited document."""
     lines = apply_hunks(case.before.splitlines(keepends=True), [case.first])
     edited = (case.first.start, case.first.start + len(case.first.new))
-    language = LANGUAGES.get(Path(case.path).suffix, "plaintext")
+    language = language_id(case.path, "plaintext")
     view = EditContext(
         case.path,
         language,
@@ -141,11 +139,8 @@ def model_predictors(engine: Engine, preset: str) -> dict[str, TimedPredictor]:
         return answers[id(view)]
 
     def shown(view: EditContext, found: Prediction | None) -> list[str] | None:
-        if found is None or not gate.worth_showing(
-            view.language, view.lines, view.region, found.lines, view.before, view.after
-        ):
-            return None
-        return found.lines
+        kept = gated(view, found) if found is not None else None
+        return kept.lines if kept is not None else None
 
     def model(view: EditContext) -> tuple[list[str] | None, float]:
         found, latency = model_answer(view)

@@ -20,18 +20,8 @@ from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import CancelToken
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
+from spark_lsp.uris import language_id
 
-LANGUAGE_IDS = {
-    ".py": "python",
-    ".js": "javascript",
-    ".ts": "typescript",
-    ".rs": "rust",
-    ".go": "go",
-    ".lua": "lua",
-    ".c": "c",
-    ".cpp": "cpp",
-    ".java": "java",
-}
 DEMO_FILE = "fibonacci.py"
 DEMO_LINE = 18  # `            return ` in is_prime, completed at the end of the line
 
@@ -77,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     lines = split_lines(text)
     if not 1 <= line <= len(lines) or not 1 <= column <= len(line_content(lines[line - 1])) + 1:
         raise UsageError(f"{path}:{line}:{column} is outside the file")
-    language = LANGUAGE_IDS.get(path.suffix, path.suffix.lstrip("."))
+    language = language_id(path, path.suffix.lstrip("."))
     state = cursor_state(lines, line - 1, column - 1, language_id=language)
     try:
         engine = open_engine(engine_settings_from(args), models.stderr_progress())

@@ -74,8 +74,11 @@ def predict(
     found = by_substitution(context)
     if found is None and generate is not None:
         found = by_model(context, generate, key)
-    if found is None:
-        return None
+    return gated(context, found) if found is not None else None
+
+
+def gated(context: EditContext, found: Prediction) -> Prediction | None:
+    """``found`` when the gate lets it be shown."""
     shown = gate.worth_showing(
         context.language, context.lines, context.region, found.lines, context.before, context.after
     )
