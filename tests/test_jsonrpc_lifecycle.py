@@ -49,6 +49,7 @@ def test_initialize_result_announces_version_and_only_implemented_features(
     assert sorted(capabilities["executeCommandProvider"]["commands"]) == [
         "spark-lsp.applyCodeAction",  # code actions for clients that cannot resolve them
         "spark-lsp.didAcceptCompletionItem",
+        "spark-lsp.didAcceptNextEdit",
         "spark-lsp.editWithInstruction",
         "spark-lsp.explain",
         "spark-lsp.showStatistics",

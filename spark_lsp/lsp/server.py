@@ -24,10 +24,12 @@ from spark_lsp.lsp.debug import DebugRequests
 from spark_lsp.lsp.errors import json_rpc_errors
 from spark_lsp.lsp.inline_completion import InlineCompletion
 from spark_lsp.lsp.model_service import EngineOpener, ModelService
+from spark_lsp.lsp.next_edit import NextEdits
 from spark_lsp.lsp.protocol import SparkProtocol, strict_converter
 from spark_lsp.lsp.session import Session
 from spark_lsp.lsp.status import StatusReporter
 from spark_lsp.lsp.text_sync import TextSync
+from spark_lsp.nextedit.service import NextEditService
 from spark_lsp.stats import StatsStore
 
 SERVER_NAME = "spark-lsp"
@@ -91,14 +93,21 @@ def create_server(
     inline = InlineCompletion(
         client, server.snapshot, server.completions, server.status, server.usage
     )
+    next_edits = NextEditService(server.models.ready_worker)
+
+    def forget(uri: str) -> None:
+        inline.shown.forget(uri)
+        next_edits.forget(uri)
+
     text_sync = TextSync(
-        client, server.store, server.context, server.completions, inline.shown.forget
+        client, server.store, server.context, server.completions, forget, next_edits.opened
     )
     features = (
         server.session,
         text_sync,
         inline,
         CodeActions(client, server.snapshot, server.actions, server.status),
+        NextEdits(server.snapshot, next_edits),
         DebugRequests(
             client,
             server.store,

@@ -18,6 +18,7 @@ from spark_lsp.context.service import ContextService
 from spark_lsp.documents import (
     DocumentError,
     DocumentRefused,
+    DocumentSnapshot,
     DocumentStore,
     InvalidChange,
     UnknownDocument,
@@ -37,9 +38,12 @@ class TextSync:
         context: ContextService,
         completions: CompletionService,
         on_close: Callable[[str], None] = lambda uri: None,
+        on_open: Callable[[DocumentSnapshot], None] = lambda snapshot: None,
     ) -> None:
-        """``on_close(uri)`` runs when a document closes (other features forget it)."""
+        """``on_close(uri)`` runs when a document closes (other features forget it),
+        ``on_open(snapshot)`` when one opens."""
         self._on_close = on_close
+        self._on_open = on_open
         self._client = client
         self._store = store
         self._context = context
@@ -54,6 +58,8 @@ class TextSync:
             except DocumentRefused as error:
                 logger.warning("didOpen refused: %s", error)
                 self._client.show_message(types.MessageType.Warning, f"spark-lsp: {error}")
+            else:
+                self._on_open(self._store.snapshot(item.uri))
 
         @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
         def did_change(params: types.DidChangeTextDocumentParams) -> None:

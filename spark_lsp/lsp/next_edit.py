@@ -1,0 +1,94 @@
+"""Next-edit suggestions over LSP: ``spark/nextEdit`` and copilot-language-server's
+``textDocument/copilotInlineEdit`` (same params, ``{textDocument, position}``; the answer
+``{edits: [{text, range, textDocument: {uri, version}, command}]}``), and the accept command.
+
+An answer is for the version the client named; a document that has moved on since gets
+ContentModified, so a client never applies an edit computed for other text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.lsp.protocol import as_plain
+from spark_lsp.nextedit.service import NextEdit, NextEditService
+
+logger = logging.getLogger(__name__)
+
+NEXT_EDIT = "spark/nextEdit"
+COPILOT_INLINE_EDIT = "textDocument/copilotInlineEdit"
+ACCEPT_COMMAND = "spark-lsp.didAcceptNextEdit"
+
+
+def requested_document(params: object) -> tuple[str, int | None]:
+    """The ``textDocument`` of the params: its uri, and its version when given."""
+    plain = as_plain(params)
+    document = plain.get("textDocument") if isinstance(plain, dict) else None
+    uri = document.get("uri") if isinstance(document, dict) else None
+    if not isinstance(uri, str):
+        raise JsonRpcInvalidParams("params.textDocument.uri must be a string")
+    version = document.get("version") if isinstance(document, dict) else None
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise JsonRpcInvalidParams("params.textDocument.version must be an integer")
+    return uri, version
+
+
+def as_edits(answer: NextEdit | None) -> dict[str, object]:
+    """The answer in copilot-language-server's shape (whole-line ranges: any encoding)."""
+    if answer is None:
+        return {"edits": []}
+    edits = []
+    for index, edit in enumerate(answer.edits):
+        edits.append(
+            {
+                "text": edit.text,
+                "range": {
+                    "start": {"line": edit.first, "character": 0},
+                    "end": {"line": edit.last, "character": 0},
+                },
+                "textDocument": {"uri": answer.uri, "version": answer.version},
+                "command": {
+                    "title": "Accept next edit",
+                    "command": ACCEPT_COMMAND,
+                    "arguments": [f"{answer.uri}@{answer.version}#{index}"],
+                },
+            }
+        )
+    return {"edits": edits, "source": answer.source}
+
+
+class NextEdits:
+    def __init__(
+        self, snapshot: Callable[[str], DocumentSnapshot], service: NextEditService
+    ) -> None:
+        self._snapshot = snapshot
+        self._service = service
+
+    def register(self, server: LanguageServer) -> None:
+        @server.feature(NEXT_EDIT)
+        async def next_edit(ls: LanguageServer, params: object) -> dict[str, object]:
+            return await self.next_edit(params)
+
+        @server.feature(COPILOT_INLINE_EDIT)
+        async def copilot_inline_edit(ls: LanguageServer, params: object) -> dict[str, object]:
+            return await self.next_edit(params)
+
+        @server.command(ACCEPT_COMMAND)
+        def accepted(ls: LanguageServer, *args: object) -> None:
+            # Clients built for copilot-language-server call it on accept; it only logs.
+            logger.info("next edit accepted: %s", args[0] if args else "")
+
+    async def next_edit(self, params: object) -> dict[str, object]:
+        uri, version = requested_document(params)
+        snapshot = self._snapshot(uri)
+        if version is not None and version != snapshot.version:
+            raise JsonRpcContentModified(f"{uri} is at version {snapshot.version}, not {version}")
+        answer = await self._service.suggest(snapshot)
+        if answer is not None and answer.version != self._snapshot(uri).version:
+            raise JsonRpcContentModified(f"{uri} changed while its next edit was computed")
+        return as_edits(answer)

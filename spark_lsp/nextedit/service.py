@@ -1,0 +1,101 @@
+"""Next-edit suggestions for open documents: the user's edit since the last request (from the
+per-document history), a prediction for the region around it, and the suggestion as minimal
+line edits stamped with the document version. One answer per document version is kept."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent import futures
+from dataclasses import dataclass
+
+from spark_lsp.actions.rewrite import LineEdit, rewrite_edits
+from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.engine import GenerationRequest, GenerationResult, StopReason
+from spark_lsp.engine.base import EngineError
+from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.nextedit import predictor
+from spark_lsp.nextedit.history import EditHistory
+from spark_lsp.uris import uri_to_path
+
+REGION_LINES = 30
+
+
+@dataclass(frozen=True)
+class NextEdit:
+    uri: str
+    version: int
+    edits: tuple[LineEdit, ...]  # absolute line ranges of that version
+    source: str  # "substitution" or "model"
+
+
+class NextEditService:
+    def __init__(self, worker: Callable[[], Awaitable[InferenceWorker | None]]) -> None:
+        """``worker()``: the inference worker once the model is loaded, or None."""
+        self.history = EditHistory()
+        self._worker = worker
+        self._answers: dict[str, tuple[int, NextEdit | None]] = {}
+        self.use_model = True
+
+    def opened(self, snapshot: DocumentSnapshot) -> None:
+        self.history.opened(snapshot.uri, snapshot.lines)
+        self._answers.pop(snapshot.uri, None)
+
+    def forget(self, uri: str) -> None:
+        self.history.forget(uri)
+        self._answers.pop(uri, None)
+
+    async def suggest(self, snapshot: DocumentSnapshot) -> NextEdit | None:
+        """The suggestion for this version of the document (computed once per version)."""
+        known = self._answers.get(snapshot.uri)
+        if known is not None and known[0] == snapshot.version:
+            return known[1]
+        path = uri_to_path(snapshot.uri)
+        name = path.name if path is not None else snapshot.uri
+        edit = self.history.settle(snapshot.uri, name, snapshot.lines)
+        answer = None
+        if edit is not None:
+            context = predictor.EditContext(
+                path=name,
+                language=snapshot.language_id,
+                lines=snapshot.lines,
+                edited=(edit.first, max(edit.last, edit.first + 1)),
+                before=edit.before,
+                after=edit.after,
+                region=predictor.region_around(
+                    snapshot.lines, (edit.first, edit.last), REGION_LINES
+                ),
+                history=self.history.earlier(snapshot.uri),
+            )
+            answer = await self._predict(snapshot, context)
+        self._answers[snapshot.uri] = (snapshot.version, answer)
+        return answer
+
+    async def _predict(
+        self, snapshot: DocumentSnapshot, context: predictor.EditContext
+    ) -> NextEdit | None:
+        generate = None
+        if self.use_model and predictor.by_substitution(context) is None:
+            worker = await self._worker()
+            if worker is not None:
+                generate = _blocking_generate(worker)
+        key = f"{snapshot.uri}#next-edit"
+        found = await asyncio.to_thread(predictor.predict, context, generate, key)
+        if found is None:
+            return None
+        first, last = context.region
+        edits, _ = rewrite_edits(snapshot.lines, first, last, "".join(found.lines))
+        return NextEdit(snapshot.uri, snapshot.version, edits, found.source) if edits else None
+
+
+def _blocking_generate(worker: InferenceWorker) -> predictor.Generate:
+    """Generation on the worker, waited for in a thread; a superseded or failed job gives an
+    empty answer (no suggestion)."""
+
+    def generate(request: GenerationRequest) -> GenerationResult:
+        try:
+            return worker.submit(request).future.result()
+        except (futures.CancelledError, EngineError) as error:
+            return GenerationResult("", StopReason.CANCELLED, error=str(error))
+
+    return generate

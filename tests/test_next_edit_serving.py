@@ -1,0 +1,135 @@
+"""Next-edit suggestions served: the per-document edit history, and ``spark/nextEdit`` and
+``textDocument/copilotInlineEdit`` over stdio against the real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_lsp.actions.rewrite import LineEdit, apply_line_edits
+from spark_lsp.nextedit.history import EditHistory, UserEdit, edit_between
+from tests.raw_client import RawClient
+
+SOURCE = (
+    "def mean(values):\n"
+    "    count = len(values)\n"
+    "    if count == 0:\n"
+    "        return 0.0\n"
+    "    return sum(values) / count\n"
+)
+RENAMED_FIRST = SOURCE.replace("    count = len", "    total = len")
+URI = "file:///tmp/spark-next-edit/stats.py"
+
+
+def test_the_edit_between_two_texts_is_the_changed_span_of_lines() -> None:
+    old = ["a\n", "b\n", "c\n", "d\n"]
+    assert edit_between(old, old) is None
+    assert edit_between(old, ["a\n", "B\n", "c\n", "d\n"]) == UserEdit(1, 2, "b\n", "B\n")
+    assert edit_between(old, ["a\n", "b\n", "x\n", "c\n", "d\n"]) == UserEdit(2, 3, "", "x\n")
+    assert edit_between(old, ["a\n", "d\n"]) == UserEdit(1, 1, "b\nc\n", "")
+
+
+def test_edits_on_the_lines_of_the_one_before_merge_into_one() -> None:
+    history = EditHistory()
+    history.opened("u", ["x = count\n", "y = count\n"])
+    assert history.settle("u", "f.py", ["x = count\n", "y = count\n"]) is None
+    deleted = history.settle("u", "f.py", ["x = \n", "y = count\n"])
+    assert deleted == UserEdit(0, 1, "x = count\n", "x = \n")
+    typed = history.settle("u", "f.py", ["x = total\n", "y = count\n"])
+    assert typed == UserEdit(0, 1, "x = count\n", "x = total\n")
+    assert history.earlier("u") == ()
+    elsewhere = history.settle("u", "f.py", ["x = total\n", "y = count + 1\n"])
+    assert elsewhere is not None and elsewhere.before == "y = count\n"
+    assert [edit.after for edit in history.earlier("u")] == ["x = total\n"]
+
+
+def _opened_client() -> RawClient:
+    client = RawClient()
+    client.initialize({"textDocument": {"synchronization": {"dynamicRegistration": False}}})
+    document = {"uri": URI, "languageId": "python", "version": 1, "text": SOURCE}
+    client.notify("textDocument/didOpen", {"textDocument": document})
+    return client
+
+
+def _rename_first_use(client: RawClient) -> None:
+    change = {
+        "range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 9}},
+        "text": "total",
+    }
+    client.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [change]},
+    )
+
+
+def _params(version: int | None) -> dict[str, object]:
+    document: dict[str, object] = {"uri": URI}
+    if version is not None:
+        document["version"] = version
+    return {"textDocument": document, "position": {"line": 1, "character": 9}}
+
+
+def test_a_rename_is_followed_by_the_other_uses_over_both_methods() -> None:
+    client = _opened_client()
+    try:
+        _rename_first_use(client)
+        answer = client.request("spark/nextEdit", _params(2))["result"]
+        assert answer["source"] == "substitution"
+        edits = [
+            LineEdit(edit["range"]["start"]["line"], edit["range"]["end"]["line"], edit["text"])
+            for edit in answer["edits"]
+        ]
+        assert all(edit["textDocument"] == {"uri": URI, "version": 2} for edit in answer["edits"])
+        lines = RENAMED_FIRST.splitlines(keepends=True)
+        assert apply_line_edits(lines, edits) == SOURCE.replace("count", "total")
+        # The same version gets the same answer through copilot-language-server's method.
+        copilot = client.request("textDocument/copilotInlineEdit", _params(2))["result"]
+        assert copilot["edits"] == answer["edits"]
+        command = answer["edits"][0]["command"]
+        accepted = client.request(
+            "workspace/executeCommand",
+            {"command": command["command"], "arguments": command["arguments"]},
+        )
+        assert "error" not in accepted
+    finally:
+        client.close()
+
+
+def test_a_stale_version_or_bad_params_get_errors_and_the_server_keeps_serving() -> None:
+    client = _opened_client()
+    try:
+        _rename_first_use(client)
+        stale = client.request("spark/nextEdit", _params(1))
+        assert stale["error"]["code"] == -32801  # ContentModified
+        wrong_version = {"textDocument": {"uri": URI, "version": "2"}}
+        for bad in ({}, {"textDocument": {"uri": 7}}, wrong_version):
+            assert client.request("spark/nextEdit", bad)["error"]["code"] == -32602
+        unknown = client.request("spark/nextEdit", {"textDocument": {"uri": "file:///nowhere.py"}})
+        assert "error" in unknown
+        answer = client.request("spark/nextEdit", _params(None))["result"]
+        assert answer["edits"]
+    finally:
+        client.close()
+
+
+@pytest.mark.model
+def test_an_edit_without_a_substitution_asks_the_real_model() -> None:
+    client = _opened_client()
+    try:
+        change = {
+            "range": {"start": {"line": 0, "character": 15}, "end": {"line": 0, "character": 15}},
+            "text": ", default=0.0",
+        }
+        client.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [change]},
+        )
+        answer = client.request("spark/nextEdit", _params(2), timeout=600)["result"]
+        lines = SOURCE.replace("values):", "values, default=0.0):").splitlines(keepends=True)
+        for edit in answer["edits"]:
+            assert edit["textDocument"] == {"uri": URI, "version": 2}
+            assert 0 <= edit["range"]["start"]["line"] <= edit["range"]["end"]["line"]
+            assert edit["range"]["end"]["line"] <= len(lines)
+        if answer["edits"]:
+            assert answer["source"] == "model"
+    finally:
+        client.close()
