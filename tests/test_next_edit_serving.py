@@ -50,15 +50,23 @@ def _opened_client() -> RawClient:
     return client
 
 
-def _rename_first_use(client: RawClient) -> None:
+def _change(client: RawClient, line: int, start: int, end: int, text: str) -> None:
+    """Version 2 of the document: ``text`` in place of columns [start, end) of ``line``."""
     change = {
-        "range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 9}},
-        "text": "total",
+        "range": {
+            "start": {"line": line, "character": start},
+            "end": {"line": line, "character": end},
+        },
+        "text": text,
     }
     client.notify(
         "textDocument/didChange",
         {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [change]},
     )
+
+
+def _rename_first_use(client: RawClient) -> None:
+    _change(client, 1, 4, 9, "total")
 
 
 def _params(version: int | None) -> dict[str, object]:
@@ -115,14 +123,7 @@ def test_a_stale_version_or_bad_params_get_errors_and_the_server_keeps_serving()
 def test_an_edit_without_a_substitution_asks_the_real_model() -> None:
     client = _opened_client()
     try:
-        change = {
-            "range": {"start": {"line": 0, "character": 15}, "end": {"line": 0, "character": 15}},
-            "text": ", default=0.0",
-        }
-        client.notify(
-            "textDocument/didChange",
-            {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [change]},
-        )
+        _change(client, 0, 15, 15, ", default=0.0")
         answer = client.request("spark/nextEdit", _params(2), timeout=600)["result"]
         lines = SOURCE.replace("values):", "values, default=0.0):").splitlines(keepends=True)
         for edit in answer["edits"]:
