@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from spark_lsp.actions.rewrite import LineEdit, apply_line_edits
+from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.nextedit.history import EditHistory, UserEdit, edit_between
+from spark_lsp.nextedit.service import NextEdit, NextEditService
 from tests.raw_client import RawClient
 
 SOURCE = (
@@ -134,3 +138,19 @@ def test_an_edit_without_a_substitution_asks_the_real_model() -> None:
             assert answer["source"] == "model"
     finally:
         client.close()
+
+
+def test_two_requests_for_one_version_share_one_answer() -> None:
+    async def no_worker() -> None:
+        return None
+
+    service = NextEditService(no_worker)
+    service.opened(DocumentSnapshot(URI, "python", 1, tuple(SOURCE.splitlines(keepends=True))))
+    renamed = DocumentSnapshot(URI, "python", 2, tuple(RENAMED_FIRST.splitlines(keepends=True)))
+
+    async def both() -> list[NextEdit | None]:
+        return list(await asyncio.gather(service.suggest(renamed), service.suggest(renamed)))
+
+    first, second = asyncio.run(both())
+    assert first is not None and first.source == "substitution"
+    assert second == first

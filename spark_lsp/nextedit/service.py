@@ -34,7 +34,9 @@ class NextEditService:
         """``worker()``: the inference worker once the model is loaded, or None."""
         self.history = EditHistory()
         self._worker = worker
-        self._answers: dict[str, tuple[int, NextEdit | None]] = {}
+        # Per document: the version last asked for, and its answer (being) computed; two
+        # requests for one version share it (the history settles once).
+        self._answers: dict[str, tuple[int, asyncio.Task[NextEdit | None]]] = {}
         self.use_model = True
 
     def opened(self, snapshot: DocumentSnapshot) -> None:
@@ -48,8 +50,12 @@ class NextEditService:
     async def suggest(self, snapshot: DocumentSnapshot) -> NextEdit | None:
         """The suggestion for this version of the document (computed once per version)."""
         known = self._answers.get(snapshot.uri)
-        if known is not None and known[0] == snapshot.version:
-            return known[1]
+        if known is None or known[0] != snapshot.version:
+            known = (snapshot.version, asyncio.ensure_future(self._answer(snapshot)))
+            self._answers[snapshot.uri] = known
+        return await asyncio.shield(known[1])
+
+    async def _answer(self, snapshot: DocumentSnapshot) -> NextEdit | None:
         path = uri_to_path(snapshot.uri)
         name = path.name if path is not None else snapshot.uri
         edit = self.history.settle(snapshot.uri, name, snapshot.lines)
@@ -68,7 +74,6 @@ class NextEditService:
                 history=self.history.earlier(snapshot.uri),
             )
             answer = await self._predict(snapshot, context)
-        self._answers[snapshot.uri] = (snapshot.version, answer)
         return answer
 
     async def _predict(
