@@ -30,12 +30,12 @@ class UserEdit:
 
 def edit_between(old: Sequence[str], new: Sequence[str]) -> UserEdit | None:
     """The one span of lines that turns ``old`` into ``new``; None when they are equal."""
-    if tuple(old) == tuple(new):
-        return None
     limit = min(len(old), len(new))
     head = 0
     while head < limit and old[head] == new[head]:
         head += 1
+    if head == len(old) == len(new):
+        return None
     tail = 0
     while tail < limit - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
         tail += 1

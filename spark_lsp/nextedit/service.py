@@ -37,7 +37,6 @@ class NextEditService:
         # Per document: the version last asked for, and its answer (being) computed; two
         # requests for one version share it (the history settles once).
         self._answers: dict[str, tuple[int, asyncio.Task[NextEdit | None]]] = {}
-        self.use_model = True
 
     def opened(self, snapshot: DocumentSnapshot) -> None:
         self.history.opened(snapshot.uri, snapshot.lines)
@@ -59,38 +58,40 @@ class NextEditService:
         path = uri_to_path(snapshot.uri)
         name = path.name if path is not None else snapshot.uri
         edit = self.history.settle(snapshot.uri, name, snapshot.lines)
-        answer = None
-        if edit is not None:
-            context = predictor.EditContext(
-                path=name,
-                language=snapshot.language_id,
-                lines=snapshot.lines,
-                edited=(edit.first, max(edit.last, edit.first + 1)),
-                before=edit.before,
-                after=edit.after,
-                region=predictor.region_around(
-                    snapshot.lines, (edit.first, edit.last), REGION_LINES
-                ),
-                history=self.history.earlier(snapshot.uri),
-            )
-            answer = await self._predict(snapshot, context)
-        return answer
+        if edit is None:
+            return None
+        context = predictor.EditContext(
+            path=name,
+            language=snapshot.language_id,
+            lines=snapshot.lines,
+            edited=(edit.first, max(edit.last, edit.first + 1)),
+            before=edit.before,
+            after=edit.after,
+            region=predictor.region_around(snapshot.lines, (edit.first, edit.last), REGION_LINES),
+            history=self.history.earlier(snapshot.uri),
+        )
+        return await self._predict(snapshot, context)
 
     async def _predict(
         self, snapshot: DocumentSnapshot, context: predictor.EditContext
     ) -> NextEdit | None:
-        generate = None
-        if self.use_model and predictor.by_substitution(context) is None:
-            worker = await self._worker()
-            if worker is not None:
-                generate = _blocking_generate(worker)
-        key = f"{snapshot.uri}#next-edit"
-        found = await asyncio.to_thread(predictor.predict, context, generate, key)
+        found = predictor.by_substitution(context)
         if found is None:
+            worker = await self._worker()
+            if worker is None:
+                return None
+            generate = _blocking_generate(worker)
+            key = f"{snapshot.uri}#next-edit"
+            found = await asyncio.to_thread(predictor.by_model, context, generate, key)
+            if found is None:
+                return None
+        # The gate parses the whole document: off the event loop.
+        shown = await asyncio.to_thread(predictor.gated, context, found)
+        if shown is None:
             return None
         first, last = context.region
-        edits, _ = rewrite_edits(snapshot.lines, first, last, "".join(found.lines))
-        return NextEdit(snapshot.uri, snapshot.version, edits, found.source) if edits else None
+        edits, _ = rewrite_edits(snapshot.lines, first, last, "".join(shown.lines))
+        return NextEdit(snapshot.uri, snapshot.version, edits, shown.source) if edits else None
 
 
 def _blocking_generate(worker: InferenceWorker) -> predictor.Generate:
