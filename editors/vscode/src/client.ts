@@ -14,6 +14,7 @@ import {
 import { Executable, LanguageClient } from 'vscode-languageclient/node';
 
 import { ServerLaunch, ServerOptions } from './config';
+import { NEXT_EDIT_REQUEST } from './protocol';
 
 export const CLIENT_ID = 'sparkLsp'; // also the prefix of the `sparkLsp.trace.server` setting
 export const CLIENT_NAME = 'spark-lsp';
@@ -55,6 +56,12 @@ export interface SparkServer {
     document: vscode.TextDocument,
     range: vscode.Range,
   ): Promise<(Command | CodeAction)[]>;
+  /** The server's next-edit answer for the document (`spark/nextEdit`), unchecked. */
+  nextEdit(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    token: vscode.CancellationToken,
+  ): Promise<unknown>;
 }
 
 export function asSparkServer(client: BaseLanguageClient): SparkServer {
@@ -67,5 +74,14 @@ export function asSparkServer(client: BaseLanguageClient): SparkServer {
         range: client.code2ProtocolConverter.asRange(range),
         context: { diagnostics: [], triggerKind: CodeActionTriggerKind.Invoked },
       })) ?? [],
+    nextEdit: (document, position, token) =>
+      client.sendRequest(
+        NEXT_EDIT_REQUEST,
+        {
+          textDocument: client.code2ProtocolConverter.asVersionedTextDocumentIdentifier(document),
+          position: client.code2ProtocolConverter.asPosition(position),
+        },
+        token,
+      ),
   };
 }

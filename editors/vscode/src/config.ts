@@ -141,3 +141,21 @@ function expandHome(file: string): string {
 export function readAutomatic(config: WorkspaceConfiguration): boolean {
   return config.get<boolean>(AUTOMATIC_SETTING) !== false;
 }
+
+export const NEXT_EDIT_ENABLED_SETTING = 'nextEdit.enabled';
+export const NEXT_EDIT_DEBOUNCE_SETTING = 'nextEdit.debounceMs';
+const NEXT_EDIT_DEBOUNCE_MS = { low: 100, high: 10000, fallback: 750 };
+
+/** The next-edit settings (client-only: when to ask the server), bounded. */
+export function readNextEditSettings(config: WorkspaceConfiguration): {
+  enabled: boolean;
+  debounceMs: number;
+} {
+  const debounce = config.get<unknown>(NEXT_EDIT_DEBOUNCE_SETTING);
+  const { low, high, fallback } = NEXT_EDIT_DEBOUNCE_MS;
+  const debounceMs =
+    typeof debounce === 'number' && Number.isFinite(debounce)
+      ? Math.min(high, Math.max(low, Math.round(debounce)))
+      : fallback;
+  return { enabled: config.get<unknown>(NEXT_EDIT_ENABLED_SETTING) !== false, debounceMs };
+}

@@ -6,10 +6,13 @@ import {
   buildServerOptions,
   declaredServerOptions,
   readAutomatic,
+  readNextEditSettings,
   readServerLaunch,
   SECTION,
   SERVER_GROUPS,
 } from './config';
+import { NextEditController } from './nextEdit';
+import { ClientCommand } from './protocol';
 import { SparkSession } from './session';
 import { SparkStatusBar } from './status';
 
@@ -33,10 +36,21 @@ export function activate(context: vscode.ExtensionContext): void {
     workspaceRoot: () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
   });
   activeSession = session;
+  const nextEdits = new NextEditController({
+    request: (document, position, token) => session.server()?.nextEdit(document, position, token),
+    accepted: (command, args) => void session.server()?.executeCommand(command, args),
+    settings: () => readNextEditSettings(configuration()),
+    log: (message) => outputChannel.debug(message),
+  });
   context.subscriptions.push(
     outputChannel,
     status,
     session,
+    nextEdits,
+    vscode.commands.registerCommand(ClientCommand.nextEditJumpOrAccept, () =>
+      nextEdits.jumpOrAccept(),
+    ),
+    vscode.commands.registerCommand(ClientCommand.nextEditDismiss, () => nextEdits.dismiss()),
     ...registerCommands({
       server: () => session.server(),
       restart: () => session.restart(),

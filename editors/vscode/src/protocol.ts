@@ -15,10 +15,13 @@ export const ClientCommand = {
   showStatistics: 'sparkLsp.showStatistics',
   restartServer: 'sparkLsp.restartServer',
   showMenu: 'sparkLsp.showMenu',
+  nextEditJumpOrAccept: 'sparkLsp.nextEdit.jumpOrAccept',
+  nextEditDismiss: 'sparkLsp.nextEdit.dismiss',
 } as const;
 
 export const STATUS_NOTIFICATION = 'spark/status';
 export const DID_SHOW_COMPLETION = 'textDocument/didShowCompletion';
+export const NEXT_EDIT_REQUEST = 'spark/nextEdit';
 
 /** What a spark-lsp code action works on: `arguments[0]` of its command. */
 export interface ActionTarget {

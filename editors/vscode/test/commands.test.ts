@@ -45,6 +45,10 @@ function fakeServer(answer: unknown = { applied: true }): jest.Mocked<SparkServe
         command: { title: 'Edit', command: 'spark-lsp.editWithInstruction', arguments: [target] },
       },
     ]),
+    nextEdit: jest.fn<
+      Promise<unknown>,
+      [vscode.TextDocument, vscode.Position, vscode.CancellationToken]
+    >(async () => ({ edits: [] })),
   };
 }
 
