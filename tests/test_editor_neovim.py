@@ -215,7 +215,7 @@ def session(nvim: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
 def offline(nvim: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Session:
     """One Neovim with a server that never loads the model, then with no server at all."""
     tmp = tmp_path_factory.mktemp(f"nvim-offline-{nvim[0]}")
-    return run_neovim(nvim, tmp, "server,offline", OFFLINE_TIMEOUT_S, ["--no-preload"])
+    return run_neovim(nvim, tmp, "server,next_edit,offline", OFFLINE_TIMEOUT_S, ["--no-preload"])
 
 
 def byte_column(line: str, utf16_units: int) -> int:
@@ -400,6 +400,34 @@ def test_missing_server_is_named_once_with_the_install_command(offline: Session)
     ]
     assert len(messages) == 1, offline.diagnostics()
     assert "pip install '/path/to/spark-lsp[model]'" in messages[0]
+
+
+def test_a_rename_s_next_edit_is_shown_jumped_to_accepted_and_dismissed(offline: Session) -> None:
+    result = offline.results("next_edit")
+    renamed = "def price(total, rate):"
+    shown = result["shown"]
+    assert shown["lines"] == [renamed, "    return amount * (1 + rate)"], shown
+    # The second line is marked for replacement, its new text drawn below it, with the hint.
+    assert shown["drawn"]["rows"] == [[1, 1]], shown["drawn"]
+    assert shown["drawn"]["lines"] == ["    return total * (1 + rate)"]
+    assert "Tab" in shown["drawn"]["hint"]
+    assert shown["cursor"][0] == 0
+    # The first <Tab> goes to it (its first non-blank), the second applies it.
+    assert result["jumped"]["cursor"] == [1, 4] and result["jumped"]["lines"] == shown["lines"]
+    assert result["accepted"]["lines"] == [renamed, "    return total * (1 + rate)"]
+    assert result["accepted"]["drawn"] is None
+    # In insert mode <Tab> does the same (no ghost text is shown: the model never loads).
+    assert result["insert_mode"] == "i"
+    assert result["accepted_in_insert"]["lines"] == [
+        "def price(total, tax):",
+        "    return total * (1 + tax)",
+    ]
+    # <Esc> takes a suggestion away and changes nothing else.
+    assert result["dismissed"]["lines"] == [
+        "def price(amount, tax):",
+        "    return total * (1 + tax)",
+    ]
+    assert result["dismissed"]["drawn"] is None
 
 
 def test_settings_toggle_stats_health_and_restart(offline: Session) -> None:

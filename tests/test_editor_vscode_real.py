@@ -40,6 +40,8 @@ SHAPES = (
 TYPED = "    return 0.5 * "
 TYPED_LINE = 12  # 0-based: the line after `def triangle_area`
 FUNCTION_LINE = 4  # 1-based: `def circle_area(radius):`
+# The parameter renamed in its signature; its other use, on the next line, is the next edit.
+RENAME = {"signature": "def rectangle_area(width, height):", "old": "width", "name": "span"}
 USER_SETTINGS = {
     "security.workspace.trust.enabled": False,
     "workbench.startupEditor": "none",
@@ -94,7 +96,9 @@ def screenshot_folder(tmp: Path, scenario: str) -> Path:
     return folder
 
 
-def run_vscode(tmp: Path, vsix: Path, scenario: str, server_path: str) -> dict[str, Any]:
+def run_vscode(
+    tmp: Path, vsix: Path, scenario: str, server_path: str, server_output: Path | None = None
+) -> dict[str, Any]:
     """One VS Code session in a new profile: install the .vsix, start code-server, drive it."""
     installed = code_server.install()
     executable = str(code_server.executable(installed))
@@ -128,6 +132,8 @@ def run_vscode(tmp: Path, vsix: Path, scenario: str, server_path: str) -> dict[s
             "path": str(workspace / "shapes.py"),
             "line": TYPED,
             "functionLine": FUNCTION_LINE,
+            "rename": RENAME,
+            "serverOutput": str(server_output or tmp / "no-server-output"),
             "screenshots": str(screenshot_folder(tmp, scenario)),
             "scenario": scenario,
         }
@@ -169,7 +175,7 @@ def typing_session(
     wrapper, output = tmp / "spark-lsp", tmp / "server-output.jsonrpc"
     wrapper.write_text(f'#!/bin/sh\n"{SERVER}" "$@" | tee -a "{output}"\n', encoding="utf-8")
     wrapper.chmod(0o755)
-    seen = run_vscode(tmp, extension_vsix, "typing", str(wrapper))
+    seen = run_vscode(tmp, extension_vsix, "typing", str(wrapper), output)
     yield seen, server_messages(output)
 
 
@@ -214,6 +220,25 @@ def test_add_docstring_from_the_code_action_menu_edits_the_function(typing_sessi
     seen, _ = typing_session
     assert any("Add docstring" in row for row in seen["menu"]), seen["menu"]
     assert_only_a_docstring_was_added(seen["afterAccept"], seen["afterDocstring"], "circle_area")
+
+
+def test_a_rename_s_next_edit_is_jumped_to_and_accepted_with_tab(typing_session: Any) -> None:
+    seen, messages = typing_session
+    signature, old, name = RENAME["signature"], RENAME["old"], RENAME["name"]
+    renamed = signature.replace(old, name)
+    expected = seen["afterDocstring"].replace(
+        f"{signature}\n    return width * height\n", f"{renamed}\n    return span * height\n"
+    )
+    assert expected != seen["afterDocstring"]
+    # Tab moved to the suggestion, then applied it: no tab character was typed anywhere.
+    assert seen["afterNextEdit"] == expected, seen["afterNextEdit"]
+    answers = [
+        message["result"]
+        for message in messages
+        if isinstance(message.get("result"), dict) and message["result"].get("edits")
+    ]
+    assert answers and answers[-1]["source"] == "substitution", answers
+    assert answers[-1]["edits"][0]["text"] == "    return span * height\n"
 
 
 def test_the_status_bar_shows_an_error_for_a_server_path_that_does_not_exist(

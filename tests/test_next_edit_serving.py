@@ -127,8 +127,14 @@ def test_a_stale_version_or_bad_params_get_errors_and_the_server_keeps_serving()
 def test_an_edit_without_a_substitution_asks_the_real_model() -> None:
     client = _opened_client()
     try:
+        # Next edits never start or wait for the model load: an invoked completion does.
+        invoked = {**_params(1), "position": {"line": 1, "character": 0}}
+        invoked["context"] = {"triggerKind": 1}  # Invoked
+        client.request("textDocument/inlineCompletion", invoked, timeout=300)
+        before = client.request("spark/debug/counters")["result"]["engineRequests"]
         _change(client, 0, 15, 15, ", default=0.0")
         answer = client.request("spark/nextEdit", _params(2), timeout=600)["result"]
+        assert client.request("spark/debug/counters")["result"]["engineRequests"] > before
         lines = SOURCE.replace("values):", "values, default=0.0):").splitlines(keepends=True)
         for edit in answer["edits"]:
             assert edit["textDocument"] == {"uri": URI, "version": 2}

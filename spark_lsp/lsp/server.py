@@ -18,6 +18,7 @@ from spark_lsp.engine.base import Engine
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.tokens import TokenCounter
+from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.code_actions import CodeActions
 from spark_lsp.lsp.debug import DebugRequests
@@ -93,7 +94,13 @@ def create_server(
     inline = InlineCompletion(
         client, server.snapshot, server.completions, server.status, server.usage
     )
-    next_edits = NextEditService(server.models.ready_worker)
+
+    async def loaded_worker() -> InferenceWorker | None:
+        # Next edits are background work: they never start or wait for the model load (until
+        # the model is there, only the deterministic substitution answers).
+        return server.models.worker
+
+    next_edits = NextEditService(loaded_worker)
 
     def forget(uri: str) -> None:
         inline.shown.forget(uri)

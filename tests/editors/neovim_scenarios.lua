@@ -345,6 +345,94 @@ function M.server(harness)
     or require("spark_lsp.compat").is_stopped(vim.lsp.get_client_by_id(results.client_id))
 end
 
+-- The next-edit suggestion as drawn: the highlighted rows and the virtual lines' text.
+local function next_edit_marks(bufnr)
+  local namespace = vim.api.nvim_create_namespace("spark_lsp_next_edit")
+  local drawn = { rows = {}, lines = {}, hint = vim.NIL }
+  local marks = vim.api.nvim_buf_get_extmarks(bufnr, namespace, 0, -1, { details = true })
+  for _, mark in ipairs(marks) do
+    local details = mark[4]
+    if details.hl_group then
+      table.insert(drawn.rows, { mark[2], details.end_row })
+      if details.virt_text then
+        drawn.hint = details.virt_text[1][1]
+      end
+    end
+    for _, virtual_line in ipairs(details.virt_lines or {}) do
+      table.insert(drawn.lines, virtual_line[1][1])
+    end
+  end
+  return #drawn.lines > 0 and drawn or nil
+end
+
+local function next_edit_step(bufnr)
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  return {
+    lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false),
+    cursor = { cursor[1] - 1, cursor[2] },
+    drawn = next_edit_marks(bufnr) or vim.NIL,
+  }
+end
+
+--- Next edits, which need no model for a rename (the server's substitution answers): rename a
+--- parameter in normal mode, see the other use suggested, <Tab> to it, <Tab> to accept; rename
+--- again in insert mode and accept there; one more and <Esc> dismisses it.
+function M.next_edit(harness)
+  local results = {}
+  harness.results.next_edit = results
+  local bufnr = open_and_wait(harness, vim.env.SPARK_NVIM_WORKSPACE .. "/edit.py")
+  local wait_shown = function(what)
+    return harness.wait_until(function()
+      return next_edit_marks(bufnr)
+    end, 20000, what)
+  end
+  local nothing_shown = function()
+    return next_edit_marks(bufnr) == nil
+  end
+  -- A normal-mode command in one go: Neovim runs no timers while a command is pending, so
+  -- the keys cannot come one per timer tick as harness.type sends them.
+  local command = function(keys)
+    vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), "mt", false)
+    harness.sleep(50)
+  end
+  -- No ghost text in the way of <Tab> (nor a model load: next edits never start one).
+  require("spark_lsp").toggle(false)
+  harness.sleep(300) -- the server has the buffer (didOpen) before the first edit
+  -- Normal mode: `amount` -> `total` in the signature.
+  command("gg0f(lcw")
+  harness.type("total<Esc>")
+  wait_shown("a next edit after the rename")
+  results.shown = next_edit_step(bufnr)
+  harness.type("<Tab>")
+  results.jumped = next_edit_step(bufnr)
+  harness.type("<Tab>")
+  harness.wait_until(nothing_shown, 2000, "the suggestion to go after accepting")
+  results.accepted = next_edit_step(bufnr)
+  harness.step("next edit accepted in normal mode")
+
+  -- Insert mode: `rate` -> `tax`, then <Tab> twice without leaving insert mode.
+  harness.sleep(1200) -- the request after the accept (nothing more to suggest) comes and goes
+  command("gg0f,wcw")
+  harness.type("tax")
+  wait_shown("a next edit in insert mode")
+  results.insert_mode = vim.api.nvim_get_mode().mode
+  harness.type("<Tab>")
+  harness.type("<Tab>")
+  harness.wait_until(nothing_shown, 2000, "the suggestion to go after accepting in insert mode")
+  harness.type("<Esc>")
+  results.accepted_in_insert = next_edit_step(bufnr)
+
+  -- <Esc> dismisses: `total` -> `amount` again; the second line keeps `total`.
+  harness.sleep(1200)
+  command("gg0f(lcw")
+  harness.type("amount<Esc>")
+  wait_shown("a next edit to dismiss")
+  harness.type("<Esc>")
+  harness.wait_until(nothing_shown, 2000, "the suggestion to go on <Esc>")
+  harness.sleep(300)
+  results.dismissed = next_edit_step(bufnr)
+end
+
 --- No model: what the plugin does without a server, its helpers, and :checkhealth.
 function M.offline(harness)
   local results = {}

@@ -1,11 +1,12 @@
 // Drives a real VS Code (code-server in Debian's Chromium, through puppeteer-core) with the
 // spark-lsp extension installed: the status bar from loading to ready, ghost text accepted with
-// Tab, "Add docstring" from the code-action menu, or (scenario "error") the status bar when the
-// server cannot start. Prints one JSON line of what it saw; tests/test_editor_vscode_real.py
+// Tab, "Add docstring" from the code-action menu, a rename whose next edit (the other use) is
+// jumped to and accepted with Tab, or (scenario "error") the status bar when the server cannot
+// start. Prints one JSON line of what it saw; tests/test_editor_vscode_real.py
 // checks it against the server's own output and the saved file.
 //
 // usage: node vscode_e2e.js CONFIG.json
-//   (url, chromium, file, path, line, functionLine, screenshots, scenario)
+//   (url, chromium, file, path, line, functionLine, rename, serverOutput, screenshots, scenario)
 'use strict';
 
 const fs = require('fs');
@@ -115,6 +116,45 @@ async function addDocstring(page) {
   await shot(page, '06-docstring');
 }
 
+/** Waits until the server has answered a `spark/nextEdit` request with edits. */
+async function nextEditAnswered(timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const output = fs.existsSync(config.serverOutput) ? fs.readFileSync(config.serverOutput, 'utf8') : '';
+    if (/"edits": ?\[\{/.test(output)) return;
+    await sleep(200);
+  }
+  throw new Error('the server sent no next edit');
+}
+
+async function acceptNextEdit(page) {
+  // Rename a parameter in its signature (select it, type the new name), then pause.
+  const { signature, old, name } = config.rename;
+  await sleep(2000); // past the pause after the docstring: the rename is an edit of its own
+  const line = fs.readFileSync(config.path, 'utf8').split('\n').indexOf(signature);
+  if (line < 0) throw new Error(`no line ${JSON.stringify(signature)} in the file`);
+  await withControl(page, 'KeyG');
+  await page.keyboard.type(String(line + 1));
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Home');
+  for (let step = 0; step < signature.indexOf(old); step += 1) await page.keyboard.press('ArrowRight');
+  await page.keyboard.down('Shift');
+  for (let step = 0; step < old.length; step += 1) await page.keyboard.press('ArrowRight');
+  await page.keyboard.up('Shift');
+  await page.keyboard.type(name, { delay: 60 });
+  await nextEditAnswered(120000);
+  await sleep(1000); // drawn after the answer arrives
+  seen.nextEditMarker = await page.evaluate(() => document.querySelector('.view-lines').textContent);
+  await shot(page, '07-next-edit');
+  await page.keyboard.press('Tab'); // to the suggestion
+  await sleep(300);
+  await shot(page, '08-next-edit-jumped');
+  await page.keyboard.press('Tab'); // accept it
+  await sleep(500);
+  await save(page, 'afterNextEdit');
+  await shot(page, '09-next-edit-accepted');
+}
+
 async function main() {
   const browser = await puppeteer.launch({
     executablePath: config.chromium,
@@ -129,7 +169,7 @@ async function main() {
     await page.waitForSelector('.monaco-workbench', { timeout: 120000 });
     if (config.scenario === 'error') {
       seen.final = await watchStatus(page, (label) => label.includes('error'), 120000);
-      await shot(page, '07-error');
+      await shot(page, '10-error');
       seen.notifications = await page.$$eval('.notification-toast', (toasts) => toasts.map((t) => t.textContent));
       return;
     }
@@ -149,6 +189,7 @@ async function main() {
     await shot(page, '02-ready');
     await typeAndAccept(page);
     await addDocstring(page);
+    await acceptNextEdit(page);
   } catch (error) {
     seen.error = String(error && error.stack ? error.stack : error);
     await shot(page, '99-failure').catch(() => undefined);

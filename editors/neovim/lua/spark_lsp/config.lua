@@ -42,6 +42,15 @@ M.defaults = {
     trigger = "<M-\\>",
     dismiss = "<C-]>",
   },
+  -- Next-edit suggestions (|spark_lsp-next-edit|): after a pause of debounce_ms following an
+  -- edit, the edit that naturally follows is shown where it would go. In insert mode the
+  -- `accept` and `dismiss` keys above handle it too (when no ghost text is shown).
+  next_edit = {
+    enabled = true,
+    debounce_ms = 750,
+    -- Normal-mode keys; false disables one. Without a suggestion they do what they did before.
+    keymaps = { accept = "<Tab>", dismiss = "<Esc>" },
+  },
   -- Where :SparkExplain and the "Explain" action show their answer: "float" or "split".
   explain_window = "float",
   -- Merged into the client capabilities Neovim sends (e.g. from cmp_nvim_lsp).
@@ -60,6 +69,7 @@ local expected_types = {
   debounce_ms = "number",
   native = "boolean",
   keymaps = "table",
+  next_edit = "table",
   explain_window = "string",
   capabilities = "table",
   on_attach = "function",
@@ -98,6 +108,31 @@ local function move_to_command_line(options)
   end
 end
 
+local next_edit_types = { enabled = "boolean", debounce_ms = "number", keymaps = "table" }
+
+-- The next_edit table merged over its defaults; a wrong field keeps its default.
+local function merge_next_edit(defaults, value, problems)
+  local merged = vim.deepcopy(defaults)
+  for key, field in pairs(value) do
+    local expected = next_edit_types[key]
+    if expected == nil then
+      table.insert(problems, string.format("unknown option %q", "next_edit." .. key))
+    elseif type(field) ~= expected then
+      table.insert(
+        problems,
+        string.format("option %q must be a %s (got %s)", "next_edit." .. key, expected, type(field))
+      )
+    elseif key == "keymaps" then
+      merged.keymaps = vim.tbl_extend("force", merged.keymaps, field)
+    elseif key == "debounce_ms" then
+      merged.debounce_ms = math.min(10000, math.max(100, math.floor(field)))
+    else
+      merged[key] = field
+    end
+  end
+  return merged
+end
+
 --- Options merged over the defaults, and the problems found in them (unknown keys, wrong types:
 --- such a value falls back to its default).
 function M.resolve(user)
@@ -114,6 +149,8 @@ function M.resolve(user)
       )
     elseif key == "keymaps" then
       options.keymaps = vim.tbl_extend("force", options.keymaps, value)
+    elseif key == "next_edit" then
+      options.next_edit = merge_next_edit(options.next_edit, value, problems)
     elseif key == "explain_window" and value ~= "float" and value ~= "split" then
       table.insert(problems, 'option "explain_window" must be "float" or "split"')
     else

@@ -9,6 +9,7 @@ local config = require("spark_lsp.config")
 local ghost = require("spark_lsp.ghost")
 local keymaps = require("spark_lsp.keymaps")
 local native = require("spark_lsp.native")
+local nextedit = require("spark_lsp.nextedit")
 local notify = require("spark_lsp.notify")
 local status = require("spark_lsp.status")
 local suggest = require("spark_lsp.suggest")
@@ -72,6 +73,20 @@ function M.trigger(bufnr)
   return suggest.request(bufnr, suggest.INVOKED)
 end
 
+--- The next-edit suggestion: jump to it, or accept it when the cursor is on it; dismiss it.
+function M.next_edit_accept(bufnr)
+  return nextedit.jump_or_accept(current(bufnr))
+end
+
+function M.next_edit_dismiss(bufnr)
+  return nextedit.dismiss(current(bufnr))
+end
+
+--- Asks for a next-edit suggestion now (they come by themselves after a pause in editing).
+function M.next_edit_request(bufnr)
+  return nextedit.request(current(bufnr))
+end
+
 function M.dismiss(bufnr)
   bufnr = current(bufnr)
   if native_buffers[bufnr] then
@@ -99,14 +114,21 @@ function M.status()
 end
 
 local key_actions = {
-  accept = M.accept,
+  -- Insert mode: the ghost text first, else the next edit.
+  accept = function(bufnr)
+    return M.accept(bufnr) or M.next_edit_accept(bufnr)
+  end,
   accept_word = M.accept_word,
   accept_line = M.accept_line,
   next = M.next,
   prev = M.prev,
   trigger = M.trigger,
-  dismiss = M.dismiss,
+  dismiss = function(bufnr)
+    return M.dismiss(bufnr) or M.next_edit_dismiss(bufnr)
+  end,
 }
+
+local next_edit_key_actions = { accept = M.next_edit_accept, dismiss = M.next_edit_dismiss }
 
 local function on_attach(client, bufnr)
   if M.uses_native() then
@@ -115,7 +137,9 @@ local function on_attach(client, bufnr)
   else
     suggest.attach(bufnr)
   end
+  nextedit.attach(bufnr)
   keymaps.set(bufnr, options.keymaps, key_actions)
+  keymaps.set(bufnr, options.next_edit.keymaps, next_edit_key_actions, "n")
   if options.on_attach then
     options.on_attach(client, bufnr)
   end
@@ -195,6 +219,8 @@ function M.setup(user_options)
   actions.configure(options)
   actions.register_commands()
   ghost.define_highlight()
+  nextedit.configure(options)
+  nextedit.define_highlights()
 
   local group = vim.api.nvim_create_augroup("spark_lsp", { clear = true })
   vim.api.nvim_create_autocmd("FileType", {
@@ -203,7 +229,13 @@ function M.setup(user_options)
       M.attach(args.buf)
     end,
   })
-  vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = ghost.define_highlight })
+  vim.api.nvim_create_autocmd("ColorScheme", {
+    group = group,
+    callback = function()
+      ghost.define_highlight()
+      nextedit.define_highlights()
+    end,
+  })
   vim.api.nvim_create_autocmd("BufUnload", {
     group = group,
     callback = function(args)
