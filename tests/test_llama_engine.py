@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import threading
 import time
 from dataclasses import replace
@@ -194,6 +195,35 @@ def test_prompt_lookup_drafting_keeps_the_plain_output(engine) -> None:
     assert drafted.text == plain.text and "size" in drafted.text
     assert drafted.stats.draft_accepted > 0  # the copied lines came from the draft
     assert plain.stats.draft_tokens == 0
+
+
+def test_scored_tokens_spell_the_answer_with_the_same_scores_drafted_or_not(engine) -> None:
+    code = "def area(width, height):\n    result = width * height\n    return result\n"
+    messages = rewrite.chat_messages(
+        "Rename the local variable `result` to `size`.", code, "python", "area.py"
+    )
+    prompt = TextPrompt(
+        templates.render_chat(engine.metadata("tokenizer.chat_template"), messages, "", "")
+    )
+    plain = engine.generate(
+        GenerationRequest(prompt, max_tokens=96, key="score", logprobs=True), CancelToken()
+    )
+    drafted = engine.generate(
+        GenerationRequest(prompt, max_tokens=96, key="score", draft=code, logprobs=True),
+        CancelToken(),
+    )
+    assert drafted.stats.draft_accepted > 0
+    for result in (plain, drafted):
+        pieces = "".join(piece for piece, _ in result.scored)
+        assert pieces.startswith(result.text) and len(result.scored) >= 5
+        # Greedy picks: each the most likely token, so no less likely than a uniform guess.
+        assert all(-math.log(engine.n_vocab) < logprob <= 0 for _, logprob in result.scored)
+    # A drafted token's score is read from the batch it was verified in: the same number.
+    assert [p for p, _ in drafted.scored] == [p for p, _ in plain.scored]
+    for (_, a), (_, b) in zip(plain.scored, drafted.scored, strict=True):
+        assert a == pytest.approx(b, abs=0.05)
+    unscored = engine.generate(GenerationRequest(prompt, max_tokens=8, key="score"), CancelToken())
+    assert unscored.scored == ()
 
 
 def test_a_completion_drafted_from_its_prompt_is_the_plain_answer() -> None:

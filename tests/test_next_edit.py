@@ -17,7 +17,16 @@ from spark_lsp.bench import next_edit
 from spark_lsp.bench.git_history import cases, parse_hunks
 from spark_lsp.engine import ChatPrompt, GenerationRequest, GenerationResult, StopReason
 from spark_lsp.nextedit import gate
-from spark_lsp.nextedit.predictor import EditContext, by_model, predict, region_around
+from spark_lsp.nextedit.confidence import changed_lines, mean_changed_logprob
+from spark_lsp.nextedit.predictor import (
+    MIN_CONFIDENCE,
+    EditContext,
+    Prediction,
+    by_model,
+    gated,
+    predict,
+    region_around,
+)
 from spark_lsp.nextedit.substitution import repeat_substitution, substitution
 
 BEFORE = (
@@ -104,6 +113,42 @@ def test_a_certain_substitution_needs_no_model_and_a_bad_answer_is_not_shown() -
     view = context(lines, (4, 5), old, lines[4])
     unchanged = f"```python\n{''.join(lines)}```"
     assert predict(view, fake_model(unchanged, seen)) is None
+
+
+def test_confidence_is_the_mean_score_of_the_tokens_that_wrote_the_changed_lines() -> None:
+    original = ["a = 1\n", "b = 2\n", "c = 3\n"]
+    predicted = ["a = 1\n", "b = 20\n", "c = 3\n"]
+    assert changed_lines(original, predicted) == ["b = 20\n"]
+    raw = "```python\na = 1\nb = 20\nc = 3\n```"
+    pieces = ["```python\n", "a = 1\n", "b", " = ", "20", "\n", "c = 3\n", "```"]
+    scores = [-0.01, -0.02, -0.5, -0.1, -2.4, -0.3, -0.02, -0.01]
+    scored = list(zip(pieces, scores, strict=True))
+    # The tokens that spell "b = 20"; not its line break, nor the copied lines.
+    assert mean_changed_logprob(raw, scored, original, predicted) == pytest.approx(-1.0)
+    # Scores of a resumed answer spell its end only: placed from the end.
+    tail = scored[2:]
+    assert mean_changed_logprob(raw, tail, original, predicted) == pytest.approx(-1.0)
+    # A deletion only: every token counts; no scores or unplaceable ones: no confidence.
+    shorter = ["a = 1\n", "c = 3\n"]
+    deleted = mean_changed_logprob(
+        "a = 1\nc = 3\n", [("a = 1\n", -0.2), ("c = 3\n", -0.4)], original, shorter
+    )
+    assert deleted == pytest.approx(-0.3)
+    assert mean_changed_logprob(raw, [], original, predicted) is None
+    assert mean_changed_logprob(raw, [("elsewhere", -1.0)], original, predicted) is None
+
+
+def test_the_gate_hides_a_model_answer_below_the_confidence_threshold() -> None:
+    lines = BEFORE.splitlines(keepends=True)
+    old, lines[3] = lines[3], lines[3].replace("item.price", "item.price * item.quantity")
+    view = context(lines, (3, 4), old, lines[3])
+    better = "".join(lines).replace("return count", "return round(count, 2)")
+    confident = Prediction(better.splitlines(keepends=True), "model", 9, MIN_CONFIDENCE + 0.1)
+    unsure = Prediction(confident.lines, "model", 9, MIN_CONFIDENCE - 0.1)
+    unscored = Prediction(confident.lines, "model", 9, None)  # a remote engine's answer
+    assert gated(view, confident) is confident and gated(view, unscored) is unscored
+    assert gated(view, unsure) is None
+    assert gated(view, unsure, None) is unsure  # the bench's "no confidence gate" row
 
 
 def git(repo: Path, *arguments: str) -> None:

@@ -1,14 +1,17 @@
-"""Next-edit suggestions served: the per-document edit history, and ``spark/nextEdit`` and
-``textDocument/copilotInlineEdit`` over stdio against the real server."""
+"""Next-edit suggestions served: the per-document edit history, ``spark/nextEdit`` and
+``textDocument/copilotInlineEdit`` over stdio against the real server, the cursor line's edit as
+an inline completion item, and private documents kept from the model."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from spark_lsp.actions.rewrite import LineEdit, apply_line_edits
-from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.documents import DocumentSnapshot, PositionEncoding
+from spark_lsp.lsp.next_edit import on_line_item
 from spark_lsp.nextedit.history import EditHistory, UserEdit, edit_between
 from spark_lsp.nextedit.service import NextEdit, NextEditService
 from tests.raw_client import RawClient
@@ -150,7 +153,7 @@ def test_two_requests_for_one_version_share_one_answer() -> None:
     async def no_worker() -> None:
         return None
 
-    service = NextEditService(no_worker)
+    service = NextEditService(no_worker, lambda uri: False)
     service.opened(DocumentSnapshot(URI, "python", 1, tuple(SOURCE.splitlines(keepends=True))))
     renamed = DocumentSnapshot(URI, "python", 2, tuple(RENAMED_FIRST.splitlines(keepends=True)))
 
@@ -160,3 +163,66 @@ def test_two_requests_for_one_version_share_one_answer() -> None:
     first, second = asyncio.run(both())
     assert first is not None and first.source == "substitution"
     assert second == first
+
+
+def test_the_cursor_line_s_next_edit_comes_as_an_inline_item_replacing_the_line() -> None:
+    client = _opened_client()
+    try:
+        _rename_first_use(client)
+        assert client.request("spark/nextEdit", _params(2))["result"]["edits"]
+        last_line = SOURCE.splitlines()[4]
+        automatic = {
+            "textDocument": {"uri": URI},
+            "position": {"line": 4, "character": len(last_line)},
+            "context": {"triggerKind": 2},  # Automatic: the model is not loaded, no completion
+        }
+        (item,) = client.request("textDocument/inlineCompletion", automatic)["result"]["items"]
+        assert item["insertText"] == last_line.replace("count", "total")
+        assert item["range"] == {
+            "start": {"line": 4, "character": 0},
+            "end": {"line": 4, "character": len(last_line)},
+        }
+        assert item["command"]["command"] == "spark-lsp.didAcceptNextEdit"
+        # A line the answer leaves alone gets no item.
+        unchanged = {**automatic, "position": {"line": 3, "character": 8}}
+        assert client.request("textDocument/inlineCompletion", unchanged)["result"]["items"] == []
+    finally:
+        client.close()
+
+
+def test_an_edit_of_more_than_the_cursor_line_is_no_inline_item() -> None:
+    lines = tuple(RENAMED_FIRST.splitlines(keepends=True))
+    snapshot = DocumentSnapshot(URI, "python", 2, lines)
+    two_lines = NextEdit(
+        URI, 2, (LineEdit(2, 4, "    if total == 0:\n        return 1.0\n"),), "model"
+    )
+    assert on_line_item(two_lines, snapshot, 2, PositionEncoding.UTF16) is None
+    one_line = NextEdit(URI, 2, (LineEdit(2, 3, "    if total == 0:\n"),), "substitution")
+    item = on_line_item(one_line, snapshot, 2, PositionEncoding.UTF16)
+    assert item is not None and item.insert_text == "    if total == 0:"
+    assert on_line_item(one_line, snapshot, 1, PositionEncoding.UTF16) is None
+    stale = NextEdit(URI, 1, one_line.edits, "substitution")
+    assert on_line_item(stale, snapshot, 2, PositionEncoding.UTF16) is None
+
+
+def test_a_private_document_never_reaches_the_model_but_gets_the_substitution() -> None:
+    asked: list[object] = []
+
+    class Worker:
+        def submit(self, request: object) -> None:
+            asked.append(request)
+            raise AssertionError("a private document reached the model")
+
+    async def worker() -> Worker:
+        return Worker()
+
+    service = NextEditService(worker, lambda uri: True)  # type: ignore[arg-type]
+    lines = tuple(SOURCE.splitlines(keepends=True))
+    service.opened(DocumentSnapshot(URI, "python", 1, lines))
+    added = lines[0].replace("values):", "values, default=0.0):")
+    no_substitution = DocumentSnapshot(URI, "python", 2, (added, *lines[1:]))
+    assert asyncio.run(service.suggest(no_substitution)) is None and asked == []
+    renamed = DocumentSnapshot(URI, "python", 3, tuple(RENAMED_FIRST.splitlines(keepends=True)))
+    renamed = replace(renamed, lines=(added, *renamed.lines[1:]))
+    found = asyncio.run(service.suggest(renamed))
+    assert found is not None and found.source == "substitution" and asked == []

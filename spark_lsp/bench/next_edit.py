@@ -32,6 +32,7 @@ from spark_lsp.engine import CancelToken, Engine, GenerationRequest, GenerationR
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
 from spark_lsp.nextedit.predictor import (
+    MIN_CONFIDENCE,
     EditContext,
     Prediction,
     by_model,
@@ -123,9 +124,15 @@ def baselines() -> dict[str, Callable[[EditContext], list[str] | None]]:
     return {"never": lambda view: None, "repeat substitution": substitution}
 
 
+# Confidence thresholds compared side by side (the mean log-probability of the changed lines'
+# tokens, see nextedit/confidence.py); MIN_CONFIDENCE is the one the server uses.
+CONFIDENCE_SWEEP = (-0.05, -0.1, -0.2, -0.35, -0.7, -1.5)
+
+
 def model_predictors(engine: Engine, preset: str) -> dict[str, TimedPredictor]:
-    """The model alone, and the substitution with the model elsewhere. The model's answer for
-    a case is computed once and timed once: the mixed row reuses it where it asks the model."""
+    """The model alone (without the confidence gate, at each threshold of the sweep, at the
+    server's), and the substitution with the model elsewhere. The model's answer for a case is
+    computed once and timed once: the other rows reuse it."""
     answers: dict[int, tuple[Prediction | None, float]] = {}
 
     def generate(request: GenerationRequest) -> GenerationResult:
@@ -138,22 +145,35 @@ def model_predictors(engine: Engine, preset: str) -> dict[str, TimedPredictor]:
             answers[id(view)] = found, (time.perf_counter() - started) * 1000
         return answers[id(view)]
 
-    def shown(view: EditContext, found: Prediction | None) -> list[str] | None:
-        kept = gated(view, found) if found is not None else None
+    def shown(
+        view: EditContext, found: Prediction | None, least: float | None = MIN_CONFIDENCE
+    ) -> list[str] | None:
+        kept = gated(view, found, least) if found is not None else None
         return kept.lines if kept is not None else None
 
-    def model(view: EditContext) -> tuple[list[str] | None, float]:
-        found, latency = model_answer(view)
-        return shown(view, found), latency
+    def model_gated(least: float | None) -> TimedPredictor:
+        def model(view: EditContext) -> tuple[list[str] | None, float]:
+            found, latency = model_answer(view)
+            return shown(view, found, least), latency
+
+        return model
 
     def mixed(view: EditContext) -> tuple[list[str] | None, float]:
         started = time.perf_counter()
         certain = by_substitution(view)
         if certain is not None:
             return shown(view, certain), (time.perf_counter() - started) * 1000
-        return model(view)
+        return model_gated(MIN_CONFIDENCE)(view)
 
-    return {f"model ({preset})": model, f"substitution, else model ({preset})": mixed}
+    predictors = {
+        f"model ({preset}), no confidence gate": model_gated(None),
+        **{
+            f"model ({preset}), confidence >= {least}": model_gated(least)
+            for least in CONFIDENCE_SWEEP
+        },
+        f"model ({preset})": model_gated(MIN_CONFIDENCE),
+    }
+    return {**predictors, f"substitution, else model ({preset})": mixed}
 
 
 def _percent(part: int, whole: int) -> float | None:

@@ -112,6 +112,9 @@ class GenerationRequest:
     # (see engine/reuse.py), so its next request starts from exact cells. Only engines whose
     # ``refreshes_cells`` is true take such requests (the prompt is not used).
     refresh: bool = False
+    # Report each generated token's log-probability (``GenerationResult.scored``; the
+    # in-process engine only, a remote server's answer has none).
+    logprobs: bool = False
 
 
 def stop_index(text: str, request: GenerationRequest) -> int:
@@ -167,6 +170,9 @@ class GenerationResult:
     error: str = ""  # why, when the stop reason is FAILED
     resume: tuple[int, ...] = ()  # with PREEMPTED: the answer's tokens so far
     alternatives: tuple[str, ...] = ()  # other answers, when the request asked for them
+    # With ``logprobs``: (the token's text, its log-probability) for each token generated in
+    # this call (a resumed answer's earlier tokens are not in it), in order.
+    scored: tuple[tuple[str, float], ...] = ()
 
 
 class EngineError(Exception):

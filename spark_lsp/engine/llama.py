@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -590,10 +591,10 @@ class LlamaEngine:
         deadline = time.perf_counter() + budget / 1000 if budget else float("inf")
         generated: list[int] = []
         position = len(layout.body) + 1
-        token = self._pick(healing)
+        token, logprob = self._scored_pick(healing, -1, request.logprobs)
         branch = self._branch(request, token, healing, generated, layout)
         try:
-            while (reason := answer.take(token)) is None:
+            while (reason := answer.take(token, logprob)) is None:
                 generated.append(token)
                 if healing:
                     _, healing = spelled(self.token_bytes(token), healing)
@@ -608,14 +609,14 @@ class LlamaEngine:
                 if (reason := self._step(seq_id, [token, *draft], position)) is not None:
                     break
                 position += 1
-                kept, reason = self._verify(draft, answer, generated)
+                kept, reason = self._verify(draft, answer, generated, request.logprobs)
                 drafts.record(len(draft), kept, stats)
                 if reason is not None:
                     break
                 position += kept
                 if kept < len(draft):  # the rejected draft's cells go
                     llama_cpp.llama_memory_seq_rm(self._memory, seq_id, position, -1)
-                token = self._pick(healing, kept)
+                token, logprob = self._scored_pick(healing, kept, request.logprobs)
                 if branch is None and not draft:  # a draft's logits are not the pick's
                     branch = self._branch(request, token, healing, generated, layout)
         finally:
@@ -797,8 +798,23 @@ class LlamaEngine:
             return StopReason.TIME_BUDGET
         return None
 
+    def _scored_pick(self, healing: bytes, index: int, scoring: bool) -> tuple[int, float | None]:
+        """The next token, and its log-probability when the request is ``scoring``."""
+        token = self._pick(healing, index)
+        return token, self._logprob(token, index) if scoring else None
+
+    def _logprob(self, token: int, index: int = -1) -> float:
+        """The log-probability of ``token`` after the ``index``-th token of the last batch."""
+        logits = self._logits(index)
+        top = float(logits.max())
+        return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
+
     def _verify(
-        self, draft: Sequence[int], answer: _TokenAnswer, generated: list[int]
+        self,
+        draft: Sequence[int],
+        answer: _TokenAnswer,
+        generated: list[int],
+        scoring: bool = False,
     ) -> tuple[int, StopReason | None]:
         """Greedy verification of a draft decoded behind the last token: keep draft tokens while
         each is the model's own pick. Returns how many were kept, and a reason to stop."""
@@ -807,7 +823,8 @@ class LlamaEngine:
             if self._greedy(index) != proposed:
                 break
             kept += 1
-            if (reason := answer.take(proposed)) is not None:
+            logprob = self._logprob(proposed, index) if scoring else None
+            if (reason := answer.take(proposed, logprob)) is not None:
                 return kept, reason
             generated.append(proposed)
         return kept, None
@@ -838,22 +855,29 @@ class _TokenAnswer:
         self._token_bytes = token_bytes
         self._stop_ids = stop_ids
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._scored: list[tuple[str, float]] = []
         if earlier:
             self._decoder.decode(b"".join(token_bytes(token) for token in earlier[-8:]))
 
-    def take(self, token: int) -> StopReason | None:
+    def take(self, token: int, logprob: float | None = None) -> StopReason | None:
+        """Adds the token to the answer (with its log-probability, when scored)."""
         if token in self._stop_ids:
             return StopReason.EOS
         piece = self._token_bytes(token)
         if self._skip:
             piece, self._skip = spelled(piece, self._skip)
-        return self._answer.add(self._decoder.decode(piece))
+        text = self._decoder.decode(piece)
+        if logprob is not None:
+            self._scored.append((text, logprob))
+        return self._answer.add(text)
 
     def finish(self, reason: StopReason) -> GenerationResult:
         """The answer; a preempted one keeps a character split across tokens for later."""
         if reason is not StopReason.PREEMPTED and (tail := self._decoder.decode(b"", final=True)):
             self._answer.add(tail, tokens=0)
-        return self._answer.result(reason)
+        result = self._answer.result(reason)
+        result.scored = tuple(self._scored)
+        return result
 
 
 class _DraftSchedule:

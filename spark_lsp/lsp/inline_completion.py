@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from lsprotocol import types
@@ -24,8 +24,10 @@ from spark_lsp.completion.shown import ShownItem, ShownItems
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.lsp import convert
 from spark_lsp.lsp.client import Client
+from spark_lsp.lsp.next_edit import on_line_item
 from spark_lsp.lsp.protocol import as_plain
 from spark_lsp.lsp.status import StatusReporter
+from spark_lsp.nextedit.service import NextEdit
 from spark_lsp.stats import StatsStore
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ DID_SHOW = "textDocument/didShowCompletion"
 DID_PARTIALLY_ACCEPT = "textDocument/didPartiallyAcceptCompletion"
 # sortText that puts the AI item after ("~" sorts after letters) or before ("!") other items.
 FALLBACK_SORT_TEXT = {"last": "~spark", "first": "!spark"}
+
+# The next edit known for a document version (invoked: computed if need be).
+NextEditLookup = Callable[[DocumentSnapshot, bool], Awaitable[NextEdit | None]]
 
 
 def item_id_of(params: object) -> object:
@@ -56,8 +61,10 @@ class InlineCompletion:
         completions: CompletionService,
         status: StatusReporter,
         usage: StatsStore,
+        next_edit: NextEditLookup | None = None,
     ) -> None:
         self._client = client
+        self._next_edit = next_edit
         self._snapshot = snapshot
         self._completions = completions
         self._status = status
@@ -117,12 +124,24 @@ class InlineCompletion:
                 snapshot, line, column, automatic, selected
             )
             if suggestion is None:
-                return types.InlineCompletionList(items=[])
+                items = await self._next_edit_items(snapshot, line, automatic)
+                return types.InlineCompletionList(items=items)
             timing["latencyMs"] = (time.perf_counter() - started) * 1000
         self._usage.record_suggested(timing["latencyMs"])
         return types.InlineCompletionList(
             items=self._inline_items(snapshot, line, column, suggestion)
         )
+
+    async def _next_edit_items(
+        self, snapshot: DocumentSnapshot, line: int, automatic: bool
+    ) -> list[types.InlineCompletionItem]:
+        """With no completion at the cursor: the next edit of the cursor's line, as an item
+        whose range is the line (LSP 3.18 lets an item replace a range)."""
+        if self._next_edit is None:
+            return []
+        answer = await self._next_edit(snapshot, not automatic)
+        item = on_line_item(answer, snapshot, line, self._client.encoding) if answer else None
+        return [item] if item is not None else []
 
     def _inline_items(
         self, snapshot: DocumentSnapshot, line: int, column: int, suggestion: Suggestion

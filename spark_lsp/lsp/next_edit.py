@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.documents import DocumentSnapshot, PositionEncoding
+from spark_lsp.lsp import convert
 from spark_lsp.lsp.protocol import as_plain
 from spark_lsp.nextedit.service import NextEdit, NextEditService
 
@@ -38,6 +40,40 @@ def requested_document(params: object) -> tuple[str, int | None]:
     return uri, version
 
 
+def _accept_argument(answer: NextEdit, index: int) -> str:
+    return f"{answer.uri}@{answer.version}#{index}"
+
+
+def _without_line_break(text: str) -> str:
+    return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+
+
+def on_line_item(
+    answer: NextEdit, snapshot: DocumentSnapshot, line: int, encoding: PositionEncoding
+) -> types.InlineCompletionItem | None:
+    """The answer's edit of ``line`` as an inline completion item whose range is the whole
+    line, when that edit replaces the line alone with one line; None otherwise."""
+    if answer.version != snapshot.version or not 0 <= line < len(snapshot.lines):
+        return None
+    for index, edit in enumerate(answer.edits):
+        if not edit.first <= line < max(edit.last, edit.first + 1):
+            continue
+        new_text = _without_line_break(edit.text)
+        old_text = _without_line_break(snapshot.lines[line])
+        if (edit.first, edit.last) != (line, line + 1) or "\n" in new_text:
+            return None  # more than the line: for spark/nextEdit and copilotInlineEdit
+        return types.InlineCompletionItem(
+            insert_text=new_text,
+            range=convert.line_range(snapshot, line, 0, len(old_text), encoding),
+            command=types.Command(
+                title="Accept next edit",
+                command=ACCEPT_COMMAND,
+                arguments=[_accept_argument(answer, index)],
+            ),
+        )
+    return None
+
+
 def as_edits(answer: NextEdit | None) -> dict[str, object]:
     """The answer in copilot-language-server's shape (whole-line ranges: any encoding)."""
     if answer is None:
@@ -55,7 +91,7 @@ def as_edits(answer: NextEdit | None) -> dict[str, object]:
                 "command": {
                     "title": "Accept next edit",
                     "command": ACCEPT_COMMAND,
-                    "arguments": [f"{answer.uri}@{answer.version}#{index}"],
+                    "arguments": [_accept_argument(answer, index)],
                 },
             }
         )
@@ -82,6 +118,13 @@ class NextEdits:
         def accepted(ls: LanguageServer, *args: object) -> None:
             # Clients built for copilot-language-server call it on accept; it only logs.
             logger.info("next edit accepted: %s", args[0] if args else "")
+
+    async def for_inline(self, snapshot: DocumentSnapshot, invoked: bool) -> NextEdit | None:
+        """The answer for an inline completion request that has no completion: the one known
+        for this version; an invoked request has it computed if need be."""
+        if invoked:
+            return await self._service.suggest(snapshot)
+        return self._service.answered(snapshot)
 
     async def next_edit(self, params: object) -> dict[str, object]:
         uri, version = requested_document(params)

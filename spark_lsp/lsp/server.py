@@ -91,16 +91,22 @@ def create_server(
     """The server with every feature registered; ``opener`` makes its engine."""
     server = SparkLanguageServer(settings or EngineSettings(preload=False), opener)
     client = server.client
-    inline = InlineCompletion(
-        client, server.snapshot, server.completions, server.status, server.usage
-    )
 
     async def loaded_worker() -> InferenceWorker | None:
         # Next edits are background work: they never start or wait for the model load (until
         # the model is there, only the deterministic substitution answers).
         return server.models.worker
 
-    next_edits = NextEditService(loaded_worker)
+    next_edits = NextEditService(loaded_worker, server.context.check_private)
+    next_edit_feature = NextEdits(server.snapshot, next_edits)
+    inline = InlineCompletion(
+        client,
+        server.snapshot,
+        server.completions,
+        server.status,
+        server.usage,
+        next_edit_feature.for_inline,
+    )
 
     def forget(uri: str) -> None:
         inline.shown.forget(uri)
@@ -114,7 +120,7 @@ def create_server(
         text_sync,
         inline,
         CodeActions(client, server.snapshot, server.actions, server.status),
-        NextEdits(server.snapshot, next_edits),
+        next_edit_feature,
         DebugRequests(
             client,
             server.store,

@@ -10,9 +10,15 @@ from dataclasses import dataclass
 from spark_lsp.actions import rewrite
 from spark_lsp.engine import ChatPrompt, GenerationRequest, GenerationResult, Priority
 from spark_lsp.nextedit import gate, prompt
+from spark_lsp.nextedit.confidence import mean_changed_logprob
 from spark_lsp.nextedit.substitution import repeat_substitution
 
 Generate = Callable[[GenerationRequest], GenerationResult]
+
+# The least mean log-probability of the changed lines' tokens at which a model answer is
+# shown (chosen on `spark-lsp bench next-edit`; README "Benchmarks"). Answers without scores
+# (remote engines) skip this check.
+MIN_CONFIDENCE = -0.5
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Prediction:
     lines: list[str]  # the region's next version
     source: str  # "substitution" or "model"
     tokens: int = 0
+    confidence: float | None = None  # the model's, see confidence.py
 
 
 def by_substitution(context: EditContext) -> Prediction | None:
@@ -55,6 +62,7 @@ def by_model(context: EditContext, generate: Generate, key: str) -> Prediction |
         priority=Priority.SPECULATIVE,
         key=key,
         draft=region,
+        logprobs=True,
     )
     result = generate(request)
     code = rewrite.extract_code(result.text.replace(prompt.CURSOR, ""))
@@ -64,7 +72,9 @@ def by_model(context: EditContext, generate: Generate, key: str) -> Prediction |
     predicted = code.splitlines(keepends=True)
     if region and not region.endswith("\n") and predicted:
         predicted[-1] = predicted[-1].rstrip("\n")
-    return Prediction(predicted, "model", result.stats.tokens_generated)
+    original = context.lines[first:last]
+    confidence = mean_changed_logprob(result.text, result.scored, original, predicted)
+    return Prediction(predicted, "model", result.stats.tokens_generated, confidence)
 
 
 def predict(
@@ -77,8 +87,17 @@ def predict(
     return gated(context, found) if found is not None else None
 
 
-def gated(context: EditContext, found: Prediction) -> Prediction | None:
-    """``found`` when the gate lets it be shown."""
+def gated(
+    context: EditContext, found: Prediction, min_confidence: float | None = MIN_CONFIDENCE
+) -> Prediction | None:
+    """``found`` when the gate lets it be shown: confident enough (``min_confidence`` None:
+    any confidence), and then the structural checks of gate.py."""
+    if (
+        min_confidence is not None
+        and found.confidence is not None
+        and found.confidence < min_confidence
+    ):
+        return None
     shown = gate.worth_showing(
         context.language, context.lines, context.region, found.lines, context.before, context.after
     )

@@ -30,10 +30,17 @@ class NextEdit:
 
 
 class NextEditService:
-    def __init__(self, worker: Callable[[], Awaitable[InferenceWorker | None]]) -> None:
-        """``worker()``: the inference worker once the model is loaded, or None."""
+    def __init__(
+        self,
+        worker: Callable[[], Awaitable[InferenceWorker | None]],
+        private: Callable[[str], bool],
+    ) -> None:
+        """``worker()``: the inference worker once the model is loaded, or None;
+        ``private(uri)``: whether the document must stay out of prompts (blocking: run in a
+        thread). A private document still gets the substitution, which no model sees."""
         self.history = EditHistory()
         self._worker = worker
+        self._private = private
         # Per document: the version last asked for, and its answer (being) computed; two
         # requests for one version share it (the history settles once).
         self._answers: dict[str, tuple[int, asyncio.Task[NextEdit | None]]] = {}
@@ -53,6 +60,14 @@ class NextEditService:
             known = (snapshot.version, asyncio.ensure_future(self._answer(snapshot)))
             self._answers[snapshot.uri] = known
         return await asyncio.shield(known[1])
+
+    def answered(self, snapshot: DocumentSnapshot) -> NextEdit | None:
+        """The suggestion already computed for this version, if any (never computes one)."""
+        known = self._answers.get(snapshot.uri)
+        if known is None or known[0] != snapshot.version or not known[1].done():
+            return None
+        task = known[1]
+        return None if task.cancelled() or task.exception() is not None else task.result()
 
     async def _answer(self, snapshot: DocumentSnapshot) -> NextEdit | None:
         path = uri_to_path(snapshot.uri)
@@ -78,7 +93,7 @@ class NextEditService:
         found = predictor.by_substitution(context)
         if found is None:
             worker = await self._worker()
-            if worker is None:
+            if worker is None or await asyncio.to_thread(self._private, snapshot.uri):
                 return None
             generate = _blocking_generate(worker)
             key = f"{snapshot.uri}#next-edit"

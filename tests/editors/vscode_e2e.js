@@ -67,8 +67,15 @@ async function ghostText(page) {
 async function save(page, name) {
   const before = fs.readFileSync(config.path, 'utf8');
   await withControl(page, 'KeyS');
+  // Written in place (truncated, then filled): wait for new text that stays the same.
   const deadline = Date.now() + 10000;
-  while (fs.readFileSync(config.path, 'utf8') === before && Date.now() < deadline) await sleep(100);
+  let text = before;
+  while (Date.now() < deadline) {
+    await sleep(100);
+    const now = fs.readFileSync(config.path, 'utf8');
+    if (now !== before && now !== '' && now === text) break;
+    text = now;
+  }
   seen[name] = fs.readFileSync(config.path, 'utf8');
 }
 
@@ -116,15 +123,19 @@ async function addDocstring(page) {
   await shot(page, '06-docstring');
 }
 
-/** Waits until the server has answered a `spark/nextEdit` request with edits. */
-async function nextEditAnswered(timeoutMs) {
+/** How many next-edit answers the server has sent from the substitution (no model). */
+function substitutionAnswers() {
+  const output = fs.existsSync(config.serverOutput) ? fs.readFileSync(config.serverOutput, 'utf8') : '';
+  return (output.match(/"source": ?"substitution"/g) || []).length;
+}
+
+async function nextEditAnswered(before, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const output = fs.existsSync(config.serverOutput) ? fs.readFileSync(config.serverOutput, 'utf8') : '';
-    if (/"edits": ?\[\{/.test(output)) return;
+    if (substitutionAnswers() > before) return;
     await sleep(200);
   }
-  throw new Error('the server sent no next edit');
+  throw new Error('the server sent no next edit for the rename');
 }
 
 async function acceptNextEdit(page) {
@@ -133,16 +144,19 @@ async function acceptNextEdit(page) {
   await sleep(2000); // past the pause after the docstring: the rename is an edit of its own
   const line = fs.readFileSync(config.path, 'utf8').split('\n').indexOf(signature);
   if (line < 0) throw new Error(`no line ${JSON.stringify(signature)} in the file`);
+  const before = substitutionAnswers();
   await withControl(page, 'KeyG');
+  await sleep(500);
   await page.keyboard.type(String(line + 1));
   await page.keyboard.press('Enter');
+  await sleep(500); // the quick input closes; the keys go to the editor again
   await page.keyboard.press('Home');
   for (let step = 0; step < signature.indexOf(old); step += 1) await page.keyboard.press('ArrowRight');
   await page.keyboard.down('Shift');
   for (let step = 0; step < old.length; step += 1) await page.keyboard.press('ArrowRight');
   await page.keyboard.up('Shift');
   await page.keyboard.type(name, { delay: 60 });
-  await nextEditAnswered(120000);
+  await nextEditAnswered(before, 120000);
   await sleep(1000); // drawn after the answer arrives
   seen.nextEditMarker = await page.evaluate(() => document.querySelector('.view-lines').textContent);
   await shot(page, '07-next-edit');
