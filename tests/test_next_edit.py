@@ -204,6 +204,21 @@ def test_the_bench_command_prints_and_saves_the_baselines(repository: Path, tmp_
     saved = json.loads(output.read_text(encoding="utf-8"))
     never, repeat = saved["predictors"]
     assert never["shown_pct"] == 0.0 and repeat["shown_pct"] == 100.0 and repeat["cases"] == 1
+    assert saved["confidences"] == {}  # no model preset asked for
+
+
+def test_the_confidence_summary_splits_right_and_wrong_answers() -> None:
+    rows = [
+        {"confidence": -0.1, "shown": True, "right": True},
+        {"confidence": -0.3, "shown": True, "right": False},
+        {"confidence": -0.02, "shown": True, "right": False},
+        {"confidence": -2.0, "shown": False, "right": False},  # the gate's other checks hid it
+        {"confidence": None, "shown": False, "right": False},
+    ]
+    line = next_edit.confidence_line("default", rows)
+    assert "1 right (min -0.1, median -0.100, max -0.1)" in line
+    assert "2 wrong (min -0.3, median -0.160, max -0.02)" in line
+    assert next_edit.confidence_line("large", rows[3:]).endswith("0 right; 0 wrong")
 
 
 @pytest.mark.model

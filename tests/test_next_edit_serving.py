@@ -49,16 +49,19 @@ def test_edits_on_the_lines_of_the_one_before_merge_into_one() -> None:
     assert [edit.after for edit in history.earlier("u")] == ["x = total\n"]
 
 
-def _opened_client() -> RawClient:
+def _opened_client(options: dict[str, object] | None = None) -> RawClient:
     client = RawClient()
-    client.initialize({"textDocument": {"synchronization": {"dynamicRegistration": False}}})
+    capabilities = {"textDocument": {"synchronization": {"dynamicRegistration": False}}}
+    client.initialize(capabilities, options)
     document = {"uri": URI, "languageId": "python", "version": 1, "text": SOURCE}
     client.notify("textDocument/didOpen", {"textDocument": document})
     return client
 
 
-def _change(client: RawClient, line: int, start: int, end: int, text: str) -> None:
-    """Version 2 of the document: ``text`` in place of columns [start, end) of ``line``."""
+def _change(
+    client: RawClient, line: int, start: int, end: int, text: str, version: int = 2
+) -> None:
+    """That version of the document: ``text`` in place of columns [start, end) of ``line``."""
     change = {
         "range": {
             "start": {"line": line, "character": start},
@@ -68,7 +71,7 @@ def _change(client: RawClient, line: int, start: int, end: int, text: str) -> No
     }
     client.notify(
         "textDocument/didChange",
-        {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [change]},
+        {"textDocument": {"uri": URI, "version": version}, "contentChanges": [change]},
     )
 
 
@@ -127,20 +130,30 @@ def test_a_stale_version_or_bad_params_get_errors_and_the_server_keeps_serving()
 
 
 @pytest.mark.model
-def test_an_edit_without_a_substitution_asks_the_real_model() -> None:
+def test_an_edit_without_a_substitution_asks_the_real_model_once_allowed() -> None:
     client = _opened_client()
     try:
         # Next edits never start or wait for the model load: an invoked completion does.
         invoked = {**_params(1), "position": {"line": 1, "character": 0}}
         invoked["context"] = {"triggerKind": 1}  # Invoked
         client.request("textDocument/inlineCompletion", invoked, timeout=300)
-        before = client.request("spark/debug/counters")["result"]["engineRequests"]
+
+        def engine_requests() -> int:
+            return int(client.request("spark/debug/counters")["result"]["engineRequests"])
+
+        before = engine_requests()
         _change(client, 0, 15, 15, ", default=0.0")
-        answer = client.request("spark/nextEdit", _params(2), timeout=600)["result"]
-        assert client.request("spark/debug/counters")["result"]["engineRequests"] > before
-        lines = SOURCE.replace("values):", "values, default=0.0):").splitlines(keepends=True)
+        assert client.request("spark/nextEdit", _params(2))["result"] == {"edits": []}
+        assert engine_requests() == before  # completion.nextEditModel is off by default
+        allowed = {"sparkLsp": {"completion": {"nextEditModel": True}}}
+        client.notify("workspace/didChangeConfiguration", {"settings": allowed})
+        _change(client, 0, 28, 28, ", strict=False", version=3)
+        answer = client.request("spark/nextEdit", _params(3), timeout=600)["result"]
+        assert engine_requests() > before
+        signature = "values, default=0.0, strict=False):"
+        lines = SOURCE.replace("values):", signature).splitlines(keepends=True)
         for edit in answer["edits"]:
-            assert edit["textDocument"] == {"uri": URI, "version": 2}
+            assert edit["textDocument"] == {"uri": URI, "version": 3}
             assert 0 <= edit["range"]["start"]["line"] <= edit["range"]["end"]["line"]
             assert edit["range"]["end"]["line"] <= len(lines)
         if answer["edits"]:

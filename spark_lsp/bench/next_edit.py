@@ -40,7 +40,7 @@ from spark_lsp.nextedit.predictor import (
     gated,
     region_around,
 )
-from spark_lsp.percentiles import percentile
+from spark_lsp.percentiles import median, percentile
 from spark_lsp.uris import language_id
 
 REGION_LINES = 30
@@ -129,11 +129,12 @@ def baselines() -> dict[str, Callable[[EditContext], list[str] | None]]:
 CONFIDENCE_SWEEP = (-0.05, -0.1, -0.2, -0.35, -0.7, -1.5)
 
 
-def model_predictors(engine: Engine, preset: str) -> dict[str, TimedPredictor]:
+def model_predictors(
+    engine: Engine, preset: str, answers: dict[int, tuple[Prediction | None, float]]
+) -> dict[str, TimedPredictor]:
     """The model alone (without the confidence gate, at each threshold of the sweep, at the
     server's), and the substitution with the model elsewhere. The model's answer for a case is
-    computed once and timed once: the other rows reuse it."""
-    answers: dict[int, tuple[Prediction | None, float]] = {}
+    computed once and timed once (kept in ``answers``): the other rows reuse it."""
 
     def generate(request: GenerationRequest) -> GenerationResult:
         return engine.generate(request, CancelToken())
@@ -174,6 +175,44 @@ def model_predictors(engine: Engine, preset: str) -> dict[str, TimedPredictor]:
         f"model ({preset})": model_gated(MIN_CONFIDENCE),
     }
     return {**predictors, f"substitution, else model ({preset})": mixed}
+
+
+def confidence_cases(
+    found: list[tuple[EditContext, list[Hunk]]],
+    answers: dict[int, tuple[Prediction | None, float]],
+) -> list[dict[str, Any]]:
+    """Per model case: the answer's confidence, and whether it would be shown (the gate's other
+    checks) and right: what a threshold is chosen from."""
+    rows = []
+    for view, expected in found:
+        answer = answers.get(id(view), (None, 0.0))[0]
+        kept = gated(view, answer, None) if answer is not None else None
+        row = score(view, expected, kept.lines if kept is not None else None)
+        confidence = answer.confidence if answer is not None else None
+        rows.append(
+            {
+                "confidence": round(confidence, 4) if confidence is not None else None,
+                "shown": row["shown"],
+                "right": row["exact"] or row["contained"],
+            }
+        )
+    return rows
+
+
+def confidence_line(preset: str, rows: list[dict[str, Any]]) -> str:
+    """The confidences of the answers the rest of the gate lets through, right and wrong."""
+    parts = []
+    for right in (True, False):
+        scores = sorted(
+            row["confidence"]
+            for row in rows
+            if row["shown"] and row["right"] is right and row["confidence"] is not None
+        )
+        label = "right" if right else "wrong"
+        if scores:
+            label += f" (min {scores[0]}, median {median(scores):.3f}, max {scores[-1]})"
+        parts.append(f"{len(scores)} {label}")
+    return f"model ({preset}) confidence of answers otherwise shown: " + "; ".join(parts)
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -219,19 +258,23 @@ def measure(
     return summarize(name, rows)
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The summaries, and per preset the model cases' confidences."""
     found = [situation(case) for case in cases(args.repo, args.limit)]
     summaries = [measure(name, timed(baseline), found) for name, baseline in baselines().items()]
     model_cases = found[: args.model_limit or None]
+    confidences: dict[str, Any] = {}
     for preset in [name for name in args.presets.split(",") if name]:
         settings = replace(engine_settings_from(args), model=preset)
         engine = load_engine(settings, models.stderr_progress())
+        answers: dict[int, tuple[Prediction | None, float]] = {}
         try:
-            for name, predictor in model_predictors(engine, preset).items():
+            for name, predictor in model_predictors(engine, preset, answers).items():
                 summaries.append(measure(name, predictor, model_cases))
         finally:
             engine.close()
-    return summaries
+        confidences[preset] = confidence_cases(model_cases, answers)
+    return summaries, confidences
 
 
 def add_parser(benches: Any) -> None:
@@ -267,11 +310,14 @@ COLUMNS = (
 
 
 def main(args: argparse.Namespace) -> int:
-    summaries = run(args)
+    summaries, confidences = run(args)
     rows = [
         [summary[key] if summary[key] is not None else "-" for key, _ in COLUMNS]
         for summary in summaries
     ]
     print(format_table([title for _, title in COLUMNS], rows))
-    write_json(args.json, "next-edit", {"repo": str(args.repo), "predictors": summaries})
+    for preset, rows in confidences.items():
+        print(confidence_line(preset, rows))
+    payload = {"repo": str(args.repo), "predictors": summaries, "confidences": confidences}
+    write_json(args.json, "next-edit", payload)
     return 0

@@ -44,6 +44,12 @@ class CompletionSettings:
         60000,
     )
 
+    # Off by default: on `bench next-edit` the embedded models' next edits were rarely right
+    # (README "Benchmarks"); the deterministic substitution answers either way.
+    next_edit_model: bool = setting(
+        False, "let the model predict next edits the substitution does not cover"
+    )
+
     def __post_init__(self) -> None:
         check_fields(self)
 

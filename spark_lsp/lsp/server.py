@@ -94,8 +94,9 @@ def create_server(
 
     async def loaded_worker() -> InferenceWorker | None:
         # Next edits are background work: they never start or wait for the model load (until
-        # the model is there, only the deterministic substitution answers).
-        return server.models.worker
+        # the model is there, or without completion.nextEditModel, only the deterministic
+        # substitution answers).
+        return server.models.worker if server.completions.settings.next_edit_model else None
 
     next_edits = NextEditService(loaded_worker, server.context.check_private)
     next_edit_feature = NextEdits(server.snapshot, next_edits)

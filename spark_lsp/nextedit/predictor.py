@@ -18,7 +18,7 @@ Generate = Callable[[GenerationRequest], GenerationResult]
 # The least mean log-probability of the changed lines' tokens at which a model answer is
 # shown (chosen on `spark-lsp bench next-edit`; README "Benchmarks"). Answers without scores
 # (remote engines) skip this check.
-MIN_CONFIDENCE = -0.5
+MIN_CONFIDENCE = -0.05
 
 
 @dataclass(frozen=True)

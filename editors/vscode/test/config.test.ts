@@ -31,6 +31,7 @@ test('package.json declares the server options of the README, by group', () => {
     'earlyAnswerMs',
     'contextRefreshIdleMs',
     'suffixRefreshIdleMs',
+    'nextEditModel',
   ]);
   expect(names('context')).toEqual([
     'maxPromptTokens',
@@ -105,6 +106,7 @@ test('with nothing set, the server gets every completion and context default and
     earlyAnswerMs: 0,
     contextRefreshIdleMs: 1000,
     suffixRefreshIdleMs: 200,
+    nextEditModel: false,
   });
   expect(built.context).toEqual({
     maxPromptTokens: 131072,

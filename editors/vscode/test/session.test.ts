@@ -116,6 +116,7 @@ test('the server starts with the options nested by group, client-only settings l
     earlyAnswerMs: 0,
     contextRefreshIdleMs: 1000,
     suffixRefreshIdleMs: 200,
+    nextEditModel: false,
   });
   expect(options.context.maxPromptTokens).toBe(131072);
   expect(options.engine).toEqual({ nCtx: 4096 });
