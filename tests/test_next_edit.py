@@ -57,6 +57,17 @@ def test_one_identifier_replacement_is_a_substitution_and_anything_else_is_not()
     assert substitution("f(a, b)\n", "f(b, a)\n") is None  # two different replacements
     assert substitution("x = 1\n", "x = 1\ny = 2\n") is None  # an insertion
     assert substitution("x = '1'\n", "x = '2'\n") is None  # not an identifier
+    # A keyword or literal replaced changes a value, it renames nothing.
+    assert substitution("spos: int | None = None\n", "spos: int | UNSET = UNSET\n") is None
+    assert substitution("check(flag, True)\n", "check(flag, False)\n") is None
+    assert substitution("let done = false;\n", "let done = true;\n") is None
+    # Prose: a word changed in a comment or a string is no rename of the code's names.
+    assert substitution("# recognized by click.\n", "# recognized by Click.\n") is None
+    assert substitution("msg = 'use count'\n", "msg = 'use total'\n") is None
+    assert substitution("total(count)  # count\n", "total(amount)  # count\n") == (
+        "count",
+        "amount",
+    )
 
 
 def test_the_substitution_repeats_outside_strings_and_the_edited_line() -> None:

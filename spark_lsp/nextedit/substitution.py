@@ -9,6 +9,7 @@ that is not an identifier) is left to the model.
 from __future__ import annotations
 
 import difflib
+import keyword
 import re
 from collections.abc import Sequence
 
@@ -16,19 +17,42 @@ TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\S")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+# Keywords and literal constants: replacing one (`None` -> `UNSET`, `True` -> `False`) changes
+# a value or a type at that place, it renames nothing.
+NOT_NAMES = frozenset(
+    {*keyword.kwlist, *keyword.softkwlist, "true", "false", "null", "nil", "undefined"}
+)
+
+
+def _in_prose(line_before: str) -> bool:
+    """Whether the text after ``line_before`` (its line up to there) sits inside a string or
+    after a comment sign: prose, not code."""
+    return bool(
+        line_before.count('"') % 2
+        or line_before.count("'") % 2
+        or "#" in line_before
+        or "//" in line_before
+    )
+
+
 def substitution(old: str, new: str) -> tuple[str, str] | None:
-    """The one identifier replacement that turns ``old`` into ``new``, if there is one."""
+    """The one identifier replacement that turns ``old`` into ``new``, if there is one and it
+    is a rename: not of a keyword or literal, not inside a comment or string."""
     old_tokens, new_tokens = TOKEN.findall(old), TOKEN.findall(new)
+    starts = [match.start() for match in TOKEN.finditer(new)]
     matcher = difflib.SequenceMatcher(a=old_tokens, b=new_tokens, autojunk=False)
-    replacements = {
-        ("".join(old_tokens[i1:i2]), "".join(new_tokens[j1:j2]))
+    changes = [
+        ("".join(old_tokens[i1:i2]), "".join(new_tokens[j1:j2]), j1)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes()
         if tag != "equal"
-    }
-    if len(replacements) != 1:
+    ]
+    if len({(before, after) for before, after, _ in changes}) != 1:
         return None
-    ((before, after),) = replacements
-    if not IDENTIFIER.fullmatch(before) or not after or before == after:
+    before, after, first = changes[0]
+    if not IDENTIFIER.fullmatch(before) or not after or before == after or before in NOT_NAMES:
+        return None
+    at = starts[first] if first < len(starts) else len(new)
+    if _in_prose(new[new.rfind("\n", 0, at) + 1 : at]):
         return None
     return before, after
 
@@ -36,9 +60,7 @@ def substitution(old: str, new: str) -> tuple[str, str] | None:
 def _outside_strings(match: re.Match[str], replacement: str) -> str:
     """The replacement, unless the match sits inside a string or after a comment sign on its
     line: a renamed name's old spelling in a message or a deprecation alias stays."""
-    before = match.string[: match.start()]
-    inside = before.count('"') % 2 or before.count("'") % 2 or "#" in before or "//" in before
-    return match.group(0) if inside else replacement
+    return match.group(0) if _in_prose(match.string[: match.start()]) else replacement
 
 
 def repeat_substitution(
