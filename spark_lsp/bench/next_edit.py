@@ -159,22 +159,24 @@ def model_predictors(
 
         return model
 
+    as_served = model_gated(MIN_CONFIDENCE)
+
     def mixed(view: EditContext) -> tuple[list[str] | None, float]:
         started = time.perf_counter()
         certain = by_substitution(view)
         if certain is not None:
             return shown(view, certain), (time.perf_counter() - started) * 1000
-        return model_gated(MIN_CONFIDENCE)(view)
+        return as_served(view)
 
-    predictors = {
+    return {
         f"model ({preset}), no confidence gate": model_gated(None),
         **{
             f"model ({preset}), confidence >= {least}": model_gated(least)
             for least in CONFIDENCE_SWEEP
         },
-        f"model ({preset})": model_gated(MIN_CONFIDENCE),
+        f"model ({preset})": as_served,
+        f"substitution, else model ({preset})": mixed,
     }
-    return {**predictors, f"substitution, else model ({preset})": mixed}
 
 
 def confidence_cases(

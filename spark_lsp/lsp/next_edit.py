@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp.documents import DocumentSnapshot, PositionEncoding
+from spark_lsp.documents import DocumentSnapshot, PositionEncoding, line_content
 from spark_lsp.lsp import convert
 from spark_lsp.lsp.protocol import as_plain
 from spark_lsp.nextedit.service import NextEdit, NextEditService
@@ -44,10 +44,6 @@ def _accept_argument(answer: NextEdit, index: int) -> str:
     return f"{answer.uri}@{answer.version}#{index}"
 
 
-def _without_line_break(text: str) -> str:
-    return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
-
-
 def on_line_item(
     answer: NextEdit, snapshot: DocumentSnapshot, line: int, encoding: PositionEncoding
 ) -> types.InlineCompletionItem | None:
@@ -58,9 +54,8 @@ def on_line_item(
     for index, edit in enumerate(answer.edits):
         if not edit.first <= line < max(edit.last, edit.first + 1):
             continue
-        new_text = _without_line_break(edit.text)
-        old_text = _without_line_break(snapshot.lines[line])
-        if (edit.first, edit.last) != (line, line + 1) or "\n" in new_text:
+        new_text, old_text = line_content(edit.text), snapshot.line(line)
+        if (edit.first, edit.last) != (line, line + 1) or "\n" in new_text or "\r" in new_text:
             return None  # more than the line: for spark/nextEdit and copilotInlineEdit
         return types.InlineCompletionItem(
             insert_text=new_text,

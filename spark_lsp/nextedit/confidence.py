@@ -39,7 +39,8 @@ def mean_changed_logprob(
 ) -> float | None:
     """The mean log-probability of the tokens of ``raw`` (the model's answer as generated,
     scored token by token) that wrote the changed lines of ``predicted`` (the region's next
-    version taken from it); all tokens' when the change only deletes lines. None without
+    version taken from it); all tokens' when no changed line is in the text (the change only
+    deletes lines). None without
     scores (a remote engine's answer) or when they cannot be placed in the text."""
     if not scored:
         return None
