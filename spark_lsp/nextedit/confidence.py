@@ -4,19 +4,17 @@ that wrote the lines it changed. Lines copied from the region are near-certain f
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
+
+from spark_lsp.actions.rewrite import minimal_edits
+from spark_lsp.documents import split_lines
 
 
 def changed_lines(original: Sequence[str], predicted: Sequence[str]) -> list[str]:
-    """The predicted lines that are not the original's (replaced or inserted), in order."""
-    matcher = difflib.SequenceMatcher(a=list(original), b=list(predicted), autojunk=False)
-    return [
-        line
-        for tag, _, _, j1, j2 in matcher.get_opcodes()
-        if tag in ("replace", "insert")
-        for line in predicted[j1:j2]
-    ]
+    """The predicted lines that are not the original's (replaced or inserted), in order: the
+    new text of the minimal edits code actions apply."""
+    edits = minimal_edits("".join(original), "".join(predicted))
+    return [line for edit in edits for line in split_lines(edit.text) if line]
 
 
 def _offsets(raw: str, pieces: Sequence[str]) -> int | None:

@@ -53,21 +53,25 @@ class NextEditService:
         self.history.forget(uri)
         self._answers.pop(uri, None)
 
+    def _known(self, snapshot: DocumentSnapshot) -> asyncio.Task[NextEdit | None] | None:
+        """The answer (being) computed for this version of the document, if any."""
+        known = self._answers.get(snapshot.uri)
+        return known[1] if known is not None and known[0] == snapshot.version else None
+
     async def suggest(self, snapshot: DocumentSnapshot) -> NextEdit | None:
         """The suggestion for this version of the document (computed once per version)."""
-        known = self._answers.get(snapshot.uri)
-        if known is None or known[0] != snapshot.version:
-            known = (snapshot.version, asyncio.ensure_future(self._answer(snapshot)))
-            self._answers[snapshot.uri] = known
-        return await asyncio.shield(known[1])
+        task = self._known(snapshot)
+        if task is None:
+            task = asyncio.ensure_future(self._answer(snapshot))
+            self._answers[snapshot.uri] = (snapshot.version, task)
+        return await asyncio.shield(task)
 
     def answered(self, snapshot: DocumentSnapshot) -> NextEdit | None:
         """The suggestion already computed for this version, if any (never computes one)."""
-        known = self._answers.get(snapshot.uri)
-        if known is None or known[0] != snapshot.version or not known[1].done():
+        task = self._known(snapshot)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
             return None
-        task = known[1]
-        return None if task.cancelled() or task.exception() is not None else task.result()
+        return task.result()
 
     async def _answer(self, snapshot: DocumentSnapshot) -> NextEdit | None:
         path = uri_to_path(snapshot.uri)
