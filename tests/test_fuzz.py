@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from spark_lsp.bench.fuzz import INTERNAL_ERROR, METHODS, Harness, fuzz
@@ -166,12 +166,15 @@ header_lines = st.lists(
     body=st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()),
     headers=header_lines,
 )
+@example(body=b"\x00", headers=["Content-Length"])  # once left its body to eat the next frame
+@example(body=b"{}", headers=["Content-Length: 7"])  # two lengths: the true one is not known
 def test_junk_frames_do_not_stop_the_server(
     session: Session, body: bytes, headers: list[str]
 ) -> None:
     """Any body (bytes or JSON of any shape) with any extra header lines; the next request is
-    answered. A Content-Length that lies cannot be recovered from in a byte stream, so the
-    length here is true."""
+    answered, even when the broken frame's body is left in the stream. A frame with one
+    Content-Length that lies cannot be recovered from in a byte stream, so the length here is
+    true."""
     extra = b"".join(line.encode() + b"\r\n" for line in headers if ":" not in line[:1])
     frame = extra + b"Content-Length: %d\r\n\r\n" % len(body) + body
     answer = session.request("spark/debug/counters", None, raw=frame)

@@ -26,8 +26,9 @@ from typing import Any
 from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.engine.fake import FakeEngine
 from spark_lsp.engine.settings import EngineSettings
+from spark_lsp.lsp.framing import MAX_HEADER_LINE_BYTES
 from spark_lsp.lsp.server import SparkLanguageServer, create_server
-from spark_lsp.lsp.transports import MAX_HEADER_LINE_BYTES, serve_reader
+from spark_lsp.lsp.transports import serve_reader
 
 PIECES = ["a", "xyz", " ", "\t", "é", "中", "😀", "\U0001d518", "\n", "\r\n", "\r", "def f():"]
 METHODS = [

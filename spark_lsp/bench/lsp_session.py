@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from spark_lsp.lsp.transports import read_frames
+from spark_lsp.lsp.framing import read_frames
 
 ANSWER_WAIT_S = 600.0
 

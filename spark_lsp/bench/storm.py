@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_lsp.bench.report import format_table, write_json
-from spark_lsp.lsp.transports import read_frames
+from spark_lsp.lsp.framing import read_frames
 from spark_lsp.percentiles import median, percentile
 
 URI = "file:///storm/decoder.py"

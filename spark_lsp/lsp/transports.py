@@ -32,7 +32,7 @@ import signal
 import socket
 import threading
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -40,13 +40,11 @@ from pygls.exceptions import JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.io_ import StdoutWriter, WebSocketWriter
 from pygls.lsp.server import LanguageServer
 
+from spark_lsp.lsp.framing import MAX_HEADER_LINE_BYTES, MAX_MESSAGE_BYTES, FrameError, read_frames
 from spark_lsp.lsp.protocol import InvalidMessage, UnreadableMessage
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # one JSON-RPC message (a document's full text fits)
-MAX_HEADER_LINE_BYTES = 8192
-MAX_HEADER_LINES = 32
 AUTHENTICATION_TIMEOUT_S = 30.0
 BUSY = "spark-lsp: another client is connected; this server serves one client at a time"
 UNAUTHORIZED = (
@@ -55,14 +53,6 @@ UNAUTHORIZED = (
 )
 
 ServerFactory = Callable[[], LanguageServer]
-
-
-class FrameError(Exception):
-    """A frame that breaks the base protocol or its limits: the connection ends."""
-
-    def __init__(self, message: str, inside_line: bool = False) -> None:
-        super().__init__(message)
-        self.inside_line = inside_line  # the reader stopped before the end of a line
 
 
 @dataclass
@@ -152,92 +142,6 @@ async def deliver_in_order(server: LanguageServer, body: bytes) -> None:
     are handled in the order they came even when the next one is already buffered."""
     deliver(server, body)
     await asyncio.sleep(0)
-
-
-async def read_frames(reader: asyncio.StreamReader, resync: bool = False) -> AsyncIterator[bytes]:
-    """The bodies of ``Content-Length`` frames until the end of the stream. A frame that breaks
-    the limits raises FrameError, or with ``resync`` (stdio: the stream is the only one there
-    is) is skipped with a warning, and reading goes on at the next frame."""
-    while True:
-        try:
-            length = await _read_headers(reader)
-        except FrameError as error:
-            if not resync:
-                raise
-            logger.warning("skipped a broken frame: %s", error)
-            if error.inside_line:
-                await _skip_line(reader)
-            continue
-        if length is None:
-            return
-        if length > MAX_MESSAGE_BYTES:
-            if not resync:
-                raise FrameError(
-                    f"a message of {length:,} bytes (the limit is {MAX_MESSAGE_BYTES:,})"
-                )
-            logger.warning("skipped a message of %d bytes (over the limit)", length)
-            await _discard(reader, length)
-            continue
-        try:
-            yield await reader.readexactly(length)
-        except asyncio.IncompleteReadError:
-            if resync:
-                return
-            raise FrameError("the stream ended inside a frame's body") from None
-
-
-async def _read_headers(reader: asyncio.StreamReader) -> int | None:
-    """A frame's Content-Length, or None at the end of the stream. A header block with a
-    problem is read to its end before the error is raised, so that reading can go on at the
-    next frame."""
-    length: int | None = None
-    problem: str | None = None
-    count = 0
-    while True:
-        try:
-            line = await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError as error:
-            if error.partial.strip() or count:
-                raise FrameError("the stream ended inside a frame's headers") from None
-            return None
-        except asyncio.LimitOverrunError:
-            raise FrameError(f"a header line over {MAX_HEADER_LINE_BYTES} bytes", True) from None
-        if line in (b"\r\n", b"\n"):
-            if count == 0:
-                continue  # a stray blank line between frames
-            if problem is not None or length is None:
-                raise FrameError(problem or "a frame without Content-Length")
-            return length
-        count += 1
-        if count > MAX_HEADER_LINES:
-            raise FrameError(f"more than {MAX_HEADER_LINES} header lines")
-        name, _, value = line.decode("ascii", "replace").partition(":")
-        if name.strip().lower() == "content-length":
-            text = value.strip()
-            if not text.isdigit() or len(text) > 18:
-                problem = f"a Content-Length that is not a byte count: {text[:40]!r}"
-            else:
-                length = int(text)
-
-
-async def _skip_line(reader: asyncio.StreamReader) -> None:
-    """Drop input up to and including the next line break."""
-    while True:
-        try:
-            await reader.readuntil(b"\n")
-            return
-        except asyncio.LimitOverrunError as overrun:
-            await reader.readexactly(overrun.consumed)
-        except asyncio.IncompleteReadError:
-            return
-
-
-async def _discard(reader: asyncio.StreamReader, count: int) -> None:
-    while count > 0:
-        chunk = await reader.read(min(count, 1 << 20))
-        if not chunk:
-            return
-        count -= len(chunk)
 
 
 class TcpSession:
