@@ -38,8 +38,8 @@ def mean_changed_logprob(
     """The mean log-probability of the tokens of ``raw`` (the model's answer as generated,
     scored token by token) that wrote the changed lines of ``predicted`` (the region's next
     version taken from it); all tokens' when no changed line is in the text (the change only
-    deletes lines). None without
-    scores (a remote engine's answer) or when they cannot be placed in the text."""
+    deletes lines). None without scores (a remote engine's answer) or when they cannot be
+    placed in the text."""
     if not scored:
         return None
     start = _offsets(raw, [piece for piece, _ in scored])
