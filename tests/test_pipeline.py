@@ -76,6 +76,31 @@ def test_a_suggestion_for_an_outdated_version_is_not_returned() -> None:
         worker.stop()
 
 
+def test_an_older_request_gets_nothing_once_a_newer_one_for_the_document_arrived() -> None:
+    """Superseding follows the order requests arrive in, not which one reaches the model first:
+    here the newer request is answered from the cache while the older one is still generating."""
+    store = DocumentStore()
+    store.open(URI, "python", 1, "x = \ny = \n")
+    engine = FakeEngine(lambda request: "compute()", 0.2)
+    completions, worker = service(engine, store)
+
+    async def scenario() -> None:
+        cached = await completions.suggest(store.snapshot(URI), 0, 4, False)
+        assert cached is not None and cached.text == "compute()"
+        older = asyncio.ensure_future(completions.suggest(store.snapshot(URI), 1, 4, False))
+        await asyncio.sleep(0.05)  # the older request is at the model
+        newer = await completions.suggest(store.snapshot(URI), 0, 4, False)
+        assert newer is not None and newer.from_cache
+        assert await older is None
+        alone = await completions.suggest(store.snapshot(URI), 1, 4, False)
+        assert alone is not None and alone.text == "compute()"  # nothing newer: answered
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        worker.stop()
+
+
 def test_automatic_triggers_skip_lines_with_text_after_the_cursor() -> None:
     store = DocumentStore()
     store.open(URI, "python", 1, "x = (a_long_expression_here)\n")

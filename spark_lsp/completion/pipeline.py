@@ -88,6 +88,9 @@ class CompletionService:
         self._background: dict[str, tuple[CursorWindow, asyncio.Future[GenerationResult]]] = {}
         self._refreshes: dict[str, asyncio.Task[None]] = {}
         self._cell_refreshes: dict[str, asyncio.Task[None]] = {}
+        # Per document, the number of the newest request: an older one still at work when a
+        # newer one arrives is superseded by it, whichever of the two gets further first.
+        self._arrivals: dict[str, int] = {}
         self.model_calls = 0
         self.warmups = 0
         self.tokens_evaluated = 0  # by the model calls of requests (not warm-ups or prefetches)
@@ -102,6 +105,7 @@ class CompletionService:
 
     def forget(self, uri: str) -> None:
         self._caches.pop(uri, None)
+        self._arrivals.pop(uri, None)
         for tasks in (self._refreshes, self._cell_refreshes):
             if (task := tasks.pop(uri, None)) is not None:
                 task.cancel()
@@ -153,9 +157,23 @@ class CompletionService:
         selected: tuple[int, str] | None = None,
     ) -> Suggestion | None:
         """A suggestion at (line, column) in code points; see ``quick_state``. None for a
-        private document (see ``context/workspace.py``). Before the debounce a keystroke costs
-        only its quick state and a cache lookup; the prompt is built (and the document parsed)
-        only for a request that will ask the model."""
+        private document (see ``context/workspace.py``), and None when a newer request for the
+        document arrived before this one was answered (it was superseded)."""
+        ticket = self._arrivals[snapshot.uri] = self._arrivals.get(snapshot.uri, 0) + 1
+        suggestion = await self._suggest(snapshot, line, column, automatic, selected)
+        return suggestion if self._arrivals.get(snapshot.uri) == ticket else None
+
+    async def _suggest(
+        self,
+        snapshot: DocumentSnapshot,
+        line: int,
+        column: int,
+        automatic: bool,
+        selected: tuple[int, str] | None,
+    ) -> Suggestion | None:
+        """``suggest``'s work. Before the debounce a keystroke costs only its quick state and a
+        cache lookup; the prompt is built (and the document parsed) only for a request that will
+        ask the model."""
         if self.context is not None and not await self.context.prepare(snapshot, line):
             return None
         quick = quick_state(snapshot.lines, line, column, selected)
