@@ -22,6 +22,8 @@ from pathlib import Path
 
 import platformdirs
 
+from spark_lsp import machine
+
 CHUNK_BYTES = 8 * 1024 * 1024
 ASSEMBLING_PREFIX = ".assembling-"
 
@@ -73,9 +75,55 @@ LARGE_MODEL = EmbeddedModel(
 )
 
 
-# Embedded models by preset name: ``--model default|large`` (or ``engine.model`` from an
-# editor, where a name is safe to take and a path is not).
-PRESETS: dict[str, EmbeddedModel] = {"default": DEFAULT_MODEL, "large": LARGE_MODEL}
+# Embedded models by preset name: ``--model small|large`` (or ``engine.model`` from an
+# editor, where a name is safe to take and a path is not). ``default`` is the small preset's
+# older name; ``auto`` (and no model at all) means the preset the install chose for this machine.
+PRESETS: dict[str, EmbeddedModel] = {
+    machine.SMALL: DEFAULT_MODEL,
+    "default": DEFAULT_MODEL,
+    machine.LARGE: LARGE_MODEL,
+}
+AUTO = "auto"
+MODEL_ENV = "SPARK_LSP_MODEL"
+MODEL_NAMES = (AUTO, *PRESETS)
+
+
+def installed(model: EmbeddedModel) -> bool:
+    """Whether every part package of ``model`` is installed (without reading them)."""
+    return all(importlib.util.find_spec(package) is not None for package, _ in model.parts)
+
+
+def machine_choice(record_file: Path | None = None) -> machine.Choice:
+    """The preset ``auto`` means: $SPARK_LSP_MODEL when it names a preset, else the install's
+    choice for this CPU, when it can be trusted."""
+    override = os.environ.get(MODEL_ENV, "")
+    if override in PRESETS:
+        name = machine.SMALL if PRESETS[override] is DEFAULT_MODEL else override
+        return machine.Choice(name, f"{name}: set by {MODEL_ENV}")
+    record = machine.read_record(record_file)
+    if record is None or not record.choice:
+        return machine.Choice(machine.SMALL, "small: no install-time measurement was recorded")
+    from spark_lsp.cpu import cpu_report
+
+    if record.cpu != cpu_report(probe=False).model:
+        return machine.Choice(
+            machine.SMALL,
+            f"small: the install measured another CPU ({record.cpu}); run python3 install.py "
+            "again to measure this one",
+        )
+    preset = record.choice.get("preset", machine.SMALL)
+    if preset not in PRESETS or not installed(PRESETS[preset]):
+        return machine.Choice(machine.SMALL, f"small: the chosen preset {preset} is not installed")
+    return machine.Choice(preset, record.choice.get("reason", preset))
+
+
+def preset_name(model_path: str | None, hf_repo: str | None = None) -> str | None:
+    """The embedded preset a ``--model`` value names (``auto``/none resolved), else None."""
+    if hf_repo:
+        return None
+    if model_path in (None, "", AUTO):
+        return machine_choice().preset
+    return model_path if model_path in PRESETS else None
 
 
 def cache_dir() -> Path:
@@ -292,10 +340,10 @@ def resolve(
     progress: ProgressCallback | None = None,
 ) -> Path:
     """The GGUF to load: a preset's embedded model, an explicit path, a Hugging Face file, or
-    the embedded default."""
+    the preset chosen for this machine."""
     if model_path in PRESETS:
         return assemble(PRESETS[model_path], progress=progress)
-    if model_path:
+    if model_path and model_path != AUTO:
         path = Path(model_path).expanduser()
         if not path.is_file():
             raise ModelError(f"model file {path} does not exist")
@@ -304,7 +352,7 @@ def resolve(
         if not (hf_repo and hf_file):
             raise ModelError("--hf-repo and --hf-file go together (a repo and a GGUF file in it)")
         return from_hugging_face(hf_repo, hf_file)
-    return assemble(progress=progress)
+    return assemble(PRESETS[machine_choice().preset], progress=progress)
 
 
 def check_gguf_header(path: Path) -> None:

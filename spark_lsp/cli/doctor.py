@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from spark_lsp import cpu, models
+from spark_lsp import cpu, machine, models
 from spark_lsp.cli.log import configure_logging
 from spark_lsp.engine.settings import EngineSettings, add_engine_arguments, engine_settings_from
 
-REBUILD = (
-    "python3 install.py in a source checkout (it chooses these flags), or "
-    'CMAKE_ARGS="{args}" pip install --force-reinstall --no-cache-dir --no-deps llama-cpp-python'
+REINSTALL = (
+    "python3 install.py in a source checkout (it builds with them and keeps the build only if a "
+    "proving decode passes on this machine)"
 )
 
 
@@ -27,27 +27,59 @@ def add_parser(commands: Any) -> None:
     add_engine_arguments(doctor)
 
 
-def build_lines(report: cpu.CpuReport, system_info: str) -> tuple[list[str], list[str]]:
+def rebuild_advice(report: cpu.CpuReport, record: machine.Record | None, wanted: str) -> str:
+    """How to rebuild: the exact flags only when a build with them was proven here."""
+    proven = record.cmake_args if record and record.build_proven else None
+    if proven == wanted and record is not None and record.cpu == report.model:
+        return (
+            f'CMAKE_ARGS="{wanted}" pip install --force-reinstall --no-cache-dir --no-deps '
+            "llama-cpp-python (proven on this machine by the install), or " + REINSTALL
+        )
+    return REINSTALL
+
+
+def failed_here(record: machine.Record | None, features: list[str]) -> str | None:
+    """The detail of a proving run on this machine that failed with ``features`` on, if any."""
+    for failure in record.failed_builds if record else []:
+        args = failure.get("cmake_args", "")
+        if any(f"-DGGML_{name}=ON" in args for name in features):
+            return failure.get("detail", "failed")
+    return None
+
+
+def build_lines(
+    report: cpu.CpuReport, system_info: str, record: machine.Record | None = None
+) -> tuple[list[str], list[str]]:
     """(lines, warnings) about the CPU and the llama.cpp build."""
     build = cpu.build_features(system_info)
+    features = " ".join(sorted(report.features)) or "none known (not x86-64?)"
     lines = [
         f"cpu: {report.model} ({report.machine}), {report.cores} cores available",
-        "cpu features: " + (" ".join(sorted(report.features)) or "none known (not x86-64?)"),
+        f"cpu features: {features}" + (f" ({report.amx_note})" if report.amx_note else ""),
         "llama.cpp build: " + (" ".join(sorted(build)) or "no CPU features reported"),
     ]
+    if record is not None and record.cpu == report.model:
+        state = "proven by a decode at install" if record.build_proven else "not proven"
+        lines.append(f"install: {state} ({record.cmake_args or 'llama.cpp defaults'})")
     warnings = []
+    wanted = cpu.cmake_args(report.features, report.machine)
     unused = cpu.unused_features(report.features, build)
-    if unused:
+    if unused and (detail := failed_here(record, unused)):
+        lines.append(
+            f"llama.cpp build leaves {', '.join(unused)} unused: a build with them failed its "
+            f"proving decode on this machine ({detail}), so the baseline build serves"
+        )
+    elif unused:
         warnings.append(
             f"the llama.cpp build leaves {', '.join(unused)} unused; rebuild it with: "
-            + REBUILD.format(args=cpu.cmake_args(report.features, report.machine))
+            + rebuild_advice(report, record, wanted)
         )
-    missing = sorted(build & {name for _, name in cpu.X86_FEATURES} - report.features)
+    missing = sorted(build & cpu.FEATURE_NAMES - report.features)
     if missing and report.machine == "x86_64":
         warnings.append(
-            f"the llama.cpp build uses {', '.join(missing)}, which this CPU (or its kernel) does "
-            "not offer: it may crash with SIGILL; rebuild it with: "
-            + REBUILD.format(args=cpu.cmake_args(report.features, report.machine))
+            f"the llama.cpp build uses {', '.join(missing)}, which this CPU (or its hypervisor) "
+            "does not run: it may crash with SIGILL; rebuild it with: "
+            + rebuild_advice(report, record, wanted)
         )
     return lines, warnings
 
@@ -67,7 +99,8 @@ def model_lines(settings: EngineSettings) -> tuple[list[str], list[str], bool]:
     """(lines, warnings, whether the model can be used)."""
     if settings.backend == "remote":
         return [f"model: served by {settings.endpoint} (backend remote)"], [], True
-    preset = models.PRESETS.get(settings.model or "default") if not settings.hf_repo else None
+    name = models.preset_name(settings.model, settings.hf_repo)
+    preset = models.PRESETS[name] if name is not None else None
     try:
         path = models.resolve(
             settings.model, settings.hf_repo, settings.hf_file, models.stderr_progress()
@@ -79,7 +112,10 @@ def model_lines(settings: EngineSettings) -> tuple[list[str], list[str], bool]:
         return [], [f"model: {error}"], False
     size = path.stat().st_size
     check = "sha256 verified" if preset is not None else "GGUF header checked (no pinned hash)"
-    return [f"model: {path} ({size:,} bytes, {check})"], [], True
+    lines = [f"model: {path} ({size:,} bytes, {check})"]
+    if settings.model in (None, "", models.AUTO) and not settings.hf_repo:
+        lines.append(f"model choice (auto): {models.machine_choice().reason}")
+    return lines, [], True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     configure_logging("warning", None)
     settings = engine_settings_from(args)
     report = cpu.cpu_report()
-    lines, warnings = build_lines(report, llama_cpp.llama_print_system_info().decode())
+    system_info = llama_cpp.llama_print_system_info().decode()
+    lines, warnings = build_lines(report, system_info, machine.read_record())
     threads, thread_warnings = thread_lines(settings, report)
     model, model_warnings, usable = model_lines(settings)
     lines += threads

@@ -1,8 +1,11 @@
-"""``spark-lsp model path|info|verify``: where the model is, what it is, whether it is intact."""
+"""``spark-lsp model path|info|verify|measure``: where the model is, what it is, whether it is
+intact, and how fast this machine runs it (the install's proving decode)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
 from typing import Any
 
 from spark_lsp import models
@@ -13,8 +16,8 @@ from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
 
 
 def add_parser(commands: Any) -> None:
-    model = commands.add_parser("model", help="locate, describe or verify the model")
-    model.add_argument("action", choices=("path", "info", "verify"))
+    model = commands.add_parser("model", help="locate, describe, verify or measure the model")
+    model.add_argument("action", choices=("path", "info", "verify", "measure"))
     add_engine_arguments(model)
 
 
@@ -24,10 +27,20 @@ def run(args: argparse.Namespace) -> int:
     progress = models.stderr_progress()
     try:
         if args.action == "verify":
-            preset = models.PRESETS.get(settings.model or "default")
-            if preset is None or settings.hf_repo:
-                raise UsageError("verify checks an embedded model (--model default or large)")
-            print(f"verified {models.verify(preset, progress=progress)}")
+            name = models.preset_name(settings.model, settings.hf_repo)
+            if name is None:
+                raise UsageError("verify checks an embedded model (--model small or large)")
+            print(f"verified {models.verify(models.PRESETS[name], progress=progress)}")
+        elif args.action == "measure":
+            from spark_lsp.engine.proof import ProofError, measure
+
+            path = models.resolve(settings.model, settings.hf_repo, settings.hf_file, progress)
+            name = models.preset_name(settings.model, settings.hf_repo) or path.name
+            try:
+                result = measure(path, name, settings.thread_count)
+            except ProofError as error:
+                raise UsageError(str(error)) from None
+            print(json.dumps(asdict(result)))
         elif args.action == "path":
             print(models.resolve(settings.model, settings.hf_repo, settings.hf_file, progress))
         else:

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from spark_lsp.models import PRESETS
+from spark_lsp.models import MODEL_NAMES
 from spark_lsp.settings import add_arguments, check_fields, from_arguments, setting
 from spark_lsp.templates import family_names
 
@@ -20,8 +20,9 @@ from spark_lsp.templates import family_names
 class EngineSettings:
     model: str | None = setting(
         None,
-        "a preset name (default) or the path of a GGUF model (default: the embedded model)",
-        client_values=tuple(PRESETS),
+        "auto (the preset the install chose for this machine), small (0.5B), large (1.5B) or "
+        "the path of a GGUF model",
+        client_values=MODEL_NAMES,
     )
     hf_repo: str | None = setting(
         None, "Hugging Face repo to take the GGUF from (with hf_file)", client_values=()
