@@ -43,6 +43,14 @@ def engine():
     engine.close()
 
 
+@pytest.fixture(scope="module")
+def exact_engine():
+    """The reference: the suffix recomputed at every request (shared: loaded once)."""
+    exact = load_engine(EngineSettings(n_ctx=4096, kv_reuse="exact"))
+    yield exact
+    exact.close()
+
+
 def infill(prefix: str, suffix: str, key: str = "doc", **extra) -> GenerationRequest:
     return GenerationRequest(InfillPrompt(prefix, suffix), key=key, stop=("\n",), **extra)
 
@@ -85,25 +93,22 @@ def test_typing_reuses_the_suffix_cells(engine) -> None:
     assert typed.stats.tokens_evaluated <= 16 + 4
 
 
-def test_reuse_and_exact_agree_on_deterministic_cases(engine) -> None:
-    exact = load_engine(EngineSettings(n_ctx=4096, kv_reuse="exact"))
-    try:
-        base = 'def add(a, b):\n    """Return the sum of a and b."""\n'
-        suffix = SUFFIX + LONG_SOURCE[:2500]
-        cases = [
-            (base + "    total = a + b\n    re", suffix),
-            (base + "    total = a + b\n    ret", suffix),
-        ]
-        for prefix, suffix in cases:
-            reused = engine.generate(infill(prefix, suffix, key="agree"), CancelToken())
-            fresh = exact.generate(infill(prefix, suffix, key="agree"), CancelToken())
-            assert reused.text.strip() == fresh.text.strip()
-        assert exact.generate(infill(*cases[-1], key="agree"), CancelToken()).stats.tokens_evaluated
-    finally:
-        exact.close()
+def test_reuse_and_exact_agree_on_deterministic_cases(engine, exact_engine) -> None:
+    exact = exact_engine
+    base = 'def add(a, b):\n    """Return the sum of a and b."""\n'
+    suffix = SUFFIX + LONG_SOURCE[:2500]
+    cases = [
+        (base + "    total = a + b\n    re", suffix),
+        (base + "    total = a + b\n    ret", suffix),
+    ]
+    for prefix, suffix in cases:
+        reused = engine.generate(infill(prefix, suffix, key="agree"), CancelToken())
+        fresh = exact.generate(infill(prefix, suffix, key="agree"), CancelToken())
+        assert reused.text.strip() == fresh.text.strip()
+    assert exact.generate(infill(*cases[-1], key="agree"), CancelToken()).stats.tokens_evaluated
 
 
-def test_a_refresh_recomputes_the_reused_cells_in_place(engine) -> None:
+def test_a_refresh_recomputes_the_reused_cells_in_place(engine, exact_engine) -> None:
     suffix = "\n" + LONG_SOURCE[:1500]
     prefix = "import os\n\ndef area(r):\n    return"
     engine.generate(infill(prefix, suffix, key="refresh"), CancelToken())
@@ -136,11 +141,8 @@ def test_a_refresh_recomputes_the_reused_cells_in_place(engine) -> None:
     assert engine.generate(refresh, CancelToken()).stats.tokens_evaluated == 0
     again = engine.generate(infill(prefix, suffix, key="refresh"), CancelToken())
     assert again.stats.tokens_evaluated == 1  # nothing stale, nothing changed: the trigger
-    exact = load_engine(EngineSettings(n_ctx=4096, kv_reuse="exact"))
-    try:
-        assert again.text == exact.generate(infill(prefix, suffix, key="x"), CancelToken()).text
-    finally:
-        exact.close()
+    fresh = exact_engine.generate(infill(prefix, suffix, key="x"), CancelToken())
+    assert again.text == fresh.text
 
 
 def test_cancellation_mid_generation_stops_at_the_next_token(engine) -> None:
