@@ -16,6 +16,8 @@ import contextlib
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,10 @@ INTERACTIVE_DECODE_TOKENS_PER_S = 10.0
 # 7.4 against 13.5 on Zen 1): below this 0.5B rate the large preset cannot reach the bar above
 # and is not even downloaded.
 LARGE_TO_SMALL_DECODE = 0.6
+# Other work on the CPU makes a decode look slower than it is: the install waits (up to
+# QUIET_WAIT_S) for the CPU to be at most this busy before measuring, and says so when it was not.
+QUIET_BUSY_FRACTION = 0.3
+QUIET_WAIT_S = 60.0
 # Beside the model's own resident memory: the editor, the language server's Python, the OS.
 MEMORY_HEADROOM_BYTES = 2 * 1024**3
 
@@ -57,6 +63,7 @@ class Record:
     failed_builds: list[dict[str, str]] = field(default_factory=list)  # cmake_args, detail
     measurements: list[dict[str, object]] = field(default_factory=list)
     choice: dict[str, str] = field(default_factory=dict)
+    busy_fraction: float | None = None  # how busy the CPU was when the measurement began
 
 
 def record_path(prefix: Path | None = None) -> Path:
@@ -82,6 +89,8 @@ def read_record(path: Path | None = None) -> Record | None:
         "choice": dict,
     }
     if not all(isinstance(getattr(record, name), kind) for name, kind in shapes.items()):
+        return None
+    if record.busy_fraction is not None and not isinstance(record.busy_fraction, int | float):
         return None
     if not all(isinstance(v, str) for v in record.choice.values()) or not all(
         isinstance(f, dict) for f in record.failed_builds
@@ -143,3 +152,35 @@ def available_memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int:
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def cpu_busy_fraction(interval_s: float = 1.0, stat: Path = Path("/proc/stat")) -> float | None:
+    """How busy all CPUs were over ``interval_s`` (0..1), or None where /proc/stat is missing."""
+
+    def sample() -> tuple[int, int] | None:
+        try:
+            fields = stat.read_text(encoding="ascii").splitlines()[0].split()[1:]
+            values = [int(value) for value in fields]
+        except (OSError, ValueError, IndexError):
+            return None
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return idle, sum(values)
+
+    first = sample()
+    time.sleep(interval_s)
+    second = sample()
+    if first is None or second is None or second[1] <= first[1]:
+        return None
+    return 1.0 - (second[0] - first[0]) / (second[1] - first[1])
+
+
+def wait_until_quiet(
+    busy: Callable[[], float | None] = cpu_busy_fraction, wait_s: float = QUIET_WAIT_S
+) -> float | None:
+    """Wait (at most ``wait_s``) until other work leaves the CPU mostly idle; the busy
+    fraction last seen, so a measurement taken on a busy machine can say so."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        fraction = busy()
+        if fraction is None or fraction <= QUIET_BUSY_FRACTION or time.monotonic() > deadline:
+            return fraction

@@ -89,3 +89,11 @@ def test_the_environment_can_name_the_preset(tmp_path, monkeypatch: pytest.Monke
     )
     monkeypatch.setenv(models.MODEL_ENV, "/tmp/evil.gguf")  # presets only: a path is ignored
     assert "SPARK_LSP_MODEL" not in models.machine_choice(tmp_path / "none.json").reason
+
+
+def test_a_busy_cpu_is_waited_for_and_reported() -> None:
+    readings = iter([0.9, 0.8, 0.1])
+    assert machine.wait_until_quiet(lambda: next(readings), wait_s=60) == 0.1
+    assert machine.wait_until_quiet(lambda: 0.95, wait_s=0) == 0.95  # gave up: said, not hidden
+    fraction = machine.cpu_busy_fraction(0.2)
+    assert fraction is None or 0.0 <= fraction <= 1.0

@@ -11,8 +11,12 @@ import contextlib
 import resource
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spark_lsp.machine import Measurement
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 # About 200 tokens of plain code, then a line whose continuation every code model knows.
 PROOF_PROMPT = '''"""Arithmetic helpers, one operation each."""
@@ -71,25 +75,41 @@ def measure(model_path: Path, preset: str, threads: int) -> Measurement:
     )
     try:
         tokens = llm.tokenize(PROOF_PROMPT.encode(), add_bos=True)
-        stamps: list[float] = []
-        answer: list[int] = []
         start = time.perf_counter()
-        for token in llm.generate(tokens, temp=0.0, top_k=1):
-            stamps.append(time.perf_counter())
-            if token == llm.token_eos() or len(answer) >= DECODE_TOKENS:
-                break
-            answer.append(token)
+        answer, stamps = _decode(llm, tokens)
+        prompt_seconds = stamps[0] - start if stamps else 0.0
+        # Best of two decode passes (the second reuses the prompt's cells): a moment of other
+        # work on the machine should not decide which model it runs.
+        rates = [_rate(stamps), _rate(_decode(llm, tokens)[1])]
         text = llm.detokenize(answer).decode("utf-8", errors="replace")
     finally:
         with contextlib.suppress(Exception):
             llm.close()
     if not text.lstrip().startswith(EXPECTED_START) or len(stamps) < 3:
         raise ProofError(f"the build answered {text[:60]!r} where {EXPECTED_START!r} was due")
-    decode_seconds = stamps[-1] - stamps[0]
     return Measurement(
         preset=preset,
-        decode_tokens_per_s=round((len(stamps) - 1) / max(decode_seconds, 1e-6), 2),
-        prompt_tokens_per_s=round(len(tokens) / max(stamps[0] - start, 1e-6), 1),
+        decode_tokens_per_s=round(max(rates), 2),
+        prompt_tokens_per_s=round(len(tokens) / max(prompt_seconds, 1e-6), 1),
         rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         answer=text,
     )
+
+
+def _decode(llm: Llama, tokens: list[int]) -> tuple[list[int], list[float]]:
+    """Greedy tokens after ``tokens`` (at most DECODE_TOKENS), and when each came."""
+    answer: list[int] = []
+    stamps: list[float] = []
+    for token in llm.generate(tokens, temp=0.0, top_k=1):
+        stamps.append(time.perf_counter())
+        if token == llm.token_eos() or len(answer) >= DECODE_TOKENS:
+            break
+        answer.append(token)
+    return answer, stamps
+
+
+def _rate(stamps: list[float]) -> float:
+    """Tokens per second between the first and the last token."""
+    if len(stamps) < 2:
+        return 0.0
+    return (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-6)
