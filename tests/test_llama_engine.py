@@ -394,6 +394,21 @@ def test_alternatives_differ_and_leave_the_cells_as_they_were(engine) -> None:
     assert again.text == result.text and again.stats.tokens_evaluated == 1
 
 
+def test_the_alternatives_time_is_their_own_not_the_main_answers(engine) -> None:
+    """The main answer's figures are final before alternatives start: its phases stay within
+    its total (its decode time once also counted the alternatives' decoding)."""
+    engine.generate(infill(PREFIX, SUFFIX, key="own-time", max_tokens=12), CancelToken())
+    before = engine.tokens_evaluated
+    request = infill(PREFIX, SUFFIX, key="own-time", max_tokens=12, alternatives=2)
+    result = engine.generate(request, CancelToken())
+    assert result.alternatives
+    stats = result.stats
+    alternatives_tokens = engine.tokens_evaluated - before - stats.tokens_evaluated
+    assert alternatives_tokens > stats.tokens_generated  # the alternatives did decode
+    measured = {name: ms for name, ms in stats.phases().items() if name != "other"}
+    assert sum(measured.values()) <= stats.total_ms, (measured, stats.total_ms)
+
+
 def test_alternatives_branch_where_the_answer_writes_text_not_at_its_line_break(engine) -> None:
     prefix, suffix = "def total(xs):\n    result = 0", "\n    return result\n"
     request = infill(

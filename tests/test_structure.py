@@ -5,7 +5,8 @@
 - no runtime module imports ``spark_lsp.bench`` (only the ``bench`` command loads benchmarks,
   by name);
 - no function is longer than 60 lines unless a comment inside it starts with ``# Long:`` and
-  says why.
+  says why;
+- the in-process engine's modules (``engine/llama/``) stay under 300 lines each.
 """
 
 from __future__ import annotations
@@ -122,3 +123,13 @@ def long_functions(path: Path) -> list[str]:
 
 def test_no_function_is_long_without_a_reason() -> None:
     assert [entry for path in MODULES.values() for entry in long_functions(path)] == []
+
+
+def test_the_engine_package_is_split_into_small_modules() -> None:
+    engine = PACKAGE / "engine" / "llama"
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in engine.glob("*.py")
+    }
+    assert {"engine.py", "run.py", "runtime.py", "sequences.py", "decoding.py"} <= set(sizes)
+    assert max(sizes.values()) <= 300, sizes

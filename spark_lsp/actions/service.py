@@ -25,6 +25,7 @@ from spark_lsp.context.files import Unreadable, inside, read_regular_file
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, line_content, split_lines
 from spark_lsp.engine import CancelToken, ChatPrompt, GenerationRequest, Priority, StopReason
+from spark_lsp.engine.base import Lane, cache_key
 from spark_lsp.engine.tokens import TokenCounter
 from spark_lsp.engine.worker import InferenceWorker, run_job
 from spark_lsp.syntax import error_count, parse_document, snapshot_error_count
@@ -256,7 +257,7 @@ class ActionService:
             ChatPrompt.of(messages),
             max_tokens=min(self.settings.max_tokens, 2 * code_tokens + 256),
             priority=Priority.ACTION,
-            key=f"{target.uri}#action",
+            key=cache_key(target.uri, Lane.ACTION),
             predict_time_budget_ms=self.settings.time_budget_ms,
             draft=draft,
             supersedes=False,  # a second action on the document waits for the first

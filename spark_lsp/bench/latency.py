@@ -156,10 +156,11 @@ def raw_decode_rate(engine: Any, tokens: int = 64) -> float:
     attention runs over as many cells as the engine's own decoding did."""
     import llama_cpp
 
-    memory, context = engine._memory, engine._ctx
-    key = next(reversed(engine._states))
-    seq = engine._free_seq_id(keep=key)
-    llama_cpp.llama_memory_seq_cp(memory, engine._states[key].seq_id, seq, 0, -1)
+    runtime, sequences = engine.runtime, engine.sequences
+    memory, context = runtime.memory, runtime.ctx
+    key = next(reversed(sequences.states))
+    seq = sequences.free_seq_id(keep=key)
+    runtime.copy(sequences.states[key].seq_id, seq, 0, -1)
     position = llama_cpp.llama_memory_seq_pos_max(memory, seq) + 1
     batch = llama_cpp.llama_batch_init(1, 0, 1)
     batch.n_tokens, batch.n_seq_id[0], batch.seq_id[0][0], batch.logits[0] = 1, 1, seq, 1
@@ -169,7 +170,7 @@ def raw_decode_rate(engine: Any, tokens: int = 64) -> float:
         batch.token[0], batch.pos[0] = token, position + step
         if llama_cpp.llama_decode(context, batch) != 0:
             raise RuntimeError("raw decode failed")
-        token = engine._greedy()
+        token = runtime.greedy()
     rate = tokens / (time.perf_counter() - started)
     llama_cpp.llama_batch_free(batch)
     llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)

@@ -45,6 +45,7 @@ from spark_lsp.engine import (
     StopReason,
     TextPrompt,
 )
+from spark_lsp.engine.base import Lane, cache_key
 from spark_lsp.engine.worker import InferenceWorker, run_job
 
 logger = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ class CompletionService:
         and lands in the cache."""
         language = snapshot.language_id
         request = replace(
-            state.request(self.settings, snapshot.uri, self._file_path(snapshot.uri)),
+            state.request(self.settings, cache_key(snapshot.uri), self._file_path(snapshot.uri)),
             alternatives=alternatives,
         )
         self.model_calls += 1
@@ -350,13 +351,13 @@ class CompletionService:
         line, column, suggestion = shown
         if suggestion is not None:  # as a warm-up: it must not cancel a context warm-up
             await self.prefetch_after_accept(snapshot, line, column, suggestion, Priority.WARMUP)
-        if not getattr(worker.engine, "refreshes_cells", False):
+        if not worker.engine.capabilities.refreshes_cells:
             return
         request = GenerationRequest(
             TextPrompt(""),
             max_tokens=0,
             priority=Priority.WARMUP,
-            key=snapshot.uri,
+            key=cache_key(snapshot.uri),
             supersedes=False,
             refresh=True,
         )
@@ -399,10 +400,10 @@ class CompletionService:
             window,
             built.extra_context,
             self._file_path(snapshot.uri),
-            snapshot.uri + "#warm-up",
+            cache_key(snapshot.uri, Lane.WARM_UP),
             max_tokens=1,
             priority=Priority.WARMUP,
-            adopt_as=snapshot.uri,
+            adopt_as=cache_key(snapshot.uri),
         )
         result = await run_job(worker.submit(request))
         if result.stop_reason is StopReason.FAILED:
@@ -444,7 +445,7 @@ class CompletionService:
         if cache.lookup(state.cache_key.prefix, state.cache_key.suffix) is not None:
             return  # prefetched while the user paused
         request = replace(
-            state.request(self.settings, snapshot.uri, self._file_path(snapshot.uri)),
+            state.request(self.settings, cache_key(snapshot.uri), self._file_path(snapshot.uri)),
             priority=priority,
         )
         finished = asyncio.ensure_future(run_job(worker.submit(request)))

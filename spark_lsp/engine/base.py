@@ -27,6 +27,21 @@ class Priority(IntEnum):
     WARMUP = 3  # filling the cache while the user is idle
 
 
+class Lane(StrEnum):
+    """Which of a document's KV-cache entries a request works in (``cache_key``)."""
+
+    DOCUMENT = ""  # the document's own cells: completions, and what a warm-up hands over
+    WARM_UP = "warm-up"  # a context warm-up computed aside, then adopted as DOCUMENT
+    ACTION = "action"  # code actions' chat prompts: never disturbs the document's cells
+    NEXT_EDIT = "next-edit"  # next-edit prompts, likewise
+
+
+def cache_key(uri: str, lane: Lane = Lane.DOCUMENT) -> str:
+    """The GenerationRequest.key of ``uri``'s cells in ``lane``: requests with one key share
+    cells, and a newer one supersedes older ones."""
+    return uri if lane is Lane.DOCUMENT else f"{uri}#{lane.value}"
+
+
 class StopReason(StrEnum):
     EOS = "eos"  # the model ended the text
     STOP = "stop"  # a stop string or stop token
@@ -82,7 +97,8 @@ class GenerationRequest:
     # blank line is the model's next non-blank line, not the empty one it may start with.
     stop_after_text: bool = False
     priority: Priority = Priority.INTERACTIVE
-    # Requests with the same key share cache-reuse state, and a newer one supersedes older ones.
+    # Requests with the same key share cache-reuse state, and a newer one supersedes older ones
+    # (``cache_key``: a document's URI and lane).
     key: str = ""
     prompt_time_budget_ms: float | None = None
     predict_time_budget_ms: float | None = None
@@ -110,7 +126,7 @@ class GenerationRequest:
     alternatives: int = 0
     # Generate nothing: recompute, in place, the key's cells that were reused from an older text
     # (see engine/reuse.py), so its next request starts from exact cells. Only engines whose
-    # ``refreshes_cells`` is true take such requests (the prompt is not used).
+    # capabilities say ``refreshes_cells`` take such requests (the prompt is not used).
     refresh: bool = False
     # Report each generated token's log-probability (``GenerationResult.scored``; the
     # in-process engine only, a remote server's answer has none).
@@ -228,6 +244,26 @@ class CancelToken:
 TokenCallback = Callable[[str], None]
 
 
+@dataclass(frozen=True, slots=True)
+class EngineCapabilities:
+    """What a backend can do beyond ``generate``: declared by each backend, never probed."""
+
+    # A preempted request stops with PREEMPTED and keeps its work (GenerationResult.resume),
+    # rather than running to its end.
+    resumable: bool = False
+    # Takes GenerationRequest.refresh: recomputes a document's stale cells while the user pauses.
+    refreshes_cells: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCounters:
+    """A backend's running totals, for spark/debug/counters, tests and benchmarks."""
+
+    requests: int = 0  # generate() calls served
+    tokens_evaluated: int = 0  # tokens the model computed (prompt and answer), in-process only
+    fallbacks: int = 0  # requests the local model served for an unreachable server
+
+
 class Engine(Protocol):
     """A model backend. ``generate`` blocks; call it from a worker thread."""
 
@@ -260,9 +296,12 @@ class Engine(Protocol):
         ...
 
     @property
-    def resumable(self) -> bool:
-        """Whether a preempted request stops with PREEMPTED (and can be resumed) rather than
-        running to its end."""
+    def capabilities(self) -> EngineCapabilities:
+        """What the backend can do beyond ``generate``."""
+        ...
+
+    def counters(self) -> EngineCounters:
+        """Its running totals."""
         ...
 
     def close(self) -> None: ...

@@ -7,9 +7,12 @@ import time
 from collections.abc import Callable
 
 from spark_lsp import templates
+from spark_lsp.engine.answer import StreamedAnswer
 from spark_lsp.engine.base import (
     CancelToken,
     ChatPrompt,
+    EngineCapabilities,
+    EngineCounters,
     GenerationRequest,
     GenerationResult,
     GenerationStats,
@@ -32,8 +35,8 @@ def echo_line_responder(request: GenerationRequest) -> str:
 
 
 class FakeEngine:
-    """Streams a scripted answer word by word (whitespace kept), honouring max_tokens, stop
-    strings and cancellation.
+    """Streams a scripted answer word by word (whitespace kept) through the real engines'
+    StreamedAnswer (max_tokens, stop strings, streaming), honouring cancellation.
 
     ``delay_per_token_s`` makes it slow enough to cancel mid-generation in tests. ``calls`` counts
     generate() calls so tests can assert that a cache served a request without the engine.
@@ -50,6 +53,7 @@ class FakeEngine:
         self._responder = responder
         self._delay = delay_per_token_s
         self.resumable = resumable
+        self.refreshes_cells = False  # it takes refresh requests as any other (a test may say so)
         self.calls = 0
         self.requests: list[GenerationRequest] = []
 
@@ -61,6 +65,13 @@ class FakeEngine:
     @property
     def name(self) -> str:
         return "fake"
+
+    @property
+    def capabilities(self) -> EngineCapabilities:
+        return EngineCapabilities(resumable=self.resumable, refreshes_cells=self.refreshes_cells)
+
+    def counters(self) -> EngineCounters:
+        return EngineCounters(requests=self.calls)
 
     def token_counter(self) -> TokenCounter:
         return TokenCounter(fallback_encoding(), exact=False)
@@ -83,40 +94,29 @@ class FakeEngine:
         pieces = pieces[len(request.resume) :]
         stats = GenerationStats(prompt_tokens=_prompt_length(request))
         stats.tokens_evaluated = stats.prompt_tokens
-        text = ""
+        # The same buffer as the real engines': their stop strings, limits and streaming rules.
+        answer_stream = StreamedAnswer(request, on_text, started, stats)
         reason = StopReason.EOS
         for piece in pieces:
             if cancel.cancelled:
                 reason = StopReason.CANCELLED
                 break
             if self.resumable and cancel.preempted:
-                stats.total_ms = (time.perf_counter() - started) * 1000
                 done = tuple(range(stats.tokens_generated))
-                return GenerationResult(text, StopReason.PREEMPTED, stats, resume=done)
-            if stats.tokens_generated >= request.max_tokens:
-                reason = StopReason.LENGTH
-                break
+                result = answer_stream.result(StopReason.PREEMPTED)
+                result.resume = done
+                return result
             if self._delay:
                 time.sleep(self._delay)
-            candidate = text + piece
-            stop_at = stop_index(candidate, request)
-            if stop_at >= 0:
-                if on_text is not None and stop_at > len(text):
-                    on_text(candidate[len(text) : stop_at])
-                text = candidate[:stop_at]
-                reason = StopReason.STOP
+            if (stop := answer_stream.add(piece)) is not None:
+                reason = stop
                 break
-            text = candidate
-            stats.tokens_generated += 1
-            if stats.tokens_generated == 1:
-                stats.time_to_first_token_ms = (time.perf_counter() - started) * 1000
-            if on_text is not None:
-                on_text(piece)
-        stats.total_ms = (time.perf_counter() - started) * 1000
-        alternatives = tuple(_cut(other, request) for other in others[: request.alternatives])
-        if reason is StopReason.CANCELLED:
-            alternatives = ()
-        return GenerationResult(text, reason, stats, alternatives=alternatives)
+        result = answer_stream.result(reason)
+        if reason is not StopReason.CANCELLED:
+            result.alternatives = tuple(
+                _cut(other, request) for other in others[: request.alternatives]
+            )
+        return result
 
 
 def _cut(text: str, request: GenerationRequest) -> str:

@@ -16,6 +16,8 @@ from spark_lsp import templates
 from spark_lsp.engine.base import (
     CancelToken,
     Engine,
+    EngineCapabilities,
+    EngineCounters,
     EngineError,
     GenerationRequest,
     GenerationResult,
@@ -31,7 +33,7 @@ RETRY_REMOTE_AFTER_S = 15.0
 
 
 class FallbackEngine:
-    resumable = False
+    capabilities = EngineCapabilities()  # the remote server's: it serves when it can
 
     def __init__(
         self,
@@ -74,6 +76,15 @@ class FallbackEngine:
 
     def token_counter(self) -> TokenCounter:
         return self.remote.token_counter()
+
+    def counters(self) -> EngineCounters:
+        """The server's requests and the local model's work while it stood in."""
+        local = self._local.counters() if self._local is not None else EngineCounters()
+        return EngineCounters(
+            requests=self.remote.requests + local.requests,
+            tokens_evaluated=local.tokens_evaluated,
+            fallbacks=self.fallbacks,
+        )
 
     def mark_remote_down(self) -> None:
         self._remote_down_until = time.monotonic() + self._retry_after_s

@@ -138,7 +138,7 @@ async def run_job(job: Job) -> GenerationResult:
 class InferenceWorker:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._resumable = bool(getattr(engine, "resumable", False))
+        self._resumable = engine.capabilities.resumable
         self._queue: list[_Entry] = []
         self._order = itertools.count()
         self._lock = threading.Condition()

@@ -21,6 +21,7 @@ from pygls.lsp.server import LanguageServer
 from spark_lsp.completion.pipeline import CompletionService
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, DocumentStore
+from spark_lsp.engine.base import EngineCounters
 from spark_lsp.lsp import convert
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.errors import RequestFailed, json_rpc_errors
@@ -114,14 +115,15 @@ class DebugRequests:
 
     def counters(self) -> dict[str, Any]:
         engine = self._models.loaded_engine
+        engine_counters = engine.counters() if engine is not None else EngineCounters()
         return {
             "modelCalls": self._completions.model_calls,
             "contextWarmups": self._completions.warmups,
             "cacheHits": self._completions.cache_hits,
-            "engineRequests": getattr(engine, "requests", 0),
+            "engineRequests": engine_counters.requests,
             "acceptedItems": self._usage.stats.accepted,
-            "localFallbacks": getattr(engine, "fallbacks", 0),
-            "tokensEvaluated": getattr(engine, "tokens_evaluated", 0),
+            "localFallbacks": engine_counters.fallbacks,
+            "tokensEvaluated": engine_counters.tokens_evaluated,
             "requestTokensEvaluated": self._completions.tokens_evaluated,
             "cellsRefreshed": self._completions.cells_refreshed,
             "earlyAnswers": self._completions.early_answers,

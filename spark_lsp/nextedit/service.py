@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from spark_lsp.actions.rewrite import LineEdit, rewrite_edits
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.engine import GenerationRequest, GenerationResult, StopReason
-from spark_lsp.engine.base import EngineError
+from spark_lsp.engine.base import EngineError, Lane, cache_key
 from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.nextedit import predictor
 from spark_lsp.nextedit.history import EditHistory
@@ -94,18 +94,14 @@ class NextEditService:
     async def _predict(
         self, snapshot: DocumentSnapshot, context: predictor.EditContext
     ) -> NextEdit | None:
-        found = predictor.by_substitution(context)
-        if found is None:
-            worker = await self._worker()
-            if worker is None or await asyncio.to_thread(self._private, snapshot.uri):
-                return None
+        """``predictor.predict`` off the event loop (it diffs and parses the document), with
+        the model when it is loaded and the document is not private."""
+        worker = await self._worker()
+        generate = None
+        if worker is not None and not await asyncio.to_thread(self._private, snapshot.uri):
             generate = _blocking_generate(worker)
-            key = f"{snapshot.uri}#next-edit"
-            found = await asyncio.to_thread(predictor.by_model, context, generate, key)
-            if found is None:
-                return None
-        # The gate parses the whole document: off the event loop.
-        shown = await asyncio.to_thread(predictor.gated, context, found)
+        key = cache_key(snapshot.uri, Lane.NEXT_EDIT)
+        shown = await asyncio.to_thread(predictor.predict, context, generate, key)
         if shown is None:
             return None
         first, last = context.region

@@ -26,6 +26,8 @@ from spark_lsp.engine.answer import StreamedAnswer
 from spark_lsp.engine.base import (
     CancelToken,
     ChatPrompt,
+    EngineCapabilities,
+    EngineCounters,
     GenerationRequest,
     GenerationResult,
     GenerationStats,
@@ -95,7 +97,8 @@ async def _drain(events: AsyncIterator[str]) -> None:
 
 
 class RemoteEngine:
-    resumable = False  # a server's stream cannot be paused: preemption waits for it
+    # A server's stream cannot be paused (preemption waits for it) nor its cells refreshed.
+    capabilities = EngineCapabilities()
 
     def __init__(
         self,
@@ -182,6 +185,9 @@ class RemoteEngine:
     @property
     def _is_llama_cpp(self) -> bool:
         return self.info is not None and self.info.kind == LLAMA_CPP
+
+    def counters(self) -> EngineCounters:
+        return EngineCounters(requests=self.requests)
 
     def token_counter(self) -> TokenCounter:
         return counting.remote_counter(self.transport, self.info, self.template)
