@@ -69,6 +69,24 @@ class Suggestion:
     alternatives: tuple[str, ...] = ()  # other suggestions, distinct, for the same range
 
 
+@dataclass
+class DocumentState:
+    """What the service keeps for one document; ``CompletionService.forget`` drops it whole."""
+
+    # The newest request's number: an older one still at work when a newer one arrives is
+    # superseded by it, whichever of the two gets further first.
+    arrivals: int = 0
+    # A one-line answer still completing after it was shown early, and where it started.
+    background: tuple[CursorWindow, asyncio.Future[GenerationResult]] | None = None
+    context_refresh: asyncio.Task[None] | None = None  # fresh extra context after a pause
+    cell_refresh: asyncio.Task[None] | None = None  # prefetch and stale cells after a pause
+
+    def cancel_work(self) -> None:
+        for task in (self.context_refresh, self.cell_refresh):
+            if task is not None:
+                task.cancel()
+
+
 class CompletionService:
     def __init__(
         self,
@@ -84,14 +102,10 @@ class CompletionService:
         self._current_version = current_version
         self.settings = settings or CompletionSettings()
         self.context = context
+        # Suggestion caches: the least recently used documents' go beyond CACHED_DOCUMENTS.
         self._caches: OrderedDict[str, SuggestionCache] = OrderedDict()
         self._evicted_hits = 0
-        self._background: dict[str, tuple[CursorWindow, asyncio.Future[GenerationResult]]] = {}
-        self._refreshes: dict[str, asyncio.Task[None]] = {}
-        self._cell_refreshes: dict[str, asyncio.Task[None]] = {}
-        # Per document, the number of the newest request: an older one still at work when a
-        # newer one arrives is superseded by it, whichever of the two gets further first.
-        self._arrivals: dict[str, int] = {}
+        self._documents: dict[str, DocumentState] = {}
         self.model_calls = 0
         self.warmups = 0
         self.tokens_evaluated = 0  # by the model calls of requests (not warm-ups or prefetches)
@@ -105,17 +119,21 @@ class CompletionService:
         return self._evicted_hits + sum(cache.hits for cache in self._caches.values())
 
     def forget(self, uri: str) -> None:
+        """Drop everything kept for ``uri`` (closed): its state, its work, its cache."""
         self._caches.pop(uri, None)
-        self._arrivals.pop(uri, None)
-        for tasks in (self._refreshes, self._cell_refreshes):
-            if (task := tasks.pop(uri, None)) is not None:
-                task.cancel()
+        if (document := self._documents.pop(uri, None)) is not None:
+            document.cancel_work()
         if self.context is not None:
             self.context.forget(uri)
 
+    def _document(self, uri: str) -> DocumentState:
+        return self._documents.setdefault(uri, DocumentState())
+
     def _cache(self, uri: str) -> SuggestionCache:
         """The document's cache; the caches of the least recently used documents go beyond
-        CACHED_DOCUMENTS."""
+        CACHED_DOCUMENTS. A closed document's is a detached one (kept nowhere)."""
+        if self._current_version(uri) is None:
+            return SuggestionCache()
         cache = self._caches.pop(uri, None)
         if cache is None:
             cache = SuggestionCache()
@@ -160,9 +178,14 @@ class CompletionService:
         """A suggestion at (line, column) in code points; see ``quick_state``. None for a
         private document (see ``context/workspace.py``), and None when a newer request for the
         document arrived before this one was answered (it was superseded)."""
-        ticket = self._arrivals[snapshot.uri] = self._arrivals.get(snapshot.uri, 0) + 1
+        if self._current_version(snapshot.uri) is None:
+            return None  # closed: nothing may be kept for it, and no answer would be shown
+        document = self._document(snapshot.uri)
+        document.arrivals += 1
+        ticket = document.arrivals
         suggestion = await self._suggest(snapshot, line, column, automatic, selected)
-        return suggestion if self._arrivals.get(snapshot.uri) == ticket else None
+        current = self._documents.get(snapshot.uri)  # None: closed meanwhile
+        return suggestion if current is document and document.arrivals == ticket else None
 
     async def _suggest(
         self,
@@ -333,10 +356,14 @@ class CompletionService:
         idle_ms = self.settings.suffix_refresh_idle_ms
         if not idle_ms:
             return
-        if (previous := self._cell_refreshes.pop(snapshot.uri, None)) is not None:
-            previous.cancel()
-        task = asyncio.ensure_future(self._paused(worker, snapshot, shown, idle_ms))
-        self._cell_refreshes[snapshot.uri] = task
+        if self._current_version(snapshot.uri) is None:
+            return  # closed meanwhile: nothing may be kept for it
+        document = self._document(snapshot.uri)
+        if document.cell_refresh is not None:
+            document.cell_refresh.cancel()
+        document.cell_refresh = asyncio.ensure_future(
+            self._paused(worker, snapshot, shown, idle_ms)
+        )
 
     async def _paused(
         self,
@@ -369,10 +396,14 @@ class CompletionService:
     ) -> None:
         if self.context is None or self.context.builder is None:
             return
-        if (previous := self._refreshes.get(snapshot.uri)) is not None:
-            previous.cancel()
-        task = asyncio.ensure_future(self._refresh_context(snapshot, line, column))
-        self._refreshes[snapshot.uri] = task
+        if self._current_version(snapshot.uri) is None:
+            return  # closed meanwhile: nothing may be kept for it
+        document = self._document(snapshot.uri)
+        if document.context_refresh is not None:
+            document.context_refresh.cancel()
+        document.context_refresh = asyncio.ensure_future(
+            self._refresh_context(snapshot, line, column)
+        )
 
     async def _refresh_context(self, snapshot: DocumentSnapshot, line: int, column: int) -> None:
         """When the user pauses, offer the document's prompts fresh extra context (recent edits,
@@ -468,7 +499,8 @@ class CompletionService:
     def _continuation_for(
         self, uri: str, window: CursorWindow
     ) -> asyncio.Future[GenerationResult] | None:
-        entry = self._background.get(uri)
+        document = self._documents.get(uri)
+        entry = document.background if document is not None else None
         if entry is None or entry[1].done():
             return None
         started_at, pending = entry
@@ -483,12 +515,15 @@ class CompletionService:
         state: CursorState,
         language: str,
     ) -> None:
-        self._background[uri] = (state.cache_key, finished)
+        if self._current_version(uri) is None:
+            return  # closed meanwhile: nothing may be kept for it
+        document = self._document(uri)
+        document.background = (state.cache_key, finished)
         cache = self._cache(uri)
 
         def store(future: asyncio.Future[GenerationResult]) -> None:
-            if self._background.get(uri, (None, None))[1] is future:
-                del self._background[uri]
+            if document.background is not None and document.background[1] is future:
+                document.background = None
             _cache_result(future, state, language, cache)
 
         finished.add_done_callback(store)
