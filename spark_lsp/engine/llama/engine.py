@@ -32,7 +32,7 @@ from spark_lsp.engine.base import (
 from spark_lsp.engine.line_tokens import PieceTokenizer
 from spark_lsp.engine.llama.alternatives import BranchFinder, alternatives
 from spark_lsp.engine.llama.decoding import Decoder
-from spark_lsp.engine.llama.layout import Layout, build_layout
+from spark_lsp.engine.llama.layout import Layout, build_layout, fit
 from spark_lsp.engine.llama.run import Aborted, NoSlot, Run, deadline_after
 from spark_lsp.engine.llama.runtime import Runtime
 from spark_lsp.engine.llama.sequences import SequenceCache
@@ -51,6 +51,7 @@ class LlamaEngine:
 
     # A preempted request keeps its cells; a pause's refresh recomputes stale ones.
     capabilities = EngineCapabilities(resumable=True, refreshes_cells=True)
+    _fit = staticmethod(fit)  # the prompt trimmer, where tests of its steps look for it
 
     def __init__(self, model_path: Path, settings: EngineSettings | None = None) -> None:
         self.model_path = model_path
