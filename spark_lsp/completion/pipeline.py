@@ -17,8 +17,9 @@ import logging
 import time
 from asyncio import FIRST_COMPLETED
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.cursor import (
@@ -69,6 +70,10 @@ class Suggestion:
     alternatives: tuple[str, ...] = ()  # other suggestions, distinct, for the same range
 
 
+CONTEXT_REFRESH = "context refresh"  # fresh extra context after a pause
+CELL_REFRESH = "cell refresh"  # the prefetch and stale cells after a pause
+
+
 @dataclass
 class DocumentState:
     """What the service keeps for one document; ``CompletionService.forget`` drops it whole."""
@@ -78,13 +83,18 @@ class DocumentState:
     arrivals: int = 0
     # A one-line answer still completing after it was shown early, and where it started.
     background: tuple[CursorWindow, asyncio.Future[GenerationResult]] | None = None
-    context_refresh: asyncio.Task[None] | None = None  # fresh extra context after a pause
-    cell_refresh: asyncio.Task[None] | None = None  # prefetch and stale cells after a pause
+    # Work started when the user pauses, by job (CONTEXT_REFRESH, CELL_REFRESH): a newer
+    # pause's replaces it.
+    idle_work: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def restart(self, job: str, work: Coroutine[Any, Any, None]) -> None:
+        if (previous := self.idle_work.get(job)) is not None:
+            previous.cancel()
+        self.idle_work[job] = asyncio.ensure_future(work)
 
     def cancel_work(self) -> None:
-        for task in (self.context_refresh, self.cell_refresh):
-            if task is not None:
-                task.cancel()
+        for task in self.idle_work.values():
+            task.cancel()
 
 
 class CompletionService:
@@ -126,7 +136,10 @@ class CompletionService:
         if self.context is not None:
             self.context.forget(uri)
 
-    def _document(self, uri: str) -> DocumentState:
+    def _open_document(self, uri: str) -> DocumentState | None:
+        """The document's record; None once it is closed (nothing may be kept for it)."""
+        if self._current_version(uri) is None:
+            return None
         return self._documents.setdefault(uri, DocumentState())
 
     def _cache(self, uri: str) -> SuggestionCache:
@@ -178,9 +191,8 @@ class CompletionService:
         """A suggestion at (line, column) in code points; see ``quick_state``. None for a
         private document (see ``context/workspace.py``), and None when a newer request for the
         document arrived before this one was answered (it was superseded)."""
-        if self._current_version(snapshot.uri) is None:
-            return None  # closed: nothing may be kept for it, and no answer would be shown
-        document = self._document(snapshot.uri)
+        if (document := self._open_document(snapshot.uri)) is None:
+            return None  # closed: no answer would be shown
         document.arrivals += 1
         ticket = document.arrivals
         suggestion = await self._suggest(snapshot, line, column, automatic, selected)
@@ -356,14 +368,8 @@ class CompletionService:
         idle_ms = self.settings.suffix_refresh_idle_ms
         if not idle_ms:
             return
-        if self._current_version(snapshot.uri) is None:
-            return  # closed meanwhile: nothing may be kept for it
-        document = self._document(snapshot.uri)
-        if document.cell_refresh is not None:
-            document.cell_refresh.cancel()
-        document.cell_refresh = asyncio.ensure_future(
-            self._paused(worker, snapshot, shown, idle_ms)
-        )
+        if (document := self._open_document(snapshot.uri)) is not None:
+            document.restart(CELL_REFRESH, self._paused(worker, snapshot, shown, idle_ms))
 
     async def _paused(
         self,
@@ -396,14 +402,8 @@ class CompletionService:
     ) -> None:
         if self.context is None or self.context.builder is None:
             return
-        if self._current_version(snapshot.uri) is None:
-            return  # closed meanwhile: nothing may be kept for it
-        document = self._document(snapshot.uri)
-        if document.context_refresh is not None:
-            document.context_refresh.cancel()
-        document.context_refresh = asyncio.ensure_future(
-            self._refresh_context(snapshot, line, column)
-        )
+        if (document := self._open_document(snapshot.uri)) is not None:
+            document.restart(CONTEXT_REFRESH, self._refresh_context(snapshot, line, column))
 
     async def _refresh_context(self, snapshot: DocumentSnapshot, line: int, column: int) -> None:
         """When the user pauses, offer the document's prompts fresh extra context (recent edits,
@@ -515,9 +515,8 @@ class CompletionService:
         state: CursorState,
         language: str,
     ) -> None:
-        if self._current_version(uri) is None:
-            return  # closed meanwhile: nothing may be kept for it
-        document = self._document(uri)
+        if (document := self._open_document(uri)) is None:
+            return
         document.background = (state.cache_key, finished)
         cache = self._cache(uri)
 
