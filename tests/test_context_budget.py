@@ -24,8 +24,8 @@ from spark_lsp.context.builder import (
 )
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.documents import split_lines
-from spark_lsp.engine.tokens import TokenCounter, counter_for, measure_agreement
 from spark_lsp.engine.vocabulary import LlamaVocabulary
+from spark_lsp.token_counting import TokenCounter, counter_for, measure_agreement
 
 pytestmark = pytest.mark.model
 

@@ -9,7 +9,7 @@ from spark_lsp.context.definitions import ImportedDefinitions, python_imports, p
 from spark_lsp.context.recent import RecentEdits
 from spark_lsp.context.similar import SimilarSnippets, identifiers, jaccard
 from spark_lsp.context.workspace import Workspace
-from spark_lsp.engine.tokens import TokenCounter, fallback_encoding
+from spark_lsp.token_counting import TokenCounter, fallback_encoding
 
 
 def test_recent_edits_keep_the_latest_blocks_first() -> None:

@@ -27,8 +27,8 @@ from spark_lsp.documents import (
     split_lines,
 )
 from spark_lsp.engine.fake import FakeEngine
-from spark_lsp.engine.tokens import TokenCounter, fallback_encoding
 from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.token_counting import TokenCounter, fallback_encoding
 from tests.raw_client import RawClient
 
 # Everything str.splitlines breaks at, the three LSP line breaks among them, and astral text.

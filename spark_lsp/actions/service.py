@@ -26,9 +26,9 @@ from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, line_content, split_lines
 from spark_lsp.engine import CancelToken, ChatPrompt, GenerationRequest, Priority, StopReason
 from spark_lsp.engine.base import Lane, cache_key
-from spark_lsp.engine.tokens import TokenCounter
 from spark_lsp.engine.worker import InferenceWorker, run_job
 from spark_lsp.syntax import error_count, parse_document, snapshot_error_count
+from spark_lsp.token_counting import TokenCounter
 from spark_lsp.uris import uri_to_path
 
 MAX_EXISTING_BYTES = 16 * 1024 * 1024  # of a test file appended to

@@ -31,9 +31,9 @@ from spark_lsp.context.builder import BuiltPrompt, PromptBuilder
 from spark_lsp.context.service import ContextService
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.documents import DocumentSnapshot, line_content, split_lines
-from spark_lsp.engine.tokens import Agreement, TokenCounter, counter_for, measure_agreement
 from spark_lsp.engine.vocabulary import LlamaVocabulary
 from spark_lsp.percentiles import median, percentile
+from spark_lsp.token_counting import Agreement, TokenCounter, counter_for, measure_agreement
 
 BUDGET = 131072
 OPEN_DOCUMENTS = 6

@@ -31,8 +31,8 @@ from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import engine_settings_from
-from spark_lsp.engine.tokens import counter_for
 from spark_lsp.percentiles import median
+from spark_lsp.token_counting import counter_for
 
 TASKS_PER_FILE = 4
 MAX_NEW_TOKENS = 48

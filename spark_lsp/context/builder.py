@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from spark_lsp import templates
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.context.window import CursorWindow
-from spark_lsp.engine.tokens import TokenCounter
+from spark_lsp.token_counting import TokenCounter
 
 BLOCK_LINES = 32
 SLACK_SHARE = 8  # a fresh build leaves this share of the budget for typing

@@ -14,8 +14,8 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from spark_lsp.engine.tokens import TokenCounter
     from spark_lsp.templates import FimTemplate
+    from spark_lsp.token_counting import TokenCounter
 
 
 class Priority(IntEnum):

@@ -21,7 +21,7 @@ from spark_lsp.engine.base import (
     TokenCallback,
     stop_index,
 )
-from spark_lsp.engine.tokens import TokenCounter, fallback_encoding
+from spark_lsp.token_counting import TokenCounter, fallback_encoding
 
 # The answer; or a list of answers: the first is the answer, the others its alternatives.
 Responder = Callable[[GenerationRequest], "str | list[str]"]

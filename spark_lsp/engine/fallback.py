@@ -25,7 +25,7 @@ from spark_lsp.engine.base import (
 )
 from spark_lsp.engine.remote import RemoteEngine
 from spark_lsp.engine.remote.errors import SERVER_FAULTS
-from spark_lsp.engine.tokens import TokenCounter
+from spark_lsp.token_counting import TokenCounter
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from spark_lsp import models
 from spark_lsp.engine.base import Engine
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import EngineSettings
-from spark_lsp.engine.tokens import TokenCounter
 from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.status import StatusReporter
+from spark_lsp.token_counting import TokenCounter
 
 logger = logging.getLogger(__name__)
 

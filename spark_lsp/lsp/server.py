@@ -17,7 +17,6 @@ from spark_lsp.documents import DocumentSnapshot, DocumentStore
 from spark_lsp.engine.base import Engine
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import EngineSettings
-from spark_lsp.engine.tokens import TokenCounter
 from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.code_actions import CodeActions
@@ -32,6 +31,7 @@ from spark_lsp.lsp.status import StatusReporter
 from spark_lsp.lsp.text_sync import TextSync
 from spark_lsp.nextedit.service import NextEditService
 from spark_lsp.stats import StatsStore
+from spark_lsp.token_counting import TokenCounter
 
 SERVER_NAME = "spark-lsp"
 

@@ -39,7 +39,7 @@ from spark_lsp.engine.llama.sequences import SequenceCache
 from spark_lsp.engine.llama.tokens import ModelTokens
 from spark_lsp.engine.reuse import SequenceState
 from spark_lsp.engine.settings import EngineSettings
-from spark_lsp.engine.tokens import TokenCounter, calibration_texts, counter_for
+from spark_lsp.token_counting import TokenCounter, calibration_texts, counter_for
 
 logger = logging.getLogger(__name__)
 

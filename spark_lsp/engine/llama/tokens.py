@@ -13,8 +13,8 @@ from spark_lsp import templates
 from spark_lsp.engine.base import ChatPrompt, EngineError
 from spark_lsp.engine.healing import HealingVocabulary
 from spark_lsp.engine.line_tokens import PieceTokenizer
-from spark_lsp.engine.tokens import calibration_texts
 from spark_lsp.engine.vocabulary import piece_bytes
+from spark_lsp.token_counting import calibration_texts
 
 PIECE_SAMPLES = 12  # source files that check piecewise tokenization at load
 

@@ -14,7 +14,7 @@ from spark_lsp import templates
 from spark_lsp.engine.remote.errors import RemoteError
 from spark_lsp.engine.remote.server_info import ServerInfo, server_tokens
 from spark_lsp.engine.remote.transport import Transport
-from spark_lsp.engine.tokens import (
+from spark_lsp.token_counting import (
     TokenCounter,
     calibration_texts,
     fallback_encoding,

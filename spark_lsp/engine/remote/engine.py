@@ -45,7 +45,7 @@ from spark_lsp.engine.remote.errors import (
 from spark_lsp.engine.remote.server_info import LLAMA_CPP, ServerInfo, probe
 from spark_lsp.engine.remote.transport import Cancelled, Transport, display_url
 from spark_lsp.engine.settings import EngineSettings
-from spark_lsp.engine.tokens import TokenCounter
+from spark_lsp.token_counting import TokenCounter
 
 logger = logging.getLogger(__name__)
 
