@@ -22,7 +22,6 @@ from spark_lsp.engine.healing import spelled
 from spark_lsp.engine.llama.layout import Layout
 from spark_lsp.engine.llama.run import Aborted, NoSlot, Run, deadline_after
 from spark_lsp.engine.llama.runtime import Runtime
-from spark_lsp.engine.llama.sequences import SequenceCache
 from spark_lsp.engine.llama.tokens import ModelTokens
 from spark_lsp.engine.lookup import DraftLookup, NgramDrafter, PromptLookup
 
@@ -120,12 +119,10 @@ class Decoder:
         self,
         runtime: Runtime,
         tokens: ModelTokens,
-        sequences: SequenceCache,
         stop_ids: frozenset[int],
     ) -> None:
         self.runtime = runtime
         self.tokens = tokens
-        self.sequences = sequences
         self.stop_ids = stop_ids
 
     def answer(self, run: Run, on_text: TokenCallback | None, heal: bytes) -> TokenAnswer:

@@ -33,7 +33,7 @@ from spark_lsp.engine.line_tokens import PieceTokenizer
 from spark_lsp.engine.llama.alternatives import BranchFinder, alternatives
 from spark_lsp.engine.llama.decoding import Decoder
 from spark_lsp.engine.llama.layout import Layout, build_layout, fit
-from spark_lsp.engine.llama.run import Aborted, NoSlot, Run, deadline_after
+from spark_lsp.engine.llama.run import NO_DEADLINE, Aborted, NoSlot, Run, deadline_after
 from spark_lsp.engine.llama.runtime import Runtime
 from spark_lsp.engine.llama.sequences import SequenceCache
 from spark_lsp.engine.llama.tokens import ModelTokens
@@ -63,7 +63,7 @@ class LlamaEngine:
         self.template = templates.detect(self)
         stop_ids = templates.stop_token_ids(self.template, self) | self.tokens.eog_ids()
         self.sequences = SequenceCache(self.runtime)
-        self.decoder = Decoder(self.runtime, self.tokens, self.sequences, stop_ids)
+        self.decoder = Decoder(self.runtime, self.tokens, stop_ids)
         self.requests = 0  # for tests and benchmarks
 
     @property
@@ -165,7 +165,7 @@ class LlamaEngine:
             run.stats.total_ms = run.since_start_ms()
             return GenerationResult("", aborted.reason, run.stats)
         finally:
-            run.deadline = float("inf")
+            run.deadline = NO_DEADLINE
         result = self._answer(run, seq_id, layout, on_text)
         if request.adopt_as and result.stop_reason not in (
             StopReason.CANCELLED,

@@ -54,6 +54,6 @@ class Run:
         return (time.perf_counter() - self.started) * 1000
 
 
-def deadline_after(start: float, budget_ms: int) -> float:
+def deadline_after(start: float, budget_ms: float | None) -> float:
     """``budget_ms`` after ``start``; no deadline for a budget of 0."""
     return start + budget_ms / 1000 if budget_ms else NO_DEADLINE
