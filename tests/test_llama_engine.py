@@ -14,6 +14,7 @@ import pytest
 from spark_lsp import models, templates
 from spark_lsp.actions import rewrite
 from spark_lsp.bench.traces import breakdown
+from spark_lsp.completion.alternatives import alternatives_allowance_ms
 from spark_lsp.engine import (
     CancelToken,
     EngineError,
@@ -24,7 +25,6 @@ from spark_lsp.engine import (
     StopReason,
     TextPrompt,
 )
-from spark_lsp.engine.branching import alternatives_allowance_ms
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.worker import InferenceWorker

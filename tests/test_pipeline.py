@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from spark_lsp.completion.pipeline import CompletionService
+from spark_lsp.completion.service import CompletionService
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.documents import DocumentStore, PositionEncoding, TextChange
 from spark_lsp.engine import Priority

@@ -37,6 +37,7 @@ from typing import Any
 
 from spark_lsp import models
 from spark_lsp.bench.report import format_table, write_json
+from spark_lsp.completion.alternatives import alternatives_allowance_ms
 from spark_lsp.completion.cursor import CursorState, at_cursor, cursor_state, finish
 from spark_lsp.completion.postprocess import RULE_NAMES
 from spark_lsp.completion.settings import CompletionSettings
@@ -279,6 +280,7 @@ def run_task(
     request = replace(
         state.request(settings, key + "#pipeline", "", heal),
         alternatives=0 if state.multiline else settings.alternatives,
+        alternatives_allowance=alternatives_allowance_ms,
     )
     clock = FirstLineClock()
     generated = engine.generate(request, CancelToken(), clock.feed)

@@ -96,18 +96,24 @@ class CursorState:
     # The whitespace between the prompt's prefix and the cursor (see ``natural_boundary``):
     # the model writes it, and its answer must start on a new line.
     boundary: str = ""
+    language_id: str = ""  # what the syntax checks parse the text as
+    file_path: str = ""  # the document's path as the prompt names it
 
     @property
     def cache_key(self) -> CursorWindow:
         return self.key or self.window
 
     def request(
-        self, settings: CompletionSettings, key: str, file_path: str, heal: bool = True
+        self,
+        settings: CompletionSettings,
+        key: str,
+        file_path: str | None = None,
+        heal: bool = True,
     ) -> GenerationRequest:
         return infill_request(
             self.window,
             self.extra_context,
-            file_path,
+            self.file_path if file_path is None else file_path,
             key,
             settings.max_tokens_block if self.multiline else settings.max_tokens_line,
             stop=() if self.multiline else ("\n",),
@@ -126,10 +132,12 @@ def cursor_state(
     language_id: str = "",
     prompt_window: PromptWindow | None = None,
     quick: QuickState | None = None,
+    file_path: str = "",
 ) -> CursorState:
     """The full state: the prompt's window (``prompt_window`` builds it; default: the plain
     window) and, on a blank line, the syntax tree's answer to one line or a block. ``quick``:
-    the quick state already computed for the same arguments."""
+    the quick state already computed for the same arguments. Computed once per request: the
+    model call and post-processing both read it."""
     quick = quick or quick_state(lines, line, column, selected)
     built = prompt_window(quick.lines, quick.line, quick.column) if prompt_window else None
     window = built.window if built is not None else quick.window
@@ -147,6 +155,8 @@ def cursor_state(
         built.extra_context if built is not None else (),
         quick.window,
         boundary,
+        language_id,
+        file_path,
     )
 
 
@@ -220,13 +230,16 @@ def next_line_indent(line: str) -> str:
 def finish(
     raw: str,
     state: CursorState,
-    language_id: str,
-    multiline: bool,
+    language_id: str | None = None,
+    multiline: bool | None = None,
     disabled: frozenset[str] = frozenset(),
 ) -> str | None:
     """The text to show for raw model output, or None: the rules of ``postprocess``, then the
-    syntax check (a suggestion may not add syntax errors around the cursor). ``disabled`` names
-    rules to skip, ``"syntax_check"`` included."""
+    syntax check (a suggestion may not add syntax errors around the cursor). ``language_id``
+    and ``multiline`` default to the state's; ``disabled`` names rules to skip,
+    ``"syntax_check"`` included."""
+    language_id = state.language_id if language_id is None else language_id
+    multiline = state.multiline if multiline is None else multiline
     from_cursor = at_cursor(raw, state.boundary)
     if from_cursor is None:
         return None

@@ -14,7 +14,7 @@ import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from spark_lsp.completion.pipeline import Suggestion
+from spark_lsp.completion.service import Suggestion
 from spark_lsp.documents import DocumentSnapshot
 
 KEPT_ITEMS = 200

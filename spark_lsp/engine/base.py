@@ -124,6 +124,10 @@ class GenerationRequest:
     # How many other answers to add, each starting with one of the next most likely first
     # tokens and continued greedily on the same cells (the in-process engine; others ignore it).
     alternatives: int = 0
+    # How long those may take once the main answer is final, given its figures (milliseconds;
+    # the caller's policy, see completion/alternatives.py). None: only the predict time budget
+    # bounds them. An alternative the allowance cuts short ends with TIME_BUDGET.
+    alternatives_allowance: Callable[[GenerationStats], float] | None = None
     # Generate nothing: recompute, in place, the key's cells that were reused from an older text
     # (see engine/reuse.py), so its next request starts from exact cells. Only engines whose
     # capabilities say ``refreshes_cells`` take such requests (the prompt is not used).
@@ -186,6 +190,7 @@ class GenerationResult:
     error: str = ""  # why, when the stop reason is FAILED
     resume: tuple[int, ...] = ()  # with PREEMPTED: the answer's tokens so far
     alternatives: tuple[str, ...] = ()  # other answers, when the request asked for them
+    alternative_stops: tuple[StopReason, ...] = ()  # why each of them ended, in order
     # With ``logprobs``: (the token's text, its log-probability) for each token generated in
     # this call (a resumed answer's earlier tokens are not in it), in order.
     scored: tuple[tuple[str, float], ...] = ()

@@ -1,4 +1,5 @@
-"""Alternatives' bookkeeping: where they leave the main answer, and how long they may take.
+"""Alternatives' bookkeeping: where they leave the main answer (how long they may take is the
+caller's to say: ``GenerationRequest.alternatives_allowance``).
 
 Alternatives branch at the main answer's first token that writes more than whitespace (after
 any bytes it must spell: healed bytes, a required line break): branching at the very first
@@ -10,11 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spark_lsp.engine.base import GenerationStats
 from spark_lsp.engine.healing import spelled
-
-# Alternatives add at most this share of a request's own time (see alternatives_allowance_ms).
-ALTERNATIVES_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -31,12 +28,3 @@ def writes_text(piece: bytes, healing: bytes) -> bool:
     """Whether a token's bytes, past what remains to be spelled, hold more than whitespace."""
     rest, _ = spelled(piece, healing)
     return bool(rest.strip())
-
-
-def alternatives_allowance_ms(stats: GenerationStats) -> float:
-    """How long alternatives may take after the main answer: a tenth of its time, so that a
-    cold request (a prompt to evaluate) costs at most 1.1 times one without; or, when the
-    answer's decode outlasted its prompt's evaluation (a warm request: the cache held the
-    prompt), the difference: about the answer's own time again."""
-    decode_ms = stats.total_ms - stats.prompt_eval_ms
-    return max(ALTERNATIVES_SHARE * stats.total_ms, decode_ms - stats.prompt_eval_ms)

@@ -116,6 +116,7 @@ class FakeEngine:
             result.alternatives = tuple(
                 _cut(other, request) for other in others[: request.alternatives]
             )
+            result.alternative_stops = (StopReason.STOP,) * len(result.alternatives)
         return result
 
 

@@ -18,7 +18,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp.completion.pipeline import CompletionService
+from spark_lsp.completion.service import CompletionService
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, DocumentStore
 from spark_lsp.engine.base import EngineCounters

@@ -19,7 +19,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp.completion.pipeline import CompletionService, Suggestion
+from spark_lsp.completion.service import CompletionService, Suggestion
 from spark_lsp.completion.shown import ShownItem, ShownItems
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.lsp import convert

@@ -10,7 +10,7 @@ from pygls.lsp.server import LanguageServer
 
 from spark_lsp import __version__
 from spark_lsp.actions.service import ActionService
-from spark_lsp.completion.pipeline import CompletionService
+from spark_lsp.completion.service import CompletionService
 from spark_lsp.context.builder import PromptBuilder
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, DocumentStore

@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from spark_lsp.actions.service import ActionService
-from spark_lsp.completion.pipeline import CompletionService
+from spark_lsp.completion.service import CompletionService
 from spark_lsp.context.service import ContextService
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.lsp.client import Client

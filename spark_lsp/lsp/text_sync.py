@@ -13,7 +13,7 @@ from collections.abc import Callable
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp.completion.pipeline import CompletionService
+from spark_lsp.completion.service import CompletionService
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import (
     DocumentError,

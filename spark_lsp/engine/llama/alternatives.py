@@ -4,15 +4,16 @@ where they branch (``engine/branching.py``), their first tokens, and their greed
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
-from spark_lsp.engine.base import GenerationResult, GenerationStats
-from spark_lsp.engine.branching import Branch, alternatives_allowance_ms, writes_text
+from spark_lsp.engine.base import GenerationResult, GenerationStats, StopReason
+from spark_lsp.engine.branching import Branch, writes_text
 from spark_lsp.engine.healing import spelled
 from spark_lsp.engine.llama.decoding import Decoder
 from spark_lsp.engine.llama.layout import Layout
-from spark_lsp.engine.llama.run import Run
+from spark_lsp.engine.llama.run import NO_DEADLINE, Run
 
 
 class BranchFinder:
@@ -60,19 +61,18 @@ def alternatives(
     layout: Layout,
     branch: Branch,
     main: GenerationResult,
-) -> tuple[str, ...]:
-    """Up to ``request.alternatives`` answers that differ from the main one and from each other
-    (beyond surrounding whitespace): the main answer's tokens up to the branch, then each other
-    first token there continued greedily, with the request's stop strings and limits, within
-    ``alternatives_allowance_ms``; a cancellation ends them at once. Their time is their own:
-    the main answer's figures are final before they start."""
+) -> tuple[tuple[str, ...], tuple[StopReason, ...]]:
+    """Up to ``request.alternatives`` continuations that differ from the main one and from each
+    other (beyond surrounding whitespace), and why each ended: the main answer's tokens up to
+    the branch, then each other first token there continued greedily, with the request's stop
+    strings and limits, within the request's ``alternatives_allowance`` (one cut short ends
+    with TIME_BUDGET, and no other starts); a cancellation ends them at once, unreported.
+    Their time is their own: the main answer's figures are final before they start."""
     request = main_run.request
     texts: list[str] = []
+    stops: list[StopReason] = []
     seen = {main.text.strip()}
-    allowed_ms = alternatives_allowance_ms(main.stats)
-    if request.predict_time_budget_ms:
-        allowed_ms = min(allowed_ms, request.predict_time_budget_ms)
-    deadline = time.perf_counter() + allowed_ms / 1000
+    deadline = _deadline(request.alternatives_allowance, request.predict_time_budget_ms, main)
     for first in branch.firsts[1:]:
         if len(texts) >= request.alternatives:
             break
@@ -82,19 +82,38 @@ def alternatives(
             answer.take(shared)
         healing, token, position = branch.healing, first, branch.position
         reason = answer.take(token)
-        while reason is None and run.stop_reason(deadline) is None:
+        while reason is None and (reason := run.stop_reason(deadline)) is None:
             if healing:
                 _, healing = spelled(decoder.tokens.token_bytes(token), healing)
             if decoder.step(run, seq_id, [token], position) is not None:
+                reason = None  # stopped inside the decode, or no cells left: no more of them
                 break
             position += 1
             token = decoder.pick(run, healing)
             reason = answer.take(token)
         decoder.runtime.remove(seq_id, branch.position, -1)
-        if reason is None:  # out of time (or cancelled): an unfinished line is not shown
+        if reason is None or reason in (StopReason.CANCELLED, StopReason.PREEMPTED):
             break
         text = answer.finish(reason).text
         if text.strip() not in seen:
             seen.add(text.strip())
             texts.append(text)
-    return tuple(texts)
+            stops.append(reason)
+        if reason is StopReason.TIME_BUDGET:
+            break
+    return tuple(texts), tuple(stops)
+
+
+def _deadline(
+    allowance: Callable[[GenerationStats], float] | None,
+    predict_budget_ms: float | None,
+    main: GenerationResult,
+) -> float:
+    """When alternatives must end (perf_counter seconds): the caller's allowance and the predict
+    budget, whichever is shorter; without either, never."""
+    budgets = [budget for budget in (predict_budget_ms,) if budget]
+    if allowance is not None:
+        budgets.append(allowance(main.stats))
+    if not budgets:
+        return NO_DEADLINE
+    return time.perf_counter() + min(budgets) / 1000

@@ -208,7 +208,9 @@ class LlamaEngine:
         if reason is StopReason.PREEMPTED:
             result.resume = tuple(generated)
         elif branch is not None:
-            result.alternatives = alternatives(self.decoder, run, seq_id, layout, branch, result)
+            result.alternatives, result.alternative_stops = alternatives(
+                self.decoder, run, seq_id, layout, branch, result
+            )
             self.runtime.remove(seq_id, len(layout.body), -1)
         return result
 

@@ -1,0 +1,169 @@
+"""The model call of one request: submit it, show a block's first line (or a slow one-line
+answer's text so far) as soon as it is decoded, let the rest complete into the cache, and turn
+the raw answer and its alternatives into the texts to show.
+
+Threads: runs on the event loop; the model works on the inference worker's thread and its
+result comes back through ``run_job`` (an asyncio future), so done-callbacks that store into
+the caches run on the loop too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from asyncio import FIRST_COMPLETED
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from spark_lsp.completion.alternatives import alternatives_allowance_ms, shown_alternatives
+from spark_lsp.completion.cache import SuggestionCache
+from spark_lsp.completion.cursor import CursorState, finish
+from spark_lsp.completion.first_line import FirstLine
+from spark_lsp.completion.settings import CompletionSettings
+from spark_lsp.completion.state import CompletionCounters, DocumentRecords
+from spark_lsp.completion.trace import RequestTrace
+from spark_lsp.context.window import CursorWindow
+from spark_lsp.engine import GenerationResult, StopReason
+from spark_lsp.engine.base import cache_key
+from spark_lsp.engine.worker import InferenceWorker, run_job
+
+logger = logging.getLogger(__name__)
+
+# What an early answer (a one-line answer's text so far) skips: its brackets and its syntax
+# may still be open; the rest of the line follows into the cache.
+PARTIAL_SKIPS = frozenset({"balance_brackets", "syntax_check"})
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    text: str | None  # what to show at the cursor, post-processed; None: nothing
+    complete: bool  # the model finished its answer (an early answer is not complete)
+    alternatives: tuple[str, ...] = ()  # other texts to show, distinct, post-processed
+
+
+NO_ANSWER = ModelAnswer(None, False)
+
+
+class ModelCall:
+    def __init__(
+        self,
+        documents: DocumentRecords,
+        counters: CompletionCounters,
+        settings: Callable[[], CompletionSettings],
+    ) -> None:
+        self._documents = documents
+        self._counters = counters
+        self._settings = settings
+
+    async def answer(
+        self,
+        worker: InferenceWorker,
+        uri: str,
+        state: CursorState,
+        trace: RequestTrace,
+        alternatives: int = 0,
+    ) -> ModelAnswer:
+        """The model's suggestion for ``state`` and up to ``alternatives`` others. A block
+        answers with its first line as soon as it is decoded; the rest keeps generating in the
+        background and lands in the cache."""
+        settings = self._settings()
+        request = replace(
+            state.request(settings, cache_key(uri)),
+            alternatives=alternatives,
+            alternatives_allowance=alternatives_allowance_ms if alternatives else None,
+        )
+        self._counters.model_calls += 1
+        early_ms = 0 if state.multiline or alternatives else settings.early_answer_ms
+        stream = None
+        if state.multiline or early_ms:
+            stream = FirstLine(asyncio.get_running_loop(), early_ms / 1000 or None)
+        submitted = time.perf_counter()
+        job = worker.submit(request, stream.feed if stream else None)
+        finished = asyncio.ensure_future(run_job(job))
+        try:
+            if stream is not None:
+                shown, early = await self._before_the_end(stream, finished, state)
+                if early:
+                    self._complete_in_background(uri, finished, state)
+                    self._counters.early_answers += 1
+                    trace.record("model, until the early answer", submitted)
+                    return ModelAnswer(shown, False)
+            result = await finished
+            self._counters.tokens_evaluated += result.stats.tokens_evaluated
+            trace.record_engine(submitted, result)
+        except asyncio.CancelledError:
+            finished.cancel()  # run_job cancels the job
+            raise
+        if result.stop_reason is StopReason.FAILED:
+            logger.warning("no suggestion for %s: %s", uri, result.error)
+            return NO_ANSWER
+        if result.stop_reason is StopReason.CANCELLED:
+            return NO_ANSWER
+        with trace.timed("post-processing"):
+            text = finish(result.text, state)
+            others = shown_alternatives(result, state, text)
+        if text is not None:
+            key = state.cache_key
+            self._documents.cache(uri).store(key.prefix, key.suffix, text)
+        return ModelAnswer(text, True, others)
+
+    async def _before_the_end(
+        self, stream: FirstLine, finished: asyncio.Future[GenerationResult], state: CursorState
+    ) -> tuple[str | None, bool]:
+        """(what to show, whether to show it now) while the answer streams: a block's first
+        line once decoded; a one-line answer's text so far after the early-answer budget, when
+        it passes post-processing (brackets and syntax may still be open). Otherwise the caller
+        waits for the whole answer."""
+        if state.multiline:
+            await asyncio.wait((stream.ready, finished), return_when=FIRST_COMPLETED)
+            if finished.done():
+                return None, False
+            return finish(stream.ready.result(), state, multiline=False), True
+        await asyncio.wait((stream.early, finished), return_when=FIRST_COMPLETED)
+        if finished.done():
+            return None, False
+        partial = finish(stream.early.result(), state, multiline=False, disabled=PARTIAL_SKIPS)
+        return partial, partial is not None
+
+    def pending_for(
+        self, uri: str, window: CursorWindow
+    ) -> asyncio.Future[GenerationResult] | None:
+        """An answer still generating in the background for text ``window`` extends."""
+        document = self._documents.get(uri)
+        entry = document.background if document is not None else None
+        if entry is None or entry[1].done():
+            return None
+        started_at, pending = entry
+        if window.suffix == started_at.suffix and window.prefix.startswith(started_at.prefix):
+            return pending
+        return None
+
+    def _complete_in_background(
+        self, uri: str, finished: asyncio.Future[GenerationResult], state: CursorState
+    ) -> None:
+        if (document := self._documents.open(uri)) is None:
+            return
+        document.background = (state.cache_key, finished)
+        cache = document.cache
+
+        def store(future: asyncio.Future[GenerationResult]) -> None:
+            if document.background is not None and document.background[1] is future:
+                document.background = None
+            cache_result(future, state, cache)
+
+        finished.add_done_callback(store)
+
+
+def cache_result(
+    future: asyncio.Future[GenerationResult], state: CursorState, cache: SuggestionCache
+) -> None:
+    """Store a finished background generation's suggestion under the window it was made for."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    result = future.result()
+    if result.stop_reason in (StopReason.CANCELLED, StopReason.FAILED):
+        return
+    text = finish(result.text, state)
+    if text is not None:
+        cache.store(state.cache_key.prefix, state.cache_key.suffix, text)
