@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from spark_lsp.completion.alternatives import shown_alternatives
+from spark_lsp.completion.cursor import cursor_state
 from spark_lsp.completion.settings import CompletionSettings
-from spark_lsp.documents import DocumentStore
+from spark_lsp.documents import DocumentStore, split_lines
+from spark_lsp.engine import GenerationResult, StopReason
 from spark_lsp.engine.fake import FakeEngine
 from tests.test_pipeline import FROM_BOUNDARY, URI, service
 
@@ -35,3 +38,46 @@ def test_forget_drops_everything_kept_for_a_document_and_a_late_request_keeps_no
         asyncio.run(scenario())
     finally:
         worker.stop()
+
+
+def test_unfinished_alternatives_and_ones_equal_after_post_processing_are_not_shown() -> None:
+    lines = split_lines("def f(a, b):\n    return \n")
+    state = cursor_state(lines, 1, 11, language_id="python")
+    result = GenerationResult(
+        "a + b",
+        StopReason.EOS,
+        alternatives=("a - b", "a * b", "a + b  ", "a -"),
+        alternative_stops=(StopReason.STOP, StopReason.EOS, StopReason.EOS, StopReason.TIME_BUDGET),
+    )
+    # "a + b  " is the main answer once its trailing spaces go; "a -" ran out of time.
+    assert shown_alternatives(result, state, "a + b") == ("a - b", "a * b")
+
+
+def test_each_request_has_its_own_trace_and_the_newest_finished_one_is_published() -> None:
+    store = DocumentStore()
+    for uri in ("file:///a.py", "file:///b.py"):
+        store.open(uri, "python", 1, "def f(a, b):\n    return \n")
+    engine = FakeEngine(lambda request: "a + b", 0.02)
+    completions, worker = service(engine, store, CompletionSettings(debounce_ms=0))
+
+    async def scenario() -> list[dict[str, float]]:
+        published: list[dict[str, float]] = []
+        for _ in range(2):
+            await asyncio.gather(
+                *(
+                    completions.suggest(store.snapshot(uri), 1, 11, automatic=False)
+                    for uri in ("file:///a.py", "file:///b.py")
+                )
+            )
+            published.append(completions.last_phases)
+            completions.forget("file:///a.py")
+            completions.forget("file:///b.py")
+        return published
+
+    try:
+        published = asyncio.run(scenario())
+    finally:
+        worker.stop()
+    for phases in published:
+        assert {"debounce", "prompt build", "post-processing"} <= set(phases)
+        assert "worker queue and hand-off" in phases and "engine: decode" in phases

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import math
 import threading
@@ -25,9 +26,10 @@ from spark_lsp.engine import (
     StopReason,
     TextPrompt,
 )
+from spark_lsp.engine.base import ChatPrompt, PromptTooLong
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import EngineSettings
-from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.engine.worker import InferenceWorker, run_job
 
 pytestmark = pytest.mark.model
 
@@ -422,8 +424,46 @@ def test_alternatives_branch_where_the_answer_writes_text_not_at_its_line_break(
     assert len({text.strip() for text in texts}) == len(texts)
 
 
+def test_the_callers_allowance_ends_alternatives_and_says_so(engine) -> None:
+    """The engine decodes alternatives within the allowance it is given and reports why each
+    ended; whether a cut one is shown is completion's decision (completion/alternatives.py)."""
+    engine.generate(infill(PREFIX, SUFFIX, key="allowance", max_tokens=12), CancelToken())
+    request = infill(PREFIX, SUFFIX, key="allowance", max_tokens=12, alternatives=2)
+    unbounded = engine.generate(request, CancelToken())
+    assert unbounded.alternatives
+    assert len(unbounded.alternative_stops) == len(unbounded.alternatives)
+    assert StopReason.TIME_BUDGET not in unbounded.alternative_stops
+    none_left = engine.generate(
+        replace(request, alternatives_allowance=lambda stats: 0.0), CancelToken()
+    )
+    assert none_left.alternative_stops in ((), (StopReason.TIME_BUDGET,))
+    assert none_left.text == unbounded.text
+
+
 def test_alternatives_take_a_tenth_of_a_cold_request_and_a_warm_ones_own_time() -> None:
     cold = GenerationStats(prompt_eval_ms=4000.0, total_ms=5000.0)
     assert alternatives_allowance_ms(cold) == 500.0
     warm = GenerationStats(prompt_eval_ms=20.0, total_ms=620.0)
     assert alternatives_allowance_ms(warm) == 580.0
+
+
+def test_a_chat_prompt_over_the_context_is_refused_with_its_overflow_never_cut() -> None:
+    """Cutting a chat prompt from its start would drop its instructions: the engine says by
+    how much it is over, and the caller (a code action) tells the user to select less."""
+    small = load_engine(EngineSettings(n_ctx=1024, max_documents=2))
+    worker = InferenceWorker(small)
+    try:
+        messages = [
+            {"role": "system", "content": "Rewrite the code as asked."},
+            {"role": "user", "content": "Simplify this code.\n" + LONG_SOURCE[:8000]},
+        ]
+        request = GenerationRequest(ChatPrompt.of(messages), max_tokens=64, key="chat")
+        with pytest.raises(PromptTooLong) as raised:
+            small.generate(request, CancelToken())
+        assert raised.value.overflow > 500
+        result = asyncio.run(run_job(worker.submit(request)))
+        assert result.stop_reason is StopReason.FAILED
+        assert result.overflow == raised.value.overflow
+    finally:
+        worker.stop()
+        small.close()

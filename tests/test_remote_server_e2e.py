@@ -22,6 +22,7 @@ import pytest
 
 from spark_lsp import models
 from spark_lsp.actions import rewrite
+from spark_lsp.actions.registry import ACTIONS
 from spark_lsp.engine import CancelToken, ChatPrompt, GenerationRequest, InfillPrompt, StopReason
 from spark_lsp.engine.fallback import FallbackEngine
 from spark_lsp.engine.loader import open_engine
@@ -178,9 +179,7 @@ def test_completions_and_edits_stream_through_the_server(server: ServerProcess) 
         assert result.stop_reason in (StopReason.STOP, StopReason.EOS)
         assert 0 < result.stats.time_to_first_token_ms <= result.stats.total_ms
 
-        messages = rewrite.chat_messages(
-            rewrite.INSTRUCTIONS["docstring"], CIRCLE, "python", "c.py"
-        )
+        messages = rewrite.chat_messages(ACTIONS["docstring"].instruction, CIRCLE, "python", "c.py")
         answer = engine.generate(
             GenerationRequest(ChatPrompt.of(messages), max_tokens=200), CancelToken()
         )

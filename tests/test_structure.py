@@ -6,7 +6,8 @@
   by name);
 - no function is longer than 60 lines unless a comment inside it starts with ``# Long:`` and
   says why;
-- the in-process engine's modules (``engine/llama/``) stay under 300 lines each.
+- the in-process engine's modules (``engine/llama/``) and the completion service's
+  (``completion/``) stay under 300 lines each; the engine imports nothing above it.
 """
 
 from __future__ import annotations
@@ -133,3 +134,26 @@ def test_the_engine_package_is_split_into_small_modules() -> None:
     }
     assert {"engine.py", "run.py", "runtime.py", "sequences.py", "decoding.py"} <= set(sizes)
     assert max(sizes.values()) <= 300, sizes
+
+
+def test_the_completion_package_is_split_by_job() -> None:
+    completion = PACKAGE / "completion"
+    sizes = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in completion.glob("*.py")
+    }
+    assert {"service.py", "model_call.py", "idle.py", "state.py", "trace.py"} <= set(sizes)
+    assert max(sizes.values()) <= 300, sizes
+
+
+def test_the_engine_serves_and_never_reaches_up_into_product_policy() -> None:
+    """Engines decode what they are asked within the limits they are given; completion,
+    context and actions decide (their modules import the engine, never the reverse)."""
+    graph = import_graph()
+    above = ("spark_lsp.completion", "spark_lsp.context", "spark_lsp.actions", "spark_lsp.lsp")
+    reaching_up = {
+        name: sorted(target for target in imports if target.startswith(above))
+        for name, imports in graph.items()
+        if name.startswith("spark_lsp.engine")
+    }
+    assert {name: found for name, found in reaching_up.items() if found} == {}

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from spark_lsp.actions.registry import ACTIONS, Offered
 from spark_lsp.syntax import parse
 
 FUNCTION_WORDS = ("function", "method")
@@ -21,7 +22,7 @@ FUNCTION_ENDINGS = ("definition", "declaration", "item", "function")
 
 @dataclass(frozen=True)
 class Offer:
-    action: str  # a key of rewrite.INSTRUCTIONS, "fix", or "edit"
+    action: str  # a key of registry.ACTIONS
     title: str
     kind: str  # an LSP CodeActionKind value
     first_line: int
@@ -123,32 +124,25 @@ def offers(
     can_create_files: bool,
     syntax: Syntax | None = None,
 ) -> list[Offer]:
-    """The menu: a fix per diagnostic (rewriting the function around it; the first
-    MAX_FIXES), then the rewrites of the selection. The document is parsed once."""
+    """The menu: the diagnostics' actions (a fix rewriting the function around each of the
+    first MAX_FIXES), then the selection's, in the registry's order. The document is parsed
+    once. Actions offered last (they need the user's words) are the service's to add."""
     syntax = syntax or Syntax(language_id, lines)
-    found = [
-        Offer(
-            "fix",
-            f"Fix: {message[:MAX_MESSAGE_CHARACTERS]}",
-            "quickfix",
-            *target_lines(language_id, lines, (line, 0), (line, 0), syntax),
-            message,
-        )
-        for line, message in diagnostics[:MAX_FIXES]
-        if 0 <= line < len(lines)
-    ]
+    found: list[Offer] = []
+    for spec in ACTIONS.values():
+        if spec.offered is not Offered.DIAGNOSTIC:
+            continue
+        for line, message in diagnostics[:MAX_FIXES]:
+            if 0 <= line < len(lines):
+                title = spec.title.format(message=message[:MAX_MESSAGE_CHARACTERS])
+                first, last = target_lines(language_id, lines, (line, 0), (line, 0), syntax)
+                found.append(Offer(spec.key, title, spec.kind, first, last, message))
     first, last = target_lines(language_id, lines, start, end, syntax)
     if first >= last:
         return found
-    menu = [
-        ("docstring", "Add docstring", "refactor.rewrite"),
-        ("type_hints", "Add type hints", "refactor.rewrite"),
-        ("simplify", "Simplify", "refactor.rewrite"),
-        ("explain", "Explain", "source"),
-    ]
-    if can_create_files:
-        menu.append(("unit_test", "Write a unit test", "source"))
     found.extend(
-        Offer(action, f"spark-lsp: {title}", kind, first, last) for action, title, kind in menu
+        Offer(spec.key, spec.title, spec.kind, first, last)
+        for spec in ACTIONS.values()
+        if spec.offered is Offered.SELECTION and (can_create_files or not spec.needs_file_creation)
     )
     return found

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from spark_lsp.actions.registry import REWRITE_SYSTEM
 from spark_lsp.documents import (
     Position,
     PositionEncoding,
@@ -26,27 +27,6 @@ from spark_lsp.documents import (
 FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
 # A language id (from the client) goes into the prompt only when it looks like one.
 FENCE_LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}")
-
-SYSTEM = (
-    "You are a careful programming assistant inside a code editor. You rewrite the code you are "
-    "given as asked. Reply with the complete rewritten code only, in one fenced code block, "
-    "with no explanation before or after it."
-)
-EXPLAIN_SYSTEM = (
-    "You are a programming assistant inside a code editor. Explain the code you are given to "
-    "a colleague: what it does, how, and anything surprising. Use short Markdown."
-)
-
-INSTRUCTIONS = {
-    "docstring": "Add a docstring (or doc comment) to this code. Change nothing else.",
-    "type_hints": "Add type hints to this code. Do not change what it does.",
-    "simplify": "Simplify this code without changing its behaviour.",
-    "explain": "Explain this code.",
-    "unit_test": (
-        "Write unit tests for this code (pytest for Python), as a complete test file that "
-        "imports what it tests from the module named below."
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -64,7 +44,7 @@ def chat_messages(
     language: str,
     path: str,
     context: Sequence[tuple[str, str]] = (),
-    system: str = SYSTEM,
+    system: str = REWRITE_SYSTEM,
 ) -> list[dict[str, str]]:
     parts = []
     if context:

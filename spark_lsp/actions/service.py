@@ -16,8 +16,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from spark_lsp.actions import catalog, docstrings, rewrite
+from spark_lsp.actions import catalog, rewrite
 from spark_lsp.actions.errors import ActionCancelled, ActionFailed, DocumentChanged, InvalidTarget
+from spark_lsp.actions.registry import ACTIONS, ActionSpec, Offered, Outcome, spec_of
 from spark_lsp.actions.rewrite import LineEdit
 from spark_lsp.actions.settings import ActionSettings
 from spark_lsp.actions.target import Target
@@ -33,7 +34,6 @@ from spark_lsp.uris import uri_to_path
 
 MAX_EXISTING_BYTES = 16 * 1024 * 1024  # of a test file appended to
 WORKSPACE_CONTEXT_CHUNKS = 4
-EDIT_TITLE = "spark-lsp: Edit with instruction..."
 
 # Around the model's work: the user sees it (progress, status) and may cancel it through the
 # token it yields. The argument is the work's title ("spark-lsp: rewriting").
@@ -51,7 +51,7 @@ class MenuItem:
     title: str
     kind: str  # an LSP CodeActionKind value
     target: Target
-    command: str | None = None  # "explain" or "edit": run as commands, nothing to resolve
+    command: str | None = None  # an action run as a command (its key), nothing to resolve
     diagnostic: str | None = None  # the message of the diagnostic a fix is for
 
 
@@ -64,6 +64,9 @@ class DocumentEdit:
 
 
 class ActionService:
+    # What it can make of an action: the registry's outcomes (registry.check at start-up).
+    OUTCOMES = frozenset({Outcome.REWRITE, Outcome.TEST_FILE, Outcome.EXPLANATION})
+
     def __init__(
         self,
         snapshot: Callable[[str], DocumentSnapshot],
@@ -107,25 +110,42 @@ class ActionService:
                     offer.action,
                     offer.message,
                 ),
-                command="explain" if offer.action == "explain" else None,
-                diagnostic=offer.message if offer.action == "fix" else None,
+                command=offer.action if runs_as_command(ACTIONS[offer.action]) else None,
+                diagnostic=offer.message or None,
             )
             for offer in found
         ]
         if found:
             first, last = catalog.target_lines(language, lines, start, end, syntax)
-            target = Target(snapshot.uri, snapshot.version, first, last, "edit")
-            items.append(MenuItem(EDIT_TITLE, "refactor.rewrite", target, command="edit"))
+            for spec in ACTIONS.values():
+                if spec.offered is Offered.LAST:
+                    target = Target(snapshot.uri, snapshot.version, first, last, spec.key)
+                    items.append(MenuItem(spec.title, spec.kind, target, command=spec.key))
         return items
+
+    async def edit_for(self, target: Target, progress: Progress = no_progress) -> DocumentEdit:
+        """The edit of a resolved action, by its outcome."""
+        spec = spec_of(target)
+        if spec.outcome is Outcome.TEST_FILE:
+            return await self.unit_test(target, progress)
+        if spec.outcome is Outcome.REWRITE:
+            return await self.rewrite(target, progress=progress)
+        raise InvalidTarget(f"the {spec.key} action runs as a command; it has no edit")
 
     async def rewrite(
         self, target: Target, instruction: str | None = None, progress: Progress = no_progress
     ) -> DocumentEdit:
         """The minimal, version-stamped edit for a rewrite of the target's lines."""
+        spec = spec_of(target)
+        if spec.outcome is not Outcome.REWRITE:
+            raise InvalidTarget(f"the {spec.key} action is not a rewrite")
+        wanted = spec.instruction_for(target, instruction)
+        if not wanted:
+            raise InvalidTarget(f"the {spec.key} action needs an instruction")
         snapshot = self._check(target)
         code = "".join(snapshot.lines[target.first : target.last])
         messages = rewrite.chat_messages(
-            instruction or _instruction(target),
+            wanted,
             code,
             snapshot.language_id,
             self._context.display_path(target.uri),
@@ -137,14 +157,10 @@ class ActionService:
         if new_code is None:
             raise ActionFailed("spark-lsp: the model's answer held no code; nothing was changed")
         new_code = rewrite.reindent(new_code, code)
-        if (
-            target.action == "docstring"
-            and instruction is None
-            and snapshot.language_id == "python"
-        ):
-            new_code = docstrings.keep_only_docstrings(code, new_code)
+        if spec.refine is not None and instruction is None:
+            new_code = spec.refine(snapshot.language_id, code, new_code)
             if new_code is None:
-                raise ActionFailed("spark-lsp: the model's answer added no docstring")
+                raise ActionFailed(f"spark-lsp: {spec.refused}")
         lines = snapshot.lines
         edits, intended = rewrite.rewrite_edits(lines, target.first, target.last, new_code)
         # What the client will hold after applying the edits, checked before they leave.
@@ -159,12 +175,13 @@ class ActionService:
 
     async def unit_test(self, target: Target, progress: Progress = no_progress) -> DocumentEdit:
         """A test file for the target's code, beside its file (``test_<name>``)."""
+        spec = _expect(target, Outcome.TEST_FILE)
         snapshot = self._check(target)
         code = "".join(snapshot.lines[target.first : target.last])
         await self._allowed(snapshot)
         path = PurePosixPath(self._context.display_path(target.uri))
         messages = rewrite.chat_messages(
-            rewrite.INSTRUCTIONS["unit_test"], code, snapshot.language_id, str(path)
+            spec.instruction_for(target), code, snapshot.language_id, str(path), system=spec.system
         )
         answer = await self._generate(target, messages, "", "spark-lsp: writing a test", progress)
         test_code = rewrite.extract_code(answer)
@@ -201,15 +218,16 @@ class ActionService:
 
     async def explain(self, target: Target, progress: Progress = no_progress) -> str:
         """Markdown that explains the target's code."""
+        spec = _expect(target, Outcome.EXPLANATION)
         snapshot = self._check(target)
         await self._allowed(snapshot)
         code = "".join(snapshot.lines[target.first : target.last])
         messages = rewrite.chat_messages(
-            rewrite.INSTRUCTIONS["explain"],
+            spec.instruction_for(target),
             code,
             snapshot.language_id,
             self._context.display_path(target.uri),
-            system=rewrite.EXPLAIN_SYSTEM,
+            system=spec.system,
         )
         answer = await self._generate(target, messages, "", "spark-lsp: explaining", progress)
         return answer.strip()
@@ -266,6 +284,12 @@ class ActionService:
             job = worker.submit(request)
             cancel.on_cancel(lambda: job.cancel("cancelled by the user"))
             result = await run_job(job)
+        if result.stop_reason is StopReason.FAILED and result.overflow:
+            raise ActionFailed(
+                f"spark-lsp: the code is too long for the model's context ({result.overflow} "
+                "tokens too many with the instructions and the answer's room); select less and "
+                "try again"
+            )
         if result.stop_reason is StopReason.FAILED:
             raise ActionFailed(f"spark-lsp: {result.error}")
         if result.stop_reason is StopReason.CANCELLED:
@@ -291,10 +315,17 @@ def _existing_text(path: Path, roots: Sequence[Path]) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
-def _instruction(target: Target) -> str:
-    if target.action == "fix":
-        return f"Fix this problem reported by the editor: {target.message}"
-    return rewrite.INSTRUCTIONS.get(target.action, target.action)
+def _expect(target: Target, outcome: Outcome) -> ActionSpec:
+    spec = spec_of(target)
+    if spec.outcome is not outcome:
+        raise InvalidTarget(f"the {spec.key} action does not make a {outcome}")
+    return spec
+
+
+def runs_as_command(spec: ActionSpec) -> bool:
+    """Whether the client runs the action as a command (an explanation to show, or an edit
+    that needs the user's words) rather than resolving its edit."""
+    return spec.outcome is Outcome.EXPLANATION or spec.offered is Offered.LAST
 
 
 def _check_syntax(snapshot: DocumentSnapshot, after_text: str) -> None:

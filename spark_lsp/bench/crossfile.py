@@ -23,9 +23,10 @@ from pathlib import Path
 
 from spark_lsp import models
 from spark_lsp.bench.report import format_table, write_json
-from spark_lsp.context.builder import ExtraChunk, PromptBuilder
+from spark_lsp.context.builder import PromptBuilder
 from spark_lsp.context.definitions import ImportedDefinitions
 from spark_lsp.context.settings import ContextSettings
+from spark_lsp.context.sources import ExtraChunk
 from spark_lsp.context.workspace import Workspace
 from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import CancelToken, GenerationRequest, InfillPrompt

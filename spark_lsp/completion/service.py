@@ -25,6 +25,7 @@ from spark_lsp.completion.trace import RequestTrace
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.engine import Priority
+from spark_lsp.lifecycle import DocumentHooks
 
 # llama.vim's rule: with more than this many characters right of the cursor, do not auto-trigger.
 MAX_TEXT_AFTER_CURSOR_AUTOMATIC = 8
@@ -38,7 +39,7 @@ class Suggestion:
     alternatives: tuple[str, ...] = ()  # other suggestions, distinct, for the same range
 
 
-class CompletionService:
+class CompletionService(DocumentHooks):
     def __init__(
         self,
         worker: WorkerFor,
@@ -100,11 +101,15 @@ class CompletionService:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    def closed(self, uri: str) -> None:
+        self.forget(uri)
+
     def forget(self, uri: str) -> None:
         """Drop everything kept for ``uri`` (closed): its record, its work, its cache."""
         self._documents.forget(uri)
-        if self.context is not None:
-            self.context.forget(uri)
+
+    def shutdown(self) -> None:
+        self._documents.forget_all()
 
     # -- requests --------------------------------------------------------------------------------
 

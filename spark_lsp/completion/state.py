@@ -90,6 +90,10 @@ class DocumentRecords:
             self._evicted_hits += record.cache.hits
             record.cancel_work()
 
+    def forget_all(self) -> None:
+        for uri in list(self._records):
+            self.forget(uri)
+
     @property
     def cache_hits(self) -> int:
         return self._evicted_hits + sum(record.cache.hits for record in self._records.values())

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from spark_lsp import templates
 from spark_lsp.context.settings import ContextSettings
+from spark_lsp.context.sources import ExtraChunk, layout_rank, priority, source_of
 from spark_lsp.context.window import CursorWindow
 from spark_lsp.token_counting import TokenCounter
 
@@ -35,18 +36,6 @@ SLACK_SHARE = 8  # a fresh build leaves this share of the budget for typing
 # A kept placement must still hold this share of the cursor's neighbourhood (a fresh build may
 # not hold all of it either, when the budget is small).
 KEEP_NEAR_SHARE = 4
-
-
-@dataclass(frozen=True)
-class ExtraChunk:
-    source: str  # "recent", "similar" or "definitions": the order of priority
-    path: str
-    text: str
-
-
-SOURCE_PRIORITY = ("recent", "similar", "definitions")
-# In the prompt, the most stable chunks come first, so that the KV cache's prefix survives.
-LAYOUT_ORDER = ("definitions", "similar", "recent")
 
 
 @dataclass(frozen=True)
@@ -145,7 +134,7 @@ class PromptBuilder:
         more = _take(above[near_above + taken_above :], room, count)
         prefix_blocks = above[: near_above + taken_above + more]
         suffix_blocks = below[: near_below + taken_below]
-        chosen.sort(key=lambda chunk: LAYOUT_ORDER.index(chunk.source))
+        chosen.sort(key=layout_rank)
         prefix_blocks, suffix_blocks, extra_context, total = self._trim(
             prefix_blocks, suffix_blocks, chosen, (near_above, near_below), file_path, budget
         )
@@ -215,7 +204,7 @@ class PromptBuilder:
             elif len(suffix_blocks) > near_below:
                 suffix_blocks = suffix_blocks[:-1]
             elif chosen:
-                lowest = max(chosen, key=lambda chunk: SOURCE_PRIORITY.index(chunk.source))
+                lowest = max(chosen, key=priority)
                 chosen.remove(lowest)
             elif len(prefix_blocks) > 1 or len(suffix_blocks) > 1:
                 longer = (
@@ -238,17 +227,15 @@ def _choose_extra(
     their own allowance), and the room left."""
     chosen: list[ExtraChunk] = []
     definitions_left = definitions_tokens
-    for source in SOURCE_PRIORITY:
-        for chunk in extra:
-            if chunk.source != source:
-                continue
-            cost = count(f"{chunk.path}\n{chunk.text}\n") + 2  # + separator tokens
-            if cost > room or (source == "definitions" and cost > definitions_left):
-                continue
-            chosen.append(chunk)
-            room -= cost
-            if source == "definitions":
-                definitions_left -= cost
+    for chunk in sorted(extra, key=priority):  # stable: a source's own order is kept
+        own_allowance = source_of(chunk).own_allowance
+        cost = count(f"{chunk.path}\n{chunk.text}\n") + 2  # + separator tokens
+        if cost > room or (own_allowance and cost > definitions_left):
+            continue
+        chosen.append(chunk)
+        room -= cost
+        if own_allowance:
+            definitions_left -= cost
     return chosen, room
 
 

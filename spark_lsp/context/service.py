@@ -20,28 +20,29 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from spark_lsp.context.builder import BuiltPrompt, ExtraChunk, Placement, PromptBuilder
+from spark_lsp.context import sources
+from spark_lsp.context.builder import BuiltPrompt, Placement, PromptBuilder
 from spark_lsp.context.builder import effective_budget as budget_for
 from spark_lsp.context.definitions import ImportedDefinitions
-from spark_lsp.context.recent import BLOCK_LINES as RECENT_BLOCK_LINES
 from spark_lsp.context.recent import EditedBlock, RecentEdits
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.context.similar import SimilarSnippets
+from spark_lsp.context.sources import SOURCES, ExtraChunk, Gathering
 from spark_lsp.context.workspace import Workspace
 from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.uris import uri_to_path
 
 logger = logging.getLogger(__name__)
 
-QUERY_LINES = 24  # lines above the cursor that similar snippets are compared with
 
-
-class ContextService:
+class ContextService(DocumentHooks):
     def __init__(
         self,
         open_documents: Callable[[], Iterable[DocumentSnapshot]],
         settings: ContextSettings | None = None,
     ) -> None:
+        sources.check()  # a source list the builder cannot order stops the server here
         self._open_documents = open_documents
         self.settings = settings or ContextSettings()
         self.recent = RecentEdits(self.settings.recent_edits)
@@ -76,6 +77,12 @@ class ContextService:
     def record_edit(self, uri: str, first_line: int, last_line: int) -> None:
         self.recent.record(uri, first_line, last_line)
 
+    def changed(self, uri: str, first_line: int, last_line: int) -> None:
+        self.record_edit(uri, first_line, last_line)
+
+    def closed(self, uri: str) -> None:
+        self.forget(uri)
+
     def forget(self, uri: str) -> None:
         self.recent.forget(uri)
         self._frozen.pop(uri, None)
@@ -92,10 +99,6 @@ class ContextService:
         except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a bad path
             logger.warning("%s is treated as private: %s", uri, error)
             return True
-
-    def is_private(self, uri: str) -> bool:
-        """What ``prepare`` found (True until it ran: nothing leaks before the check)."""
-        return self._private.get(uri, True)
 
     async def prepare(self, snapshot: DocumentSnapshot, line: int) -> bool:
         """Get a document ready for prompts off the event loop: whether it is private, its path
@@ -161,40 +164,22 @@ class ContextService:
         open_documents: Sequence[DocumentSnapshot],
         blocks: Sequence[EditedBlock],
     ) -> tuple[ExtraChunk, ...]:
-        settings = self.settings
-        chunks: list[ExtraChunk] = []
         documents = {
             document.uri: document
             for document in open_documents
             if document.uri == snapshot.uri or not self.check_private(document.uri)
         }
-        far_first = line - settings.far_lines_above
-        far_last = line + settings.far_lines_below
-        for block in blocks:
-            document = documents.get(block.uri)
-            if document is None:
-                continue
-            if block.uri == snapshot.uri and far_first <= block.first_line <= far_last:
-                continue  # the prompt's own prefix or suffix may hold it
-            text = "".join(document.lines[block.first_line : block.first_line + RECENT_BLOCK_LINES])
-            if text.strip():
-                chunks.append(ExtraChunk("recent", self.display_path(block.uri), text))
-        if settings.similar_snippets:
-            query = "".join(snapshot.lines[max(0, line - QUERY_LINES) : line + 1])
-            others = (
-                (document.uri, document.version, document.lines)
-                for uri, document in sorted(documents.items())
-                if uri != snapshot.uri
-            )
-            for snippet in self.similar.best(query, others, settings.similar_snippets):
-                chunks.append(ExtraChunk("similar", self.display_path(snippet.uri), snippet.text))
-        if settings.definitions_tokens:
-            current = uri_to_path(snapshot.uri)
-            for found in self.definitions.of(
-                snapshot.language_id, snapshot.text, current.resolve() if current else None
-            ):
-                chunks.append(ExtraChunk("definitions", found.path, found.outline))
-        return tuple(chunks)
+        found = Gathering(
+            snapshot,
+            line,
+            documents,
+            blocks,
+            self.settings,
+            self.similar,
+            self.definitions,
+            self.display_path,
+        )
+        return tuple(chunk for source in SOURCES for chunk in source.gather(found))
 
     def frozen(self, uri: str) -> tuple[ExtraChunk, ...] | None:
         return self._frozen.get(uri)

@@ -191,6 +191,7 @@ class GenerationResult:
     resume: tuple[int, ...] = ()  # with PREEMPTED: the answer's tokens so far
     alternatives: tuple[str, ...] = ()  # other answers, when the request asked for them
     alternative_stops: tuple[StopReason, ...] = ()  # why each of them ended, in order
+    overflow: int = 0  # with FAILED for a prompt too long: how many tokens too many
     # With ``logprobs``: (the token's text, its log-probability) for each token generated in
     # this call (a resumed answer's earlier tokens are not in it), in order.
     scored: tuple[tuple[str, float], ...] = ()
@@ -198,6 +199,15 @@ class GenerationResult:
 
 class EngineError(Exception):
     """The model cannot serve a request (for example a prompt that cannot fit the context)."""
+
+
+class PromptTooLong(EngineError):
+    """The prompt is ``overflow`` tokens over what the context leaves it. The engine never trims
+    a chat or text prompt (its start holds the instructions): the caller shortens it."""
+
+    def __init__(self, overflow: int) -> None:
+        super().__init__(f"the prompt does not fit the context ({overflow} tokens too many)")
+        self.overflow = overflow
 
 
 class CancelToken:

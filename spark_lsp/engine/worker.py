@@ -30,6 +30,7 @@ from spark_lsp.engine.base import (
     GenerationResult,
     GenerationStats,
     Priority,
+    PromptTooLong,
     StopReason,
     TokenCallback,
 )
@@ -131,6 +132,8 @@ async def run_job(job: Job) -> GenerationResult:
     except asyncio.CancelledError:
         job.cancel("request cancelled")
         raise
+    except PromptTooLong as error:
+        return GenerationResult("", StopReason.FAILED, error=str(error), overflow=error.overflow)
     except EngineError as error:
         return GenerationResult("", StopReason.FAILED, error=str(error))
 

@@ -17,7 +17,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp.actions.service import ActionService, MenuItem
+from spark_lsp.actions import registry
+from spark_lsp.actions.service import ActionService, MenuItem, runs_as_command
 from spark_lsp.actions.target import Target
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.lsp import convert
@@ -32,12 +33,21 @@ logger = logging.getLogger(__name__)
 EDIT_COMMAND = "spark-lsp.editWithInstruction"
 EXPLAIN_COMMAND = "spark-lsp.explain"
 APPLY_COMMAND = "spark-lsp.applyCodeAction"  # for clients without codeAction/resolve
+# The actions that run as commands (service.runs_as_command), by key: the command, its title.
 COMMANDS = {"edit": (EDIT_COMMAND, "Edit with instruction..."), "explain": (EXPLAIN_COMMAND, "")}
 ACTION_KINDS = [
     types.CodeActionKind.QuickFix,
     types.CodeActionKind.RefactorRewrite,
     types.CodeActionKind.Source,
 ]
+
+
+def check_actions() -> None:
+    """Refuse to start with a registry entry this layer or the service could not serve."""
+    registry.check({kind.value for kind in ACTION_KINDS}, ActionService.OUTCOMES)
+    for spec in registry.ACTIONS.values():
+        if runs_as_command(spec) and spec.key not in COMMANDS:
+            raise ValueError(f"code action {spec.key!r} runs as a command but has none")
 
 
 def target_of(data: object) -> Target:
@@ -60,6 +70,8 @@ class CodeActions:
         self._applying: set[asyncio.Future[None]] = set()  # commands still computing their edit
 
     def register(self, server: LanguageServer) -> None:
+        check_actions()
+
         # pygls passes the server to a handler whose first parameter is named ``ls``; the
         # untyped params of commands and custom methods would otherwise be taken for it.
         @server.feature(
@@ -145,10 +157,7 @@ class CodeActions:
 
     async def _edit(self, target: Target) -> types.WorkspaceEdit:
         with json_rpc_errors():
-            if target.action == "unit_test":
-                edit = await self._actions.unit_test(target, self._progress)
-            else:
-                edit = await self._actions.rewrite(target, progress=self._progress)
+            edit = await self._actions.edit_for(target, self._progress)
         return convert.workspace_edit([edit])
 
     @staticmethod

@@ -22,6 +22,7 @@ from pygls.lsp.server import LanguageServer
 from spark_lsp.completion.service import CompletionService, Suggestion
 from spark_lsp.completion.shown import ShownItem, ShownItems
 from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.lsp import convert
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.next_edit import on_line_item
@@ -53,7 +54,7 @@ def item_id_of(params: object) -> object:
     return arguments[0] if isinstance(arguments, list) and arguments else None
 
 
-class InlineCompletion:
+class InlineCompletion(DocumentHooks):
     def __init__(
         self,
         client: Client,
@@ -77,6 +78,9 @@ class InlineCompletion:
         if text_document is not None and text_document.inline_completion is not None:
             return {types.TEXT_DOCUMENT_COMPLETION}
         return set()
+
+    def closed(self, uri: str) -> None:
+        self.shown.forget(uri)
 
     def register(self, server: LanguageServer) -> None:
         # pygls passes the server to a handler whose first parameter is named ``ls``; the

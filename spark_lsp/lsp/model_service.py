@@ -22,6 +22,7 @@ from spark_lsp.engine.base import Engine
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.status import StatusReporter
 from spark_lsp.token_counting import TokenCounter
@@ -33,7 +34,7 @@ EngineOpener = Callable[
 ]
 
 
-class ModelService:
+class ModelService(DocumentHooks):
     def __init__(
         self,
         client: Client,
@@ -152,6 +153,9 @@ class ModelService:
         if self._progress_token is not None:
             value = types.WorkDoneProgressReport(message=message, percentage=percent)
             self._client.report_progress(self._progress_token, value)
+
+    def shutdown(self) -> None:
+        self.close()
 
     def close(self) -> None:
         """Stop the worker and close the engine; a load still running is closed when it ends."""

@@ -18,6 +18,7 @@ from spark_lsp.engine.base import Engine
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.lifecycle import Lifecycle
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.code_actions import CodeActions
 from spark_lsp.lsp.debug import DebugRequests
@@ -60,6 +61,9 @@ class SparkLanguageServer(LanguageServer):
             self._open_document,
         )
         self.usage = StatsStore()
+        # The features told of documents and of the shutdown, in this order; create_server
+        # adds the LSP features'.
+        self.lifecycle = Lifecycle([self.context, self.completions, self.models])
         self.session = Session(
             self.client, settings, self.models, self.completions, self.context, self.actions
         )
@@ -70,8 +74,9 @@ class SparkLanguageServer(LanguageServer):
             return self.store.snapshot(uri)
 
     def close(self) -> None:
-        """End the session's work: the inference worker stops, the model is closed."""
-        self.models.close()
+        """End the session's work: every feature's shutdown hook (the inference worker stops,
+        the model is closed)."""
+        self.lifecycle.shutdown()
 
     def _open_document(self, uri: str) -> DocumentSnapshot | None:
         document = self.store.get(uri)
@@ -109,13 +114,9 @@ def create_server(
         next_edit_feature.for_inline,
     )
 
-    def forget(uri: str) -> None:
-        inline.shown.forget(uri)
-        next_edits.forget(uri)
-
-    text_sync = TextSync(
-        client, server.store, server.context, server.completions, forget, next_edits.opened
-    )
+    server.lifecycle.add(inline)
+    server.lifecycle.add(next_edits)
+    text_sync = TextSync(client, server.store, server.lifecycle)
     features = (
         server.session,
         text_sync,

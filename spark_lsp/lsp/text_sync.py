@@ -8,21 +8,18 @@ so does a didChange whose params could not even be read. Edits also feed the rec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp.completion.service import CompletionService
-from spark_lsp.context.service import ContextService
 from spark_lsp.documents import (
     DocumentError,
     DocumentRefused,
-    DocumentSnapshot,
     DocumentStore,
     InvalidChange,
     UnknownDocument,
 )
+from spark_lsp.lifecycle import Lifecycle
 from spark_lsp.lsp import convert
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.protocol import UnreadableMessage
@@ -35,19 +32,12 @@ class TextSync:
         self,
         client: Client,
         store: DocumentStore,
-        context: ContextService,
-        completions: CompletionService,
-        on_close: Callable[[str], None] = lambda uri: None,
-        on_open: Callable[[DocumentSnapshot], None] = lambda snapshot: None,
+        lifecycle: Lifecycle,
     ) -> None:
-        """``on_close(uri)`` runs when a document closes (other features forget it),
-        ``on_open(snapshot)`` when one opens."""
-        self._on_close = on_close
-        self._on_open = on_open
+        """``lifecycle``: the features told of each document opened, changed and closed."""
         self._client = client
         self._store = store
-        self._context = context
-        self._completions = completions
+        self._lifecycle = lifecycle
 
     def register(self, server: LanguageServer) -> None:
         @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -59,7 +49,7 @@ class TextSync:
                 logger.warning("didOpen refused: %s", error)
                 self._client.show_message(types.MessageType.Warning, f"spark-lsp: {error}")
             else:
-                self._on_open(self._store.snapshot(item.uri))
+                self._lifecycle.opened(self._store.snapshot(item.uri))
 
         @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
         def did_change(params: types.DidChangeTextDocumentParams) -> None:
@@ -77,8 +67,7 @@ class TextSync:
                 self._store.close(uri)
             except DocumentError as error:
                 logger.warning("didClose ignored: %s", error)
-            self._completions.forget(uri)
-            self._on_close(uri)
+            self._lifecycle.closed(uri)
 
     def change(self, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
@@ -88,7 +77,7 @@ class TextSync:
             for change in changes:
                 if change.range is not None:
                     last = change.range.start.line + change.text.count("\n")
-                    self._context.record_edit(uri, change.range.start.line, last)
+                    self._lifecycle.changed(uri, change.range.start.line, last)
         except InvalidChange as error:
             if error.newly_out_of_sync:
                 self._warn(f"{uri} is out of sync: {error}")

@@ -14,6 +14,7 @@ from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.engine import GenerationRequest, GenerationResult, StopReason
 from spark_lsp.engine.base import EngineError, Lane, cache_key
 from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.nextedit import predictor
 from spark_lsp.nextedit.history import EditHistory
 from spark_lsp.uris import uri_to_path
@@ -29,7 +30,7 @@ class NextEdit:
     source: str  # "substitution" or "model"
 
 
-class NextEditService:
+class NextEditService(DocumentHooks):
     def __init__(
         self,
         worker: Callable[[], Awaitable[InferenceWorker | None]],
@@ -48,6 +49,9 @@ class NextEditService:
     def opened(self, snapshot: DocumentSnapshot) -> None:
         self.history.opened(snapshot.uri, snapshot.lines)
         self._answers.pop(snapshot.uri, None)
+
+    def closed(self, uri: str) -> None:
+        self.forget(uri)
 
     def forget(self, uri: str) -> None:
         self.history.forget(uri)

@@ -12,6 +12,7 @@ from spark_lsp.engine.base import (
     EngineError,
     GenerationRequest,
     InfillPrompt,
+    PromptTooLong,
     TextPrompt,
 )
 from spark_lsp.engine.llama.tokens import ModelTokens
@@ -59,7 +60,10 @@ def build_layout(
     trigger_tokens = tokens.segment_tokens([trigger]) if trigger is not None else []
     answer_room = request.max_tokens + len(request.resume)  # a resumed answer's whole room
     budget = n_ctx - answer_room - 1 - len(trigger_tokens)
-    fit(prefix_side, prefix_parts, suffix_side, suffix_parts, budget)
+    if isinstance(request.prompt, InfillPrompt):
+        fit(prefix_side, prefix_parts, suffix_side, suffix_parts, budget)
+    elif (overflow := sum(map(len, prefix_parts)) - budget) > 0:
+        raise PromptTooLong(overflow)
     heal = b""
     healable = request.heal and not request.resume and isinstance(request.prompt, InfillPrompt)
     if healable and prefix_parts and prefix_parts[-1] and not prefix_side[-1].special:
@@ -82,8 +86,11 @@ def fit(
     suffix_parts: list[list[int]],
     budget: int,
 ) -> None:
-    """Trim a prompt over ``budget`` tokens: the suffix text from its end (keeping a quarter
-    of the budget), then the prefix text from its start. The cursor's neighbourhood stays.
+    """Trim an infill prompt over ``budget`` tokens: the suffix text from its end (keeping a
+    quarter of the budget), then the prefix text from its start. The cursor's neighbourhood
+    stays. Only a guard: the context builder fits completion prompts with a safe count, but an
+    infill prompt from elsewhere (``spark-lsp complete`` on a minified file's one long line)
+    may still come in over; PromptTooLong when even trimming cannot fit it.
     Cuts come in steps of a sixteenth of the budget: cut to the token, each typed token
     would move the prompt's start or end, and no cell behind it could be reused."""
     overflow = sum(map(len, prefix_parts)) + sum(map(len, suffix_parts)) - budget
@@ -103,4 +110,4 @@ def fit(
         prefix_parts[texts[-1]] = part[cut:]
         overflow -= cut
     if overflow > 0:
-        raise EngineError(f"the prompt does not fit the context ({overflow} tokens too many)")
+        raise PromptTooLong(overflow)
