@@ -8,6 +8,7 @@ from spark_lsp.completion.postprocess import (
     CursorContext,
     balance_brackets,
     clean,
+    copies_previous_line,
     cut_at_existing_line,
     cut_repeated_lines,
     is_repetitive,
@@ -101,6 +102,16 @@ def test_a_block_is_cut_where_it_repeats_the_following_code() -> None:
 def test_a_suggestion_repeating_the_next_line_is_detected() -> None:
     assert repeats_existing_code("return x", ctx("    ", next_lines=["", "    return x"]))
     assert not repeats_existing_code("return y", ctx("    ", next_lines=["    return x"]))
+
+
+def test_a_suggestion_that_copies_the_line_above_is_dropped_closers_excepted() -> None:
+    header = "def parse(text: str) -> Tree:"
+    assert copies_previous_line(header, ctx("", previous=header))
+    assert copies_previous_line("parse(text: str) -> Tree:", ctx("def ", previous=header))
+    assert clean("\n" + header, ctx("", previous=header), False) is None
+    assert not copies_previous_line("return tree", ctx("    ", previous=header))
+    assert not copies_previous_line("}", ctx("  ", previous="    }"))  # nested blocks end
+    assert clean("}", ctx("  ", previous="    }"), False) == "}"
 
 
 def test_clean_drops_empty_whitespace_and_rest_of_line_suggestions() -> None:

@@ -11,6 +11,7 @@ from spark_lsp.completion.cursor import (
     finish,
     line_break_lead,
     natural_boundary,
+    open_block_placeholder,
 )
 from spark_lsp.completion.postprocess import CursorContext
 from spark_lsp.completion.settings import CompletionSettings
@@ -88,3 +89,14 @@ def test_healing_allows_tokens_that_spell_or_cover_the_removed_bytes() -> None:
     assert vocabulary.allowed(b"zz").dtype == np.int64 and len(vocabulary.allowed(b"zz")) == 0
     assert spelled(b"print", b"pri") == (b"nt", b"")
     assert spelled(b"p", b"pri") == (b"", b"ri")
+
+
+def test_a_one_line_answer_that_opens_a_block_is_checked_with_its_body_to_come() -> None:
+    """``for (...) {`` alone does not parse; the user is about to write the body (a JavaScript
+    blank line's most natural answer was dropped as a syntax error)."""
+    lines = split_lines("function f(xs) {\n  const out = [];\n  \n  return out;\n}\n")
+    state = cursor_state(lines, 2, 2, language_id="javascript")
+    assert finish("\n  for (const x of xs) {", state) == "for (const x of xs) {"
+    assert finish("\n  for (const x of xs", state) is None  # a real syntax error
+    assert open_block_placeholder("python", "    out = []\n    ", "if xs:") == "\n        pass"
+    assert open_block_placeholder("python", "", "x = 1") == ""

@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from spark_lsp import models
-from spark_lsp.bench import lsp_typing, replay
+from spark_lsp.bench import first_contact, lsp_typing, replay
 from spark_lsp.bench.report import format_table, write_json
 from spark_lsp.bench.traces import (
     BREAKDOWN,
@@ -74,11 +74,40 @@ def add_parser(benches: Any) -> None:
     latency.add_argument(
         "--replay-only", action="store_true", help="only the typing replay (its quality table)"
     )
+    _add_lsp_arguments(latency)
+    latency.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a source file to take the traces from (repeatable; default: three real files "
+        "and this repository's largest modules as one file past 30 kB, larger than the "
+        "context and newer than any model)",
+    )
+    add_engine_arguments(latency)
+
+
+def _add_lsp_arguments(latency: argparse.ArgumentParser) -> None:
+    """The options of the run through the real server (``--lsp``)."""
     latency.add_argument(
         "--lsp",
         action="store_true",
         help="through the real server over stdio (didChange + Automatic inlineCompletion per "
         "keystroke), reuse against exact recomputation",
+    )
+    latency.add_argument(
+        "--cold",
+        action="store_true",
+        help="with --lsp: per file, the first Invoked request right after didOpen (the model "
+        "already loaded)",
+    )
+    latency.add_argument(
+        "--cadence",
+        type=int,
+        metavar="MS",
+        help="with --lsp: type a key every MS milliseconds without waiting for answers, "
+        "stopping after each word: the time from its last key to the shown suggestion, and "
+        "the model calls started, cancelled and answered too late",
     )
     latency.add_argument(
         "--editor-option",
@@ -89,14 +118,6 @@ def add_parser(benches: Any) -> None:
         help="with --lsp: an editor option the server gets in initializationOptions "
         "(completion.debounceMs=0, completion.earlyAnswerMs=250; repeatable)",
     )
-    latency.add_argument(
-        "--file",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a source file to take the traces from (repeatable; default: three real files)",
-    )
-    add_engine_arguments(latency)
 
 
 def editor_option(text: str) -> tuple[str, str, Any]:
@@ -264,6 +285,8 @@ def main_lsp(args: argparse.Namespace, settings: EngineSettings) -> int:
     points = pick_points(LlamaVocabulary(path), trace_files(args), args.points_per_file)
     if args.max_positions:
         points = points[: args.max_positions]
+    if args.cold or args.cadence:
+        return main_first_contact(args, settings, points)
     keys = sum(len(point.code) for point in points)
     print(f"{len(points)} positions, {keys} keystrokes; through the server (reuse)...")
     options = editor_options(args.editor_option)
@@ -311,6 +334,34 @@ def main_lsp(args: argparse.Namespace, settings: EngineSettings) -> int:
             "keystrokes_exact": lsp_typing.as_json(exact),
         },
     )
+    return 0
+
+
+def main_first_contact(
+    args: argparse.Namespace, settings: EngineSettings, points: list[TracePoint]
+) -> int:
+    flags = lsp_typing.server_flags(settings)
+    options = editor_options(args.editor_option)
+    figures: dict[str, Any] = {"settings": dict(settings.__dict__)}
+    if args.cold:
+        print(f"{len(points)} files: the first Invoked request after didOpen...")
+        cold = first_contact.run_cold(points, flags, options)
+        rows = [
+            (request.position, request.ms, request.shown is not None, request.right)
+            for request in cold
+        ]
+        print(format_table(("position", "first Invoked ms", "shown", "right"), rows))
+        summary = first_contact.cold_summary(cold)
+        print(format_table(tuple(summary), [tuple(summary.values())]))
+        figures["cold"] = {"summary": summary, "requests": [asdict(r) for r in cold]}
+    if args.cadence:
+        keys = sum(len(point.code) for point in points)
+        print(f"{len(points)} positions, {keys} keystrokes, a key every {args.cadence} ms...")
+        run = first_contact.run_cadence(points, flags, options, args.cadence)
+        summary = run["summary"]
+        print(format_table(tuple(summary), [tuple(summary.values())]))
+        figures["cadence"] = {"cadence_ms": args.cadence, **run}
+    write_json(args.json, "latency-first-contact", figures)
     return 0
 
 

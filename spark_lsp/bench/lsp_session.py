@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -13,6 +14,9 @@ from typing import Any
 from spark_lsp.lsp.framing import read_frames
 
 ANSWER_WAIT_S = 600.0
+# A checkout whose server to measure instead of this one (side by side with an older version:
+# the same benchmark code, the other server): the server process starts in that folder.
+SERVER_SOURCE = "SPARK_LSP_BENCH_SERVER_SOURCE"
 
 
 class LspSession:
@@ -31,6 +35,7 @@ class LspSession:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             limit=1 << 26,
+            cwd=os.environ.get(SERVER_SOURCE) or None,
         )
         self._reader = asyncio.create_task(self._read())
         capabilities = {

@@ -5,6 +5,7 @@ single-line completion requested after every keystroke, as an editor would."""
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,35 @@ def source_files() -> list[Path]:
         Path(documents.__file__),
         Path(json.decoder.__file__),
         Path(pygls.protocol.json_rpc.__file__),
+        novel_file(),
     ]
+
+
+def novel_file(min_bytes: int = 30_000) -> Path:
+    """Code no model has seen: this repository's own largest modules (newer than any model's
+    training data), concatenated until past ``min_bytes``, as one Python file (``from
+    __future__`` imports kept at its top only)."""
+    package = Path(__file__).resolve().parents[1]
+    modules = sorted(package.rglob("*.py"), key=lambda path: (-path.stat().st_size, str(path)))
+    parts, size = ["from __future__ import annotations\n"], 0
+    for module in modules:
+        text = module.read_text(encoding="utf-8")
+        kept = [
+            line
+            for line in text.splitlines(keepends=True)
+            if line.strip() != "from __future__ import annotations"
+        ]
+        parts.append(f"\n\n# ---- {module.relative_to(package.parent).as_posix()}\n")
+        parts.extend(kept)
+        size += len(text)
+        if size > min_bytes:
+            break
+    target = Path(tempfile.gettempdir()) / "spark-lsp-bench" / "spark_lsp_newest.py"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(parts)
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return target
 
 
 def pick_points(engine: Any, files: list[Path], per_file: int) -> list[TracePoint]:

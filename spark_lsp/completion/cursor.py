@@ -118,6 +118,7 @@ class CursorState:
             settings.max_tokens_block if self.multiline else settings.max_tokens_line,
             stop=() if self.multiline else ("\n",),
             stop_after_text=self.context.on_blank_line,
+            stop_at_block_end=self.multiline,
             predict_time_budget_ms=settings.predict_time_budget_ms,
             heal=heal,
             lead=line_break_lead(self.boundary),
@@ -248,6 +249,23 @@ def finish(
         return None
     prefix, suffix = local_text(state.window)
     prefix += state.boundary  # the text around the cursor as it is
-    if "syntax_check" not in disabled and not keeps_syntax(language_id, prefix, text, suffix):
+    checked = text if multiline else text + open_block_placeholder(language_id, prefix, text)
+    if "syntax_check" not in disabled and not keeps_syntax(language_id, prefix, checked, suffix):
         return None
     return text
+
+
+def open_block_placeholder(language_id: str, prefix: str, line: str) -> str:
+    """What the syntax check adds after a one-line suggestion that opens a block (``for x in
+    xs:``, ``if (ready) {``): the body the user is about to write. Without it the line would
+    count as a syntax error and a blank line's most natural answer would never be shown."""
+    if "\n" in line or not line.strip():
+        return ""
+    ending = line.rstrip()
+    if language_id == "python" and ending.endswith(":"):
+        written = prefix[prefix.rfind("\n") + 1 :] + line
+        indent = written[: len(written) - len(written.lstrip())]
+        return "\n" + indent + ("\t" if indent.startswith("\t") else "    ") + "pass"
+    if ending.endswith("{"):
+        return "}"
+    return ""

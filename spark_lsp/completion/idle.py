@@ -24,6 +24,7 @@ from spark_lsp.completion.state import (
     CompletionCounters,
     DocumentRecords,
 )
+from spark_lsp.context.sources import ExtraChunk
 from spark_lsp.documents import DocumentSnapshot, line_content
 from spark_lsp.engine import GenerationRequest, Priority, StopReason, TextPrompt
 from spark_lsp.engine.base import Lane, cache_key
@@ -32,6 +33,9 @@ from spark_lsp.engine.worker import InferenceWorker, run_job
 logger = logging.getLogger(__name__)
 
 WorkerFor = Callable[[bool], Awaitable[InferenceWorker | None]]
+# A cold document's capped window grows this many times at each warm-up step (see
+# ``IdleWork._refresh_context``): each step is adopted as soon as it is warm.
+GROWTH_FACTOR = 4
 
 
 class IdleWork:
@@ -100,7 +104,8 @@ class IdleWork:
 
     def refresh_context(self, snapshot: DocumentSnapshot, line: int, column: int) -> None:
         """When the user pauses, offer the document's prompts fresh extra context (recent edits,
-        similar snippets, definitions): see ``_refresh_context``."""
+        similar snippets, definitions), and grow a cold document's capped window to the whole
+        budget: see ``_refresh_context``."""
         context = self._facts.context
         if context is None or context.builder is None:
             return
@@ -110,22 +115,45 @@ class IdleWork:
     async def _refresh_context(self, snapshot: DocumentSnapshot, line: int, column: int) -> None:
         """The engine evaluates the new prompt at the lowest priority under a key of its own;
         only once that finished do requests switch to it, so a keystroke never pays for it (a
-        keystroke preempts it)."""
+        keystroke preempts it). A capped window grows GROWTH_FACTOR times at each step, each
+        step adopted as soon as it is warm, until it is the whole budget."""
         context = self._facts.context
         assert context is not None
         settings = self._settings()
         await asyncio.sleep(settings.context_refresh_idle_ms / 1000)
-        if self._current_version(snapshot.uri) != snapshot.version:
-            return
         # Reading workspace files and scanning open documents can take a few hundred
         # milliseconds in a large workspace: off the event loop.
         candidates = await context.gather(snapshot, line)
-        if candidates == context.frozen(snapshot.uri):
-            return
+        full = context.full_budget(settings.max_new_tokens)
+        while self._current_version(snapshot.uri) == snapshot.version:
+            document = self._documents.get(snapshot.uri)
+            cap = document.window_cap if document is not None else None
+            if candidates == context.frozen(snapshot.uri) and cap is None:
+                return
+            target = cap * GROWTH_FACTOR if cap is not None else None
+            target = target if target is not None and target < full else None
+            if not await self._warm_up(snapshot, line, column, candidates, target):
+                return
+            if document is not None:
+                document.window_cap = target  # requests use the larger window from now on
+
+    async def _warm_up(
+        self,
+        snapshot: DocumentSnapshot,
+        line: int,
+        column: int,
+        candidates: tuple[ExtraChunk, ...],
+        budget_cap: int | None,
+    ) -> bool:
+        """Evaluate the prompt with ``candidates`` within ``budget_cap`` aside, then hand its
+        cells to the document; whether that finished."""
+        context = self._facts.context
+        assert context is not None
         worker = await self._worker(True)
-        built = context.build(snapshot, line, column, settings.max_new_tokens, candidates)
+        max_new = self._settings().max_new_tokens
+        built = context.build(snapshot, line, column, max_new, candidates, budget_cap)
         if worker is None or built is None:
-            return
+            return False
         window, _ = natural_boundary(
             built.window, quick_state(snapshot.lines, line, column).context
         )
@@ -141,9 +169,12 @@ class IdleWork:
         result = await run_job(worker.submit(request))
         if result.stop_reason is StopReason.FAILED:
             logger.info("context warm-up failed for %s: %s", snapshot.uri, result.error)
-        elif result.stop_reason is not StopReason.CANCELLED:
-            context.freeze(snapshot.uri, candidates)
-            self._counters.warmups += 1
+            return False
+        if result.stop_reason is StopReason.CANCELLED:
+            return False
+        context.freeze(snapshot.uri, candidates)
+        self._counters.warmups += 1
+        return True
 
     async def prefetch_after_accept(
         self,
@@ -170,8 +201,10 @@ class IdleWork:
         ending = lines[line][len(content) :] or "\n"
         lines[line : line + 1] = [accepted_line + ending, indent + lines[line][len(content) :]]
         settings = self._settings()
+        document = self._documents.get(snapshot.uri)
+        cap = document.window_cap if document is not None else None
         state = self._facts.at(
-            snapshot, line + 1, len(indent), settings.max_new_tokens, lines=lines
+            snapshot, line + 1, len(indent), settings.max_new_tokens, lines=lines, budget_cap=cap
         )
         cache = self._documents.cache(snapshot.uri)
         if cache.lookup(state.cache_key.prefix, state.cache_key.suffix) is not None:

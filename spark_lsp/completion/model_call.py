@@ -20,6 +20,7 @@ from spark_lsp.completion.alternatives import alternatives_allowance_ms, shown_a
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.cursor import CursorState, finish
 from spark_lsp.completion.first_line import FirstLine
+from spark_lsp.completion.prompt_rate import PromptRate
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.completion.state import CompletionCounters, DocumentRecords
 from spark_lsp.completion.trace import RequestTrace
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 # What an early answer (a one-line answer's text so far) skips: its brackets and its syntax
 # may still be open; the rest of the line follows into the cache.
 PARTIAL_SKIPS = frozenset({"balance_brackets", "syntax_check"})
+# Once the predict budget has shown what the model had, the answer goes on in the background
+# (into the type-through cache) for at most this many budgets more; a keystroke ends it sooner.
+BACKGROUND_BUDGETS = 3
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,12 @@ class ModelCall:
         documents: DocumentRecords,
         counters: CompletionCounters,
         settings: Callable[[], CompletionSettings],
+        prompt_rate: PromptRate,
     ) -> None:
         self._documents = documents
         self._counters = counters
         self._settings = settings
+        self._prompt_rate = prompt_rate
 
     async def answer(
         self,
@@ -68,16 +74,18 @@ class ModelCall:
         answers with its first line as soon as it is decoded; the rest keeps generating in the
         background and lands in the cache."""
         settings = self._settings()
+        budget_ms = settings.predict_time_budget_ms
         request = replace(
             state.request(settings, cache_key(uri)),
             alternatives=alternatives,
             alternatives_allowance=alternatives_allowance_ms if alternatives else None,
+            predict_time_budget_ms=budget_ms * (1 + BACKGROUND_BUDGETS) or None,
         )
         self._counters.model_calls += 1
-        early_ms = 0 if state.multiline or alternatives else settings.early_answer_ms
+        shown_after_ms = _show_after_ms(settings, state.multiline or alternatives > 0)
         stream = None
-        if state.multiline or early_ms:
-            stream = FirstLine(asyncio.get_running_loop(), early_ms / 1000 or None)
+        if state.multiline or shown_after_ms:
+            stream = FirstLine(asyncio.get_running_loop(), shown_after_ms / 1000 or None)
         submitted = time.perf_counter()
         job = worker.submit(request, stream.feed if stream else None)
         finished = asyncio.ensure_future(run_job(job))
@@ -91,14 +99,17 @@ class ModelCall:
                     return ModelAnswer(shown, False)
             result = await finished
             self._counters.tokens_evaluated += result.stats.tokens_evaluated
+            self._prompt_rate.observe(result.stats)
             trace.record_engine(submitted, result)
         except asyncio.CancelledError:
             finished.cancel()  # run_job cancels the job
+            self._counters.cancelled_calls += 1
             raise
         if result.stop_reason is StopReason.FAILED:
             logger.warning("no suggestion for %s: %s", uri, result.error)
             return NO_ANSWER
         if result.stop_reason is StopReason.CANCELLED:
+            self._counters.cancelled_calls += 1
             return NO_ANSWER
         with trace.timed("post-processing"):
             text = finish(result.text, state)
@@ -112,17 +123,15 @@ class ModelCall:
         self, stream: FirstLine, finished: asyncio.Future[GenerationResult], state: CursorState
     ) -> tuple[str | None, bool]:
         """(what to show, whether to show it now) while the answer streams: a block's first
-        line once decoded; a one-line answer's text so far after the early-answer budget, when
-        it passes post-processing (brackets and syntax may still be open). Otherwise the caller
+        line once decoded; after the early-answer or predict budget, the line so far, when it
+        passes post-processing (brackets and syntax may still be open). Otherwise the caller
         waits for the whole answer."""
-        if state.multiline:
-            await asyncio.wait((stream.ready, finished), return_when=FIRST_COMPLETED)
-            if finished.done():
-                return None, False
-            return finish(stream.ready.result(), state, multiline=False), True
-        await asyncio.wait((stream.early, finished), return_when=FIRST_COMPLETED)
+        waited = (stream.ready, stream.early) if state.multiline else (stream.early,)
+        await asyncio.wait((*waited, finished), return_when=FIRST_COMPLETED)
         if finished.done():
             return None, False
+        if stream.ready.done() and state.multiline:
+            return finish(stream.ready.result(), state, multiline=False), True
         partial = finish(stream.early.result(), state, multiline=False, disabled=PARTIAL_SKIPS)
         return partial, partial is not None
 
@@ -153,6 +162,14 @@ class ModelCall:
             cache_result(future, state, cache)
 
         finished.add_done_callback(store)
+
+
+def _show_after_ms(settings: CompletionSettings, whole_answer_wanted: bool) -> int:
+    """When to show the text so far: the early-answer budget (a one-line answer without
+    alternatives only), else the predict budget, so that a slow answer is never thrown away;
+    0: wait for the end."""
+    early = 0 if whole_answer_wanted else settings.early_answer_ms
+    return min((ms for ms in (early, settings.predict_time_budget_ms) if ms), default=0)
 
 
 def cache_result(

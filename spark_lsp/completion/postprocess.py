@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then")
 CLOSERS = {")": "(", "]": "[", "}": "{"}
+WORD = re.compile(r"\w")
 LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
 # A unit of four or more characters, not all blank, repeated four or more times in a row
 # ("a.b.a.b.a.b.a.b.").
@@ -163,6 +164,14 @@ def repeats_existing_code(text: str, context: CursorContext) -> bool:
     return bool(first) and first == following
 
 
+def copies_previous_line(text: str, context: CursorContext) -> bool:
+    """The suggestion's first line, as the line would read, is the line above it again (a
+    model asked in a long, unfamiliar file often writes the enclosing ``def`` once more). A
+    line of closing brackets alone may repeat (``}`` after ``}``)."""
+    first = (context.line_before + text.split("\n", 1)[0]).strip()
+    return bool(WORD.search(first)) and first == context.previous_line.strip()
+
+
 def is_repetitive(text: str, context: CursorContext) -> bool:
     """Degenerate output: one short unit repeated over most of a line."""
     return any(
@@ -196,6 +205,7 @@ VETOES: tuple[tuple[str, Veto], ...] = (
     ("drop_blank", is_blank),
     ("drop_equal_to_rest_of_line", equals_rest_of_line),
     ("drop_repeating_next_line", repeats_existing_code),
+    ("drop_copy_of_previous_line", copies_previous_line),
     ("drop_repetitive", is_repetitive),
 )
 RULE_NAMES: tuple[str, ...] = tuple(

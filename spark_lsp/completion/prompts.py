@@ -28,9 +28,11 @@ class CursorFacts:
         selected: tuple[int, str] | None = None,
         quick: QuickState | None = None,
         lines: Sequence[str] | None = None,
+        budget_cap: int | None = None,
     ) -> CursorState:
         """The facts at (line, column) of ``snapshot``; ``lines``: other lines than the
-        snapshot's (a prefetch's next line); ``selected`` a popup item, as in ``quick_state``."""
+        snapshot's (a prefetch's next line); ``selected`` a popup item, as in ``quick_state``;
+        ``budget_cap``: a smaller prompt budget (a cold document's)."""
         return cursor_state(
             snapshot.lines if lines is None else lines,
             line,
@@ -38,14 +40,21 @@ class CursorFacts:
             selected,
             snapshot.language_id,
             self._prompt_window(
-                snapshot, max_new_tokens, lines_changed=selected is not None or lines is not None
+                snapshot,
+                max_new_tokens,
+                lines_changed=selected is not None or lines is not None,
+                budget_cap=budget_cap,
             ),
             quick,
             self.file_path(snapshot.uri),
         )
 
     def _prompt_window(
-        self, snapshot: DocumentSnapshot, max_new_tokens: int, lines_changed: bool
+        self,
+        snapshot: DocumentSnapshot,
+        max_new_tokens: int,
+        lines_changed: bool,
+        budget_cap: int | None,
     ) -> PromptWindow | None:
         """Builds prompts with the context service; ``lines_changed``: the lines it will get
         differ from the snapshot's (a popup item inserted, a prefetch's next line)."""
@@ -60,6 +69,6 @@ class CursorFacts:
                 )
             else:
                 snapshot_ = snapshot
-            return context.build(snapshot_, line, column, max_new_tokens)
+            return context.build(snapshot_, line, column, max_new_tokens, budget_cap=budget_cap)
 
         return build

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from spark_lsp.completion.cursor import QuickState, quick_state
 from spark_lsp.completion.idle import IdleWork, WorkerFor
 from spark_lsp.completion.model_call import ModelCall
+from spark_lsp.completion.prompt_rate import PromptRate
 from spark_lsp.completion.prompts import CursorFacts
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.completion.state import CompletionCounters, DocumentRecords
@@ -25,6 +26,7 @@ from spark_lsp.completion.trace import RequestTrace
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.engine import Priority
+from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.lifecycle import DocumentHooks
 
 # llama.vim's rule: with more than this many characters right of the cursor, do not auto-trigger.
@@ -55,9 +57,12 @@ class CompletionService(DocumentHooks):
         self.settings = settings or CompletionSettings()
         self.context = context
         self.counters = CompletionCounters()
+        self.prompt_rate = PromptRate()
         self._documents = DocumentRecords(current_version)
         self._facts = CursorFacts(context)
-        self._model = ModelCall(self._documents, self.counters, lambda: self.settings)
+        self._model = ModelCall(
+            self._documents, self.counters, lambda: self.settings, self.prompt_rate
+        )
         self._idle = IdleWork(
             worker,
             current_version,
@@ -101,6 +106,10 @@ class CompletionService(DocumentHooks):
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    def model_loaded(self, worker: InferenceWorker) -> None:
+        """The model is ready: measure its prompt rate (for cold documents' first windows)."""
+        self.prompt_rate.start_probe(worker)
+
     def closed(self, uri: str) -> None:
         self.forget(uri)
 
@@ -130,7 +139,11 @@ class CompletionService(DocumentHooks):
         ticket = document.arrivals
         suggestion = await self._suggest(snapshot, line, column, automatic, selected)
         current = self._documents.get(snapshot.uri)  # None: closed meanwhile
-        return suggestion if current is document and document.arrivals == ticket else None
+        if current is document and document.arrivals == ticket:
+            return suggestion
+        if suggestion is not None:
+            self.counters.unshown_answers += 1
+        return None
 
     async def _suggest(
         self,
@@ -171,17 +184,17 @@ class CompletionService(DocumentHooks):
             current = await self._debounced(snapshot, automatic)
         if not current:
             return None  # the user kept typing; a newer request will come
+        cap = await self._window_cap(snapshot.uri)
         with trace.timed("prompt build"):
             state = self._facts.at(
-                snapshot, line, column, self.settings.max_new_tokens, selected, quick
+                snapshot, line, column, self.settings.max_new_tokens, selected, quick, None, cap
             )
         alternatives = 0 if automatic or state.multiline else self.settings.alternatives
         try:
             answer = await self._model.answer(worker, snapshot.uri, state, trace, alternatives)
         finally:
             self.last_trace = trace
-        if answer.complete:
-            self._idle.refresh_context(snapshot, line, column)
+        self._idle.refresh_context(snapshot, line, column)  # and grows a capped window
         suggestion = self._fresh(snapshot, quick, answer.text)
         shown = (
             (suggestion.start_column, suggestion.text) if suggestion and answer.complete else None
@@ -191,6 +204,18 @@ class CompletionService(DocumentHooks):
             return suggestion
         others = tuple(quick.head + other for other in answer.alternatives)
         return replace(suggestion, alternatives=others)
+
+    async def _window_cap(self, uri: str) -> int | None:
+        """The prompt budget cap of the document's requests: a cold document's first window is
+        what this machine evaluates in about half a second (progressive context); the cap goes
+        once a pause has warmed the whole window (``IdleWork.refresh_context``)."""
+        document = self._documents.get(uri)
+        if document is None:
+            return None
+        if document.cold:
+            await self.prompt_rate.measured()
+            document.cold, document.window_cap = False, self.prompt_rate.cold_budget()
+        return document.window_cap
 
     async def _debounced(self, snapshot: DocumentSnapshot, automatic: bool) -> bool:
         """Wait out an automatic request's debounce; False when the document changed meanwhile."""
@@ -219,6 +244,9 @@ class CompletionService(DocumentHooks):
         from_cache: bool = False,
     ) -> Suggestion | None:
         """The suggestion, unless the document changed while the model worked (it is stale)."""
-        if text is None or self._current_version(snapshot.uri) != snapshot.version:
+        if text is None:
+            return None
+        if self._current_version(snapshot.uri) != snapshot.version:
+            self.counters.unshown_answers += 1
             return None
         return Suggestion(quick.head + text, quick.start_column, from_cache)

@@ -17,7 +17,11 @@ class CompletionSettings:
     max_tokens_line: int = setting(64, "token limit of a one-line suggestion", 1, 512)
     max_tokens_block: int = setting(128, "token limit of a multi-line suggestion", 1, 2048)
     predict_time_budget_ms: int = setting(
-        2000, "stop generating after this long (0: no limit)", 0, 60000
+        2000,
+        "show what the model has after this long (a line so far); the answer goes on in the "
+        "background into the type-through cache, up to three times as long again (0: no limit)",
+        0,
+        60000,
     )
     fallback_sort: Literal["last", "first"] = setting(
         "last", "textDocument/completion items: after (last) or before (first) the others"

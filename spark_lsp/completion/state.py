@@ -37,6 +37,12 @@ class DocumentState:
     # pause's replaces it.
     idle_work: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     cache: SuggestionCache = field(default_factory=SuggestionCache)
+    # Progressive context: until its first request, the document is cold (its cells are not
+    # in the engine's cache); that request's prompt is capped at ``window_cap`` tokens (what
+    # the machine evaluates in about half a second), and the cap goes (None) once a pause
+    # has warmed the whole window in the background.
+    cold: bool = True
+    window_cap: int | None = None
 
     def restart(self, job: str, work: Coroutine[Any, Any, None]) -> None:
         if (previous := self.idle_work.get(job)) is not None:
@@ -108,3 +114,5 @@ class CompletionCounters:
     tokens_evaluated: int = 0  # by the model calls of requests (not warm-ups or prefetches)
     cells_refreshed: int = 0  # stale cells recomputed while the user paused
     early_answers: int = 0  # one-line answers shown before they were complete
+    cancelled_calls: int = 0  # model calls stopped before their answer (a newer keystroke)
+    unshown_answers: int = 0  # answers that came too late: superseded or for an older text

@@ -55,6 +55,7 @@ class Placement:
     first_line: int
     lines_after: int  # document lines after the window's end
     offered: int  # which extra chunks it was chosen from (``offered_key``)
+    budget: int  # the budget it was placed for (another budget places the prompt afresh)
 
     @staticmethod
     def of(built: BuiltPrompt, line_count: int, extra: Sequence[ExtraChunk]) -> Placement:
@@ -63,6 +64,7 @@ class Placement:
             built.window.first_line,
             line_count - built.window.last_line,
             offered_key(extra),
+            built.budget,
         )
 
 
@@ -165,6 +167,7 @@ class PromptBuilder:
             or first > max(0, line - settings.near_lines_above // KEEP_NEAR_SHARE)
             or last < min(len(lines), line + 1 + settings.near_lines_below // KEEP_NEAR_SHARE)
             or previous.offered != offered_key(extra)
+            or previous.budget != budget
         ):
             return None
         count = self.counter.count

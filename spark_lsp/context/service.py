@@ -187,6 +187,10 @@ class ContextService(DocumentHooks):
     def freeze(self, uri: str, chunks: tuple[ExtraChunk, ...]) -> None:
         self._frozen[uri] = chunks
 
+    def full_budget(self, max_new_tokens: int) -> int:
+        """The prompt budget without a cap: the configured one, within the model's context."""
+        return budget_for(self.settings, self.context_size, max_new_tokens)
+
     def build(
         self,
         snapshot: DocumentSnapshot,
@@ -194,17 +198,21 @@ class ContextService(DocumentHooks):
         column: int,
         max_new_tokens: int,
         extra: tuple[ExtraChunk, ...] | None = None,
+        budget_cap: int | None = None,
     ) -> BuiltPrompt | None:
         """The prompt for a cursor, with the document's frozen extra context (none before
         ``prepare`` gathered it), or None before the model's tokenizer is known. With the
         frozen context the document's last placement is kept while it fits; a prompt with
-        other ``extra`` chunks (a warm-up's) is placed afresh."""
+        other ``extra`` chunks (a warm-up's) is placed afresh. ``budget_cap``: a smaller budget
+        than the configured one (a cold document's first window, see completion/prompt_rate.py)."""
         if self.builder is None:
             return None
         frozen = extra is None
         if extra is None:
             extra = self._frozen.get(snapshot.uri, ())
         budget = budget_for(self.settings, self.context_size, max_new_tokens)
+        if budget_cap is not None:
+            budget = min(budget, budget_cap)
         built = self.builder.build(
             snapshot.lines,
             line,

@@ -20,6 +20,7 @@ from spark_lsp.engine.base import (
     StopReason,
     TokenCallback,
     stop_index,
+    undecided_tail,
 )
 
 
@@ -91,8 +92,9 @@ class StreamedAnswer:
         return found
 
     def _partial_stop(self) -> int:
-        """The length of the longest end of the text that begins a stop string."""
-        longest = 0
+        """The length of the longest end of the text that begins a stop string (or that a block
+        end may still cut)."""
+        longest = undecided_tail(self.text) if self.request.stop_at_block_end else 0
         for stop in (*self.request.stop, *self._always_stops):
             for length in range(min(len(stop) - 1, len(self.text)), longest, -1):
                 if self.text.endswith(stop[:length]):

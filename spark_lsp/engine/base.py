@@ -96,6 +96,9 @@ class GenerationRequest:
     # Stop strings count only once some non-blank text precedes them: a one-line suggestion on a
     # blank line is the model's next non-blank line, not the empty one it may start with.
     stop_after_text: bool = False
+    # A block's natural end (see ``block_end_index``): before a line with text indented less
+    # than the answer's first, or at a blank line once a line of text was written.
+    stop_at_block_end: bool = False
     priority: Priority = Priority.INTERACTIVE
     # Requests with the same key share cache-reuse state, and a newer one supersedes older ones
     # (``cache_key``: a document's URI and lane).
@@ -138,8 +141,8 @@ class GenerationRequest:
 
 
 def stop_index(text: str, request: GenerationRequest) -> int:
-    """Where ``text`` must be cut for the request's stop strings, or -1."""
-    found = -1
+    """Where ``text`` must be cut for the request's stop strings (and its block end), or -1."""
+    found = block_end_index(text) if request.stop_at_block_end else -1
     for stop in request.stop:
         start = 0
         while (index := text.find(stop, start)) >= 0:
@@ -148,6 +151,38 @@ def stop_index(text: str, request: GenerationRequest) -> int:
                 break
             start = index + 1
     return found
+
+
+def block_end_index(text: str) -> int:
+    """Where a block answer's natural end cuts ``text``, just after a line break, or -1: at the
+    first blank line after a line of text, or before a line whose text is indented less than
+    the answer's first line of text (the block is over: ``else:``, a closing brace, the next
+    definition). A last line with no text yet is not judged (see ``undecided_tail``)."""
+    lines = text.split("\n")
+    base = _indent(lines[0]) if lines[0].strip() else None
+    start = len(lines[0]) + 1
+    for index, line in enumerate(lines[1:], start=1):
+        complete = index < len(lines) - 1
+        if line.strip():
+            if base is None:
+                base = _indent(line)
+            elif _indent(line) < base:
+                return start
+        elif complete and base is not None:
+            return start
+        start += len(line) + 1
+    return -1
+
+
+def undecided_tail(text: str) -> int:
+    """How many characters at the end of ``text`` a block end may still cut: the whitespace of
+    a line that has no text yet (the line break before it stays)."""
+    tail = text[text.rfind("\n") + 1 :] if "\n" in text else ""
+    return len(tail) if not tail.strip() else 0
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
 
 
 @dataclass(slots=True)

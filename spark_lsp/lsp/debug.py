@@ -127,6 +127,9 @@ class DebugRequests:
             "requestTokensEvaluated": self._completions.tokens_evaluated,
             "cellsRefreshed": self._completions.cells_refreshed,
             "earlyAnswers": self._completions.early_answers,
+            "cancelledModelCalls": self._completions.counters.cancelled_calls,
+            "unshownAnswers": self._completions.counters.unshown_answers,
+            "promptTokensPerS": self._completions.prompt_rate.tokens_per_s,
             "lastPhasesMs": dict(self._completions.last_phases),
         }
 

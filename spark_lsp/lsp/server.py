@@ -53,6 +53,7 @@ class SparkLanguageServer(LanguageServer):
         self.completions = CompletionService(
             self.models.worker_for, self._current_version, context=self.context
         )
+        self.models.on_ready.append(self._measure_prompt_rate)
         self.actions = ActionService(
             self.snapshot,
             self.models.ready_worker,
@@ -84,6 +85,10 @@ class SparkLanguageServer(LanguageServer):
 
     def _current_version(self, uri: str) -> int | None:
         return self.store.document(uri).version if uri in self.store else None
+
+    def _measure_prompt_rate(self, engine: Engine, counter: TokenCounter) -> None:
+        if self.models.worker is not None:
+            self.completions.model_loaded(self.models.worker)
 
     def _attach_context(self, engine: Engine, counter: TokenCounter) -> None:
         self.context.builder = PromptBuilder(counter, engine.template, engine.add_bos)

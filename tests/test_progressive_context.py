@@ -1,0 +1,79 @@
+"""Progressive context: a cold document's first prompt is what the machine evaluates in about
+half a second (its measured prompt rate), and the window grows while the user pauses, each step
+warmed aside and adopted, until it is the whole budget. Logic with the fake engine; the real
+model's side is in ``bench latency --lsp --cold``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from spark_lsp.completion.prompt_rate import COLD_WINDOW_S, PromptRate
+from spark_lsp.completion.service import CompletionService
+from spark_lsp.completion.settings import CompletionSettings
+from spark_lsp.context.builder import PromptBuilder
+from spark_lsp.context.service import ContextService
+from spark_lsp.documents import DocumentStore
+from spark_lsp.engine import GenerationStats
+from spark_lsp.engine.base import Lane, cache_key
+from spark_lsp.engine.fake import FakeEngine
+from spark_lsp.engine.worker import InferenceWorker
+
+URI = "file:///big.py"
+BODY = "".join(
+    f"def handler_{i}(event, context):\n    value = event['key_{i}'] * {i}\n    return value\n\n"
+    for i in range(400)
+)
+
+
+def test_the_rate_is_measured_and_gives_half_a_second_of_prompt() -> None:
+    rate = PromptRate()
+    assert rate.cold_budget() is None  # nothing measured, no probe: no cap
+    rate.observe(GenerationStats(tokens_evaluated=20, prompt_eval_ms=10.0))  # too few to tell
+    assert rate.tokens_per_s is None
+    rate.observe(GenerationStats(tokens_evaluated=450, prompt_eval_ms=2000.0))
+    assert rate.cold_budget() == int(225 * COLD_WINDOW_S)
+
+
+def test_a_cold_document_starts_small_and_grows_while_the_user_pauses() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, BODY)
+    engine = FakeEngine(lambda request: "value", 0.0)
+    worker = InferenceWorker(engine)
+    context = ContextService(store.snapshots)
+    context.builder = PromptBuilder(engine.token_counter(), engine.template, engine.add_bos)
+    context.context_size = engine.n_ctx
+
+    async def worker_for(automatic: bool) -> InferenceWorker:
+        return worker
+
+    def version(uri: str) -> int | None:
+        return store.document(uri).version if uri in store else None
+
+    settings = CompletionSettings(context_refresh_idle_ms=100, suffix_refresh_idle_ms=0)
+    completions = CompletionService(worker_for, version, settings, context)
+    completions.prompt_rate.tokens_per_s = 200.0  # as if measured: 100 tokens in half a second
+    line = 600
+
+    def prompt_length(request: object) -> int:
+        prompt = request.prompt  # type: ignore[attr-defined]
+        return len(prompt.prefix) + len(prompt.suffix)
+
+    async def scenario() -> None:
+        first = await completions.suggest(store.snapshot(URI), line, 4, automatic=False)
+        assert first is not None
+        cold = engine.requests[-1]
+        assert cold.key == cache_key(URI) and prompt_length(cold) < 600  # about 100 tokens
+        await asyncio.sleep(1.5)  # a pause: the window grows step by step, warmed aside
+        warm_ups = [r for r in engine.requests if r.key == cache_key(URI, Lane.WARM_UP)]
+        sizes = [prompt_length(r) for r in warm_ups]
+        assert len(sizes) >= 3 and sizes == sorted(sizes), sizes
+        assert all(r.adopt_as == cache_key(URI) for r in warm_ups)
+        assert completions._documents.get(URI).window_cap is None  # the whole budget now
+        store.change(URI, 2, [], "utf-16")
+        await completions.suggest(store.snapshot(URI), line, 4, automatic=False)
+        assert prompt_length(engine.requests[-1]) >= sizes[-1] - 200
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        worker.stop()
