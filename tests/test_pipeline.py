@@ -246,3 +246,27 @@ def test_an_early_answer_shows_the_line_so_far_and_the_rest_reaches_the_cache() 
         assert completions.early_answers == 1 and completions.model_calls == 1
     finally:
         worker.stop()
+
+
+def test_a_request_waits_for_a_background_answer_only_up_to_the_predict_budget() -> None:
+    """An answer still generating after its early part was shown is waited for by the next
+    request on the same text, but no longer than a predict budget: then it asks anew."""
+    store = DocumentStore()
+    store.open(URI, "python", 1, "total = \n")
+    line = "compute(first, second, third, fourth, fifth, sixth, seventh)"
+    engine = FakeEngine(lambda request: line, 0.2)
+    settings = CompletionSettings(
+        debounce_ms=0, early_answer_ms=100, predict_time_budget_ms=300, alternatives=0
+    )
+    completions, worker = service(engine, store, settings)
+
+    async def scenario() -> None:
+        early = await completions.suggest(store.snapshot(URI), 0, 8, automatic=True)
+        assert early is not None and early.text != line
+        await completions.suggest(store.snapshot(URI), 0, 8, automatic=True)
+        assert completions.model_calls == 2  # it did not wait for the whole line
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        worker.stop()

@@ -101,6 +101,11 @@ class CompletionService(DocumentHooks):
         return self._documents.cache_hits
 
     @property
+    def capped_windows(self) -> int:
+        """Open documents whose prompts are still capped (progressive context, growing)."""
+        return self._documents.capped()
+
+    @property
     def last_phases(self) -> dict[str, float]:
         return dict(self.last_trace.phases)
 
@@ -170,12 +175,17 @@ class CompletionService(DocumentHooks):
         if cached is not None:
             return Suggestion(quick.head + cached, quick.start_column, from_cache=True)
         if (pending := self._model.pending_for(snapshot.uri, window)) is not None:
-            # A block is still generating for text this request extends: wait for it rather
-            # than superseding it, then serve from the cache.
+            # An answer is still generating for text this request extends: wait for it (up to
+            # the predict budget) rather than superseding it, then serve from the cache.
+            budget_s = self.settings.predict_time_budget_ms / 1000 or None
             with contextlib.suppress(Exception):
-                await asyncio.shield(pending)
+                await asyncio.wait_for(asyncio.shield(pending), budget_s)
             cached = cache.lookup(window.prefix, window.suffix)
-            return None if cached is None else self._fresh(snapshot, quick, cached, True)
+            if cached is not None:
+                return self._fresh(snapshot, quick, cached, True)
+            if pending.done():
+                return None  # it finished with nothing for this text
+            # Still going after a whole budget: this request asks anew (superseding it).
         worker = await self._worker(automatic)
         if worker is None:
             return None

@@ -96,6 +96,9 @@ class DocumentRecords:
             self._evicted_hits += record.cache.hits
             record.cancel_work()
 
+    def capped(self) -> int:
+        return sum(record.window_cap is not None for record in self._records.values())
+
     def forget_all(self) -> None:
         for uri in list(self._records):
             self.forget(uri)

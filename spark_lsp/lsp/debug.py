@@ -130,6 +130,7 @@ class DebugRequests:
             "cancelledModelCalls": self._completions.counters.cancelled_calls,
             "unshownAnswers": self._completions.counters.unshown_answers,
             "promptTokensPerS": self._completions.prompt_rate.tokens_per_s,
+            "cappedWindows": self._completions.capped_windows,
             "lastPhasesMs": dict(self._completions.last_phases),
         }
 
