@@ -70,6 +70,12 @@ LSP_REST = "LSP: JSON-RPC, dispatch, conversion"
 WARM_WINDOW_WAIT_S = 600.0
 
 
+async def warm_up(session: LspSession, params: dict[str, Any]) -> None:
+    """One Automatic request before typing (not measured), then the grown window."""
+    await session.request("textDocument/inlineCompletion", params)
+    await warm_window(session)
+
+
 async def warm_window(session: LspSession) -> None:
     """Wait while the server grows the document's capped window (progressive context: the
     user looking at the file before typing), so that this run measures typing in a warm
@@ -111,8 +117,7 @@ async def type_point(
         position = {"line": point.line, "character": column}
         return {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 2}}
 
-    await session.request("textDocument/inlineCompletion", params(point.indent))  # warm-up
-    await warm_window(session)
+    await warm_up(session, params(point.indent))
     calls, evaluated, _ = await _counters(session)
     keystrokes = []
     for typed, char in enumerate(point.code, start=1):

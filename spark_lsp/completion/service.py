@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from spark_lsp.completion.cursor import QuickState, quick_state
 from spark_lsp.completion.idle import IdleWork, WorkerFor
@@ -25,7 +26,7 @@ from spark_lsp.completion.state import CompletionCounters, DocumentRecords
 from spark_lsp.completion.trace import RequestTrace
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot
-from spark_lsp.engine import Priority
+from spark_lsp.engine import GenerationResult, Priority
 from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.lifecycle import DocumentHooks
 
@@ -175,17 +176,9 @@ class CompletionService(DocumentHooks):
         if cached is not None:
             return Suggestion(quick.head + cached, quick.start_column, from_cache=True)
         if (pending := self._model.pending_for(snapshot.uri, window)) is not None:
-            # An answer is still generating for text this request extends: wait for it (up to
-            # the predict budget) rather than superseding it, then serve from the cache.
-            budget_s = self.settings.predict_time_budget_ms / 1000 or None
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(pending), budget_s)
-            cached = cache.lookup(window.prefix, window.suffix)
-            if cached is not None:
-                return self._fresh(snapshot, quick, cached, True)
-            if pending.done():
-                return None  # it finished with nothing for this text
-            # Still going after a whole budget: this request asks anew (superseding it).
+            waited = await self._from_background(snapshot, quick, pending)
+            if waited is not None:
+                return waited or None
         worker = await self._worker(automatic)
         if worker is None:
             return None
@@ -214,6 +207,25 @@ class CompletionService(DocumentHooks):
             return suggestion
         others = tuple(quick.head + other for other in answer.alternatives)
         return replace(suggestion, alternatives=others)
+
+    async def _from_background(
+        self,
+        snapshot: DocumentSnapshot,
+        quick: QuickState,
+        pending: asyncio.Future[GenerationResult],
+    ) -> Suggestion | Literal[False] | None:
+        """An answer is still generating for text this request extends: wait for it (up to the
+        predict budget) rather than superseding it, then serve from the cache. False: it ended
+        with nothing for this text; None: still going after a whole budget (the request asks
+        anew, superseding it)."""
+        budget_s = self.settings.predict_time_budget_ms / 1000 or None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(pending), budget_s)
+        window = quick.window
+        cached = self._documents.cache(snapshot.uri).lookup(window.prefix, window.suffix)
+        if cached is not None:
+            return self._fresh(snapshot, quick, cached, True) or False
+        return False if pending.done() else None
 
     async def _window_cap(self, uri: str) -> int | None:
         """The prompt budget cap of the document's requests: a cold document's first window is
