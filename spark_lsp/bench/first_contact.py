@@ -19,9 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from spark_lsp.bench.lsp_session import LspSession
-from spark_lsp.bench.lsp_typing import applied_first_line
-from spark_lsp.bench.traces import TracePoint
-from spark_lsp.documents import line_content, split_lines
+from spark_lsp.bench.lsp_typing import shown_first_line
+from spark_lsp.bench.traces import TracePoint, erased
 from spark_lsp.percentiles import median, percentile
 
 INVOKED = 1
@@ -49,15 +48,6 @@ class Pause:
     right: bool
 
 
-def erased(point: TracePoint) -> tuple[list[str], str]:
-    """The file's lines with the point's line erased after its indentation, and the real line."""
-    lines = split_lines(point.path.read_text(encoding="utf-8"))
-    entry = lines[point.line]
-    terminator = entry[len(line_content(entry)) :]
-    lines[point.line] = " " * point.indent + terminator
-    return lines, " " * point.indent + point.code
-
-
 def _params(uri: str, line: int, column: int, trigger: int) -> dict[str, Any]:
     return {
         "textDocument": {"uri": uri},
@@ -69,11 +59,6 @@ def _params(uri: str, line: int, column: int, trigger: int) -> dict[str, Any]:
 def _open(session: LspSession, uri: str, lines: list[str]) -> None:
     document = {"uri": uri, "languageId": "python", "version": 1, "text": "".join(lines)}
     session.notify("textDocument/didOpen", {"textDocument": document})
-
-
-def _shown(answer: dict[str, Any], typed: str) -> str | None:
-    items = (answer.get("result") or {}).get("items") or []
-    return applied_first_line(typed, items[0]) if items else None
 
 
 async def _load_model(session: LspSession) -> None:
@@ -93,7 +78,7 @@ async def cold_requests(session: LspSession, points: list[TracePoint]) -> list[C
         _open(session, uri, lines)
         params = _params(uri, point.line, point.indent, INVOKED)
         answer, ms = await session.timed_request("textDocument/inlineCompletion", params)
-        shown = _shown(answer, " " * point.indent)
+        shown = shown_first_line(answer, " " * point.indent)
         right = shown is not None and shown.rstrip() == real.rstrip()
         found.append(ColdRequest(f"{point.path.name}:{point.line + 1}", round(ms, 1), shown, right))
         session.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
@@ -153,7 +138,7 @@ async def type_at_cadence(
         assert last is not None
         try:
             answer, ms = await asyncio.wait_for(last, ANSWER_WAIT_S)
-            shown = _shown(answer, " " * point.indent + typed)
+            shown = shown_first_line(answer, " " * point.indent + typed)
         except TimeoutError:
             ms, shown = ANSWER_WAIT_S * 1000, None
         right = shown is not None and shown.rstrip() == real.rstrip()

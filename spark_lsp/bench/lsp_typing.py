@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from spark_lsp.bench.lsp_session import LspSession
-from spark_lsp.bench.traces import TracePoint
-from spark_lsp.documents import line_content, split_lines
+from spark_lsp.bench.traces import TracePoint, erased
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.percentiles import median, percentile
 
@@ -58,6 +57,12 @@ def applied_first_line(line_text: str, item: dict[str, Any]) -> str:
     start = item["range"]["start"]["character"]
     end = item["range"]["end"]["character"]
     return line_text[:start] + item["insertText"].split("\n", 1)[0] + line_text[end:]
+
+
+def shown_first_line(answer: dict[str, Any], typed: str) -> str | None:
+    """The cursor line (``typed`` so far) with the answer's first item applied; None: none."""
+    items = (answer.get("result") or {}).get("items") or []
+    return applied_first_line(typed, items[0]) if items else None
 
 
 async def _counters(session: LspSession) -> tuple[int, int, dict[str, float]]:
@@ -104,11 +109,7 @@ async def type_point(
     """Type ``point``'s code into document ``index``; ``pauses``: seconds to wait before the
     keystroke of that (0-based) number, as a user who stops to think (``on_pause`` runs as a
     pause starts: an edit elsewhere, for example)."""
-    lines = split_lines(point.path.read_text(encoding="utf-8"))
-    entry = lines[point.line]
-    terminator = entry[len(line_content(entry)) :]
-    real = " " * point.indent + point.code
-    lines[point.line] = " " * point.indent + terminator
+    lines, real = erased(point)
     uri = f"file:///bench/{index}/{point.path.name}"
     document = {"uri": uri, "languageId": "python", "version": 1, "text": "".join(lines)}
     session.notify("textDocument/didOpen", {"textDocument": document})
@@ -137,8 +138,7 @@ async def type_point(
         answer, ms = await session.timed_request(
             "textDocument/inlineCompletion", params(column + 1)
         )
-        items = (answer.get("result") or {}).get("items") or []
-        shown = applied_first_line(real[: column + 1], items[0]) if items else None
+        shown = shown_first_line(answer, real[: column + 1])
         now_calls, now_evaluated, phases = await _counters(session)
         model_call = now_calls > calls
         keystrokes.append(

@@ -95,6 +95,15 @@ def pick_points(engine: Any, files: list[Path], per_file: int) -> list[TracePoin
     return points
 
 
+def erased(point: TracePoint) -> tuple[list[str], str]:
+    """The file's lines with the point's line erased after its indentation, and the real line."""
+    lines = split_lines(point.path.read_text(encoding="utf-8"))
+    entry = lines[point.line]
+    terminator = entry[len(line_content(entry)) :]
+    lines[point.line] = " " * point.indent + terminator
+    return lines, " " * point.indent + point.code
+
+
 def keystroke_prompts(point: TracePoint) -> list[InfillPrompt]:
     """The prompt after each typed character of the point's line (first: nothing typed yet)."""
     lines = split_lines(point.path.read_text(encoding="utf-8"))

@@ -3,6 +3,7 @@ where they branch (``engine/branching.py``), their first tokens, and their greed
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -13,7 +14,7 @@ from spark_lsp.engine.branching import Branch, writes_text
 from spark_lsp.engine.healing import spelled
 from spark_lsp.engine.llama.decoding import Decoder
 from spark_lsp.engine.llama.layout import Layout
-from spark_lsp.engine.llama.run import NO_DEADLINE, Run
+from spark_lsp.engine.llama.run import Run
 
 
 class BranchFinder:
@@ -111,9 +112,7 @@ def _deadline(
 ) -> float:
     """When alternatives must end (perf_counter seconds): the caller's allowance and the predict
     budget, whichever is shorter; without either, never."""
-    budgets = [budget for budget in (predict_budget_ms,) if budget]
+    budget_ms = predict_budget_ms or math.inf
     if allowance is not None:
-        budgets.append(allowance(main.stats))
-    if not budgets:
-        return NO_DEADLINE
-    return time.perf_counter() + min(budgets) / 1000
+        budget_ms = min(budget_ms, allowance(main.stats))
+    return time.perf_counter() + budget_ms / 1000  # inf: NO_DEADLINE
