@@ -434,7 +434,7 @@ def test_the_callers_allowance_ends_alternatives_and_says_so(engine) -> None:
     assert len(unbounded.alternative_stops) == len(unbounded.alternatives)
     assert StopReason.TIME_BUDGET not in unbounded.alternative_stops
     none_left = engine.generate(
-        replace(request, alternatives_allowance=lambda stats: 0.0), CancelToken()
+        replace(request, alternatives_allowance=lambda main: 0.0), CancelToken()
     )
     assert none_left.alternative_stops in ((), (StopReason.TIME_BUDGET,))
     assert none_left.text == unbounded.text

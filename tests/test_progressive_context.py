@@ -77,3 +77,32 @@ def test_a_cold_document_starts_small_and_grows_while_the_user_pauses() -> None:
         asyncio.run(scenario())
     finally:
         worker.stop()
+
+
+def test_an_edit_after_the_first_answer_still_grows_the_window_once_the_user_pauses() -> None:
+    """Typing on after the capped first answer (no further request) must not keep the
+    document capped: the edit's pause grows it (HeadlessCompletion: the server's wiring)."""
+    from spark_lsp.completion.headless import HeadlessCompletion
+
+    engine = FakeEngine(lambda request: "value", 0.0)
+
+    async def scenario() -> tuple[int | None, int]:
+        completion = HeadlessCompletion(
+            engine, CompletionSettings(context_refresh_idle_ms=100, suffix_refresh_idle_ms=0)
+        )
+        completion.service.prompt_rate.tokens_per_s = 200.0
+        try:
+            completion.open(URI, "python", BODY)
+            await completion.suggest(URI, 600, 4)
+            completion.replace_line(URI, 600, "    x")  # the user types on at once
+            assert completion.service.capped_windows == 1
+            await completion.settle(5.0)
+            document = completion.service._documents.get(URI)
+            return document.window_cap, completion.service.capped_windows
+        finally:
+            completion.stop()
+
+    cap, capped = asyncio.run(scenario())
+    assert cap is None and capped == 0
+    warm_ups = [r for r in engine.requests if r.key == cache_key(URI, Lane.WARM_UP)]
+    assert warm_ups and "    x" in warm_ups[-1].prompt.prefix + warm_ups[-1].prompt.suffix

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from spark_lsp.bench.infill import Task, exact_line, line_request, load_tasks
+from spark_lsp.bench.infill_cases import MaskedLine, humaneval_cases
+from spark_lsp.bench.infill_paths import exact_line, line_request
 from spark_lsp.completion.cursor import cursor_state
 from spark_lsp.engine import CancelToken, GenerationRequest, TextPrompt
 from spark_lsp.engine.loader import load_engine
@@ -73,20 +74,22 @@ class ModeResult:
         }
 
 
-def typing_states(task: Task) -> list[tuple[str, Any]]:
+def typing_states(task: MaskedLine) -> list[tuple[str, Any]]:
     """(what is typed on the line, the cursor state) for each keystroke of the task's line."""
     target = task.target.rstrip()
     indent = len(target) - len(target.lstrip())
     states = []
     for end in range(indent, len(target)):
         typed = target[:end]
-        lines, line = task.document(typed)
-        states.append((typed, cursor_state(lines, line, len(typed), language_id="python")))
+        lines = task.with_line(typed)
+        states.append((typed, cursor_state(lines, task.line, len(typed), language_id="python")))
     return states
 
 
 def run_mode(
-    settings: EngineSettings, mode: Mode, typed_tasks: list[tuple[Task, list[tuple[str, Any]]]]
+    settings: EngineSettings,
+    mode: Mode,
+    typed_tasks: list[tuple[MaskedLine, list[tuple[str, Any]]]],
 ) -> ModeResult:
     engine = load_engine(
         replace(settings, kv_reuse=mode.kv_reuse, suffix_refresh_tokens=mode.refresh_tokens)  # type: ignore[arg-type]
@@ -94,7 +97,7 @@ def run_mode(
     result = ModeResult()
     try:
         for task, states in typed_tasks:
-            key = f"{task.problem['task_id']}:{task.line}"
+            key = f"{task.document}:{task.line}"
             engine.generate(line_request(states[0][1].cache_key, key), CancelToken())  # cold
             for typed, state in states[1:]:
                 answer = engine.generate(line_request(state.cache_key, key), CancelToken())
@@ -112,7 +115,7 @@ def run_mode(
 
 def run_replay(settings: EngineSettings, task_count: int) -> list[tuple[str, dict[str, Any]]]:
     """Every mode over the same ``task_count`` tasks: rows of (mode name, summary)."""
-    typed_tasks = [(task, typing_states(task)) for task in load_tasks(task_count)]
+    typed_tasks = [(task, typing_states(task)) for task in humaneval_cases(task_count)]
     keys = sum(len(states) - 1 for _, states in typed_tasks)
     results: list[tuple[Mode, ModeResult]] = []
     for mode in modes(settings.suffix_refresh_tokens):

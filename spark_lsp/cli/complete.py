@@ -1,11 +1,13 @@
 """``spark-lsp complete FILE:LINE:COL``: one completion at a position, for headless use.
 
-It runs the same request and post-processing as the editor's inline completion (``--raw`` prints
-the model's output untouched)."""
+It answers what an editor's Invoked inline-completion request shows on the file just opened:
+the server's own completion service runs in-process (``--raw`` prints the model's output behind
+that answer, untouched)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from importlib import resources
 from pathlib import Path
@@ -14,10 +16,12 @@ from typing import Any
 from spark_lsp import models
 from spark_lsp.cli.errors import UsageError
 from spark_lsp.cli.log import configure_logging
-from spark_lsp.completion.cursor import cursor_state, finish
+from spark_lsp.completion.headless import HeadlessCompletion
+from spark_lsp.completion.service import Suggestion
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.documents import line_content, split_lines
-from spark_lsp.engine import CancelToken
+from spark_lsp.engine import Engine, GenerationResult
+from spark_lsp.engine.base import cache_key
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
 from spark_lsp.uris import language_id
@@ -67,21 +71,29 @@ def run(args: argparse.Namespace) -> int:
     lines = split_lines(text)
     if not 1 <= line <= len(lines) or not 1 <= column <= len(line_content(lines[line - 1])) + 1:
         raise UsageError(f"{path}:{line}:{column} is outside the file")
-    language = language_id(path, path.suffix.lstrip("."))
-    state = cursor_state(lines, line - 1, column - 1, language_id=language)
     try:
         engine = open_engine(engine_settings_from(args), models.stderr_progress())
     except models.ModelError as error:
         raise UsageError(str(error)) from None
     settings = CompletionSettings(
-        max_tokens_line=args.max_tokens, max_tokens_block=args.max_tokens, predict_time_budget_ms=0
+        max_tokens_line=args.max_tokens, max_tokens_block=max(args.max_tokens, 128)
     )
-    result = engine.generate(state.request(settings, str(path), path.name), CancelToken())
-    text = finish(result.text, state, language, state.multiline) if not args.raw else result.text
-    if text is None:
-        print("(no suggestion: the post-processing dropped the model's output)", file=sys.stderr)
+    language = language_id(path, path.suffix.lstrip("."))
+    suggestion, result = asyncio.run(_invoked(engine, settings, path, language, text, line, column))
+    if result is None:
+        print("(no suggestion: the model was not asked)", file=sys.stderr)
         return 0
-    sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
+    if args.raw:
+        shown: str | None = result.text
+    else:
+        # The text to insert at the cursor (a suggestion replaces from its start column).
+        shown = (
+            None if suggestion is None else suggestion.text[column - 1 - suggestion.start_column :]
+        )
+    if shown is None:
+        print("(no suggestion: the post-processing dropped the model's output)", file=sys.stderr)
+    else:
+        sys.stdout.write(shown + ("\n" if not shown.endswith("\n") else ""))
     stats = result.stats
     print(
         f"[{engine.template.family}] {stats.prompt_tokens} prompt tokens, "
@@ -90,3 +102,26 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+async def _invoked(
+    engine: Engine,
+    settings: CompletionSettings,
+    path: Path,
+    language: str,
+    text: str,
+    line: int,
+    column: int,
+) -> tuple[Suggestion | None, GenerationResult | None]:
+    """What an editor's Invoked request on the file just opened shows, and the model's output
+    behind it (None when the model was not asked)."""
+    completion = HeadlessCompletion(engine, settings)
+    uri = path.resolve().as_uri()
+    try:
+        completion.open(uri, language, text)
+        suggestion = await completion.suggest(uri, line - 1, column - 1)
+        key = cache_key(uri)
+        asked = [result for request, result in completion.engine.results if request.key == key]
+        return suggestion, asked[-1] if asked else None
+    finally:
+        completion.stop()

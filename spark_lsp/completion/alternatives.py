@@ -4,6 +4,9 @@ The engine only decodes them (engine/llama/alternatives.py) within the allowance
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 from spark_lsp.completion.cursor import CursorState, finish
 from spark_lsp.engine.base import GenerationResult, GenerationStats, StopReason
 
@@ -20,6 +23,20 @@ def alternatives_allowance_ms(stats: GenerationStats) -> float:
     prompt), the difference: about the answer's own time again."""
     decode_ms = stats.total_ms - stats.prompt_eval_ms
     return max(ALTERNATIVES_SHARE * stats.total_ms, decode_ms - stats.prompt_eval_ms)
+
+
+def allowance_for(state: CursorState) -> Callable[[GenerationResult], float]:
+    """The allowance of a request at ``state``: ``alternatives_allowance_ms``, or when the main
+    answer will not be shown (post-processing drops it: a copy of the line below, say) no limit
+    but the predict budget, since an alternative is then the only answer there is (and which
+    one is shown must not depend on how fast the machine was)."""
+
+    def allowance(main: GenerationResult) -> float:
+        if finish(main.text, state) is None:
+            return math.inf
+        return alternatives_allowance_ms(main.stats)
+
+    return allowance
 
 
 def shown_alternatives(

@@ -112,7 +112,28 @@ class IdleWork:
         if (document := self._documents.open(snapshot.uri)) is not None:
             document.restart(CONTEXT_REFRESH, self._refresh_context(snapshot, line, column))
 
-    async def _refresh_context(self, snapshot: DocumentSnapshot, line: int, column: int) -> None:
+    def grow_after_edit(self, uri: str, line: int) -> None:
+        """An edit in a document whose window is still capped: once the user pauses, grow the
+        window around the edited line (without it, only a pause right after an answer grew it,
+        and a user who invoked, then typed on, kept the small first window)."""
+        document = self._documents.get(uri)
+        if document is None or document.cold or document.window_cap is None:
+            return
+        document.restart(CONTEXT_REFRESH, self._grow_when_paused(uri, line))
+
+    async def _grow_when_paused(self, uri: str, line: int) -> None:
+        context = self._facts.context
+        assert context is not None
+        await asyncio.sleep(self._settings().context_refresh_idle_ms / 1000)
+        snapshot = context.snapshot(uri)
+        if snapshot is None or not snapshot.lines:
+            return
+        line = min(line, len(snapshot.lines) - 1)
+        await self._refresh_context(snapshot, line, len(line_content(snapshot.lines[line])), 0)
+
+    async def _refresh_context(
+        self, snapshot: DocumentSnapshot, line: int, column: int, idle_ms: int | None = None
+    ) -> None:
         """The engine evaluates the new prompt at the lowest priority under a key of its own;
         only once that finished do requests switch to it, so a keystroke never pays for it (a
         keystroke preempts it). A capped window grows GROWTH_FACTOR times at each step, each
@@ -120,7 +141,8 @@ class IdleWork:
         context = self._facts.context
         assert context is not None
         settings = self._settings()
-        await asyncio.sleep(settings.context_refresh_idle_ms / 1000)
+        idle_ms = settings.context_refresh_idle_ms if idle_ms is None else idle_ms
+        await asyncio.sleep(idle_ms / 1000)
         # Reading workspace files and scanning open documents can take a few hundred
         # milliseconds in a large workspace: off the event loop.
         candidates = await context.gather(snapshot, line)

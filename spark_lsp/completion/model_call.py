@@ -16,7 +16,7 @@ from asyncio import FIRST_COMPLETED
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from spark_lsp.completion.alternatives import alternatives_allowance_ms, shown_alternatives
+from spark_lsp.completion.alternatives import allowance_for, shown_alternatives
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.cursor import CursorState, finish
 from spark_lsp.completion.first_line import FirstLine
@@ -78,7 +78,7 @@ class ModelCall:
         request = replace(
             state.request(settings, cache_key(uri)),
             alternatives=alternatives,
-            alternatives_allowance=alternatives_allowance_ms if alternatives else None,
+            alternatives_allowance=allowance_for(state) if alternatives else None,
             predict_time_budget_ms=budget_ms * (1 + BACKGROUND_BUDGETS) or None,
         )
         self._counters.model_calls += 1
@@ -114,6 +114,8 @@ class ModelCall:
         with trace.timed("post-processing"):
             text = finish(result.text, state)
             others = shown_alternatives(result, state, text)
+            if text is None and others:  # the best answer was dropped (a copy of the line
+                text, others = others[0], others[1:]  # below...): the next best is shown
         if text is not None:
             key = state.cache_key
             self._documents.cache(uri).store(key.prefix, key.suffix, text)

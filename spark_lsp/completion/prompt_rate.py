@@ -58,6 +58,11 @@ class PromptRate:
         if self._probe is None:
             self._probe = asyncio.ensure_future(self._measure(worker))
 
+    def stop(self) -> None:
+        """The session ends: a probe still under way is dropped."""
+        if self._probe is not None:
+            self._probe.cancel()
+
     async def measured(self) -> None:
         """Wait (briefly) for the probe's figure, when one is under way."""
         if self._probe is not None and not self._probe.done():

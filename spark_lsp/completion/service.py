@@ -116,6 +116,9 @@ class CompletionService(DocumentHooks):
         """The model is ready: measure its prompt rate (for cold documents' first windows)."""
         self.prompt_rate.start_probe(worker)
 
+    def changed(self, uri: str, first_line: int, last_line: int) -> None:
+        self._idle.grow_after_edit(uri, last_line)
+
     def closed(self, uri: str) -> None:
         self.forget(uri)
 
@@ -125,6 +128,7 @@ class CompletionService(DocumentHooks):
 
     def shutdown(self) -> None:
         self._documents.forget_all()
+        self.prompt_rate.stop()
 
     # -- requests --------------------------------------------------------------------------------
 

@@ -80,6 +80,10 @@ class ContextService(DocumentHooks):
     def changed(self, uri: str, first_line: int, last_line: int) -> None:
         self.record_edit(uri, first_line, last_line)
 
+    def snapshot(self, uri: str) -> DocumentSnapshot | None:
+        """The open document's current text (None: closed or out of sync)."""
+        return next((s for s in self._open_documents() if s.uri == uri), None)
+
     def closed(self, uri: str) -> None:
         self.forget(uri)
 

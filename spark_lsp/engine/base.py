@@ -130,7 +130,7 @@ class GenerationRequest:
     # How long those may take once the main answer is final, given its figures (milliseconds;
     # the caller's policy, see completion/alternatives.py). None: only the predict time budget
     # bounds them. An alternative the allowance cuts short ends with TIME_BUDGET.
-    alternatives_allowance: Callable[[GenerationStats], float] | None = None
+    alternatives_allowance: Callable[[GenerationResult], float] | None = None
     # Generate nothing: recompute, in place, the key's cells that were reused from an older text
     # (see engine/reuse.py), so its next request starts from exact cells. Only engines whose
     # capabilities say ``refreshes_cells`` take such requests (the prompt is not used).

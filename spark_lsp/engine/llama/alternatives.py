@@ -106,7 +106,7 @@ def alternatives(
 
 
 def _deadline(
-    allowance: Callable[[GenerationStats], float] | None,
+    allowance: Callable[[GenerationResult], float] | None,
     predict_budget_ms: float | None,
     main: GenerationResult,
 ) -> float:
@@ -114,5 +114,5 @@ def _deadline(
     budget, whichever is shorter; without either, never."""
     budget_ms = predict_budget_ms or math.inf
     if allowance is not None:
-        budget_ms = min(budget_ms, allowance(main.stats))
+        budget_ms = min(budget_ms, allowance(main))
     return time.perf_counter() + budget_ms / 1000  # inf: NO_DEADLINE

@@ -1,0 +1,108 @@
+"""The inline-completion service without an editor: the server's own document store, context
+service and completion service around an engine, so that ``spark-lsp complete`` and
+``bench infill`` answer exactly what an Invoked request over LSP answers (same window, same
+block decision, same alternatives, same predict budget, same progressive context on a document
+just opened). Run it inside one event loop; ``close`` stops its worker."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from spark_lsp.completion.service import CompletionService, Suggestion
+from spark_lsp.completion.settings import CompletionSettings
+from spark_lsp.context.builder import PromptBuilder
+from spark_lsp.context.service import ContextService
+from spark_lsp.documents import (
+    DocumentStore,
+    Position,
+    PositionEncoding,
+    Range,
+    TextChange,
+    line_content,
+)
+from spark_lsp.engine import CancelToken, GenerationRequest, GenerationResult
+from spark_lsp.engine.base import Engine, TokenCallback
+from spark_lsp.engine.worker import InferenceWorker
+
+IDLE_POLL_S = 0.05
+
+
+class RecordingEngine:
+    """The engine, keeping each finished generation (what the model wrote before any rule)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.results: list[tuple[GenerationRequest, GenerationResult]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def generate(
+        self, request: GenerationRequest, cancel: CancelToken, on_text: TokenCallback | None = None
+    ) -> GenerationResult:
+        result = self._engine.generate(request, cancel, on_text)
+        self.results.append((request, result))
+        return result
+
+
+class HeadlessCompletion:
+    def __init__(self, engine: Engine, settings: CompletionSettings | None = None) -> None:
+        self.engine = RecordingEngine(engine)
+        self.store = DocumentStore()
+        self.worker = InferenceWorker(self.engine)  # type: ignore[arg-type]
+        self.context = ContextService(self.store.snapshots)
+        self.context.builder = PromptBuilder(
+            engine.token_counter(), engine.template, engine.add_bos
+        )
+        self.context.context_size = engine.n_ctx
+        self.service = CompletionService(
+            self._worker_for, self._current_version, settings, self.context
+        )
+        self._loaded = False
+
+    async def _worker_for(self, automatic: bool) -> InferenceWorker:
+        return self.worker
+
+    def _current_version(self, uri: str) -> int | None:
+        return self.store.document(uri).version if uri in self.store else None
+
+    def open(self, uri: str, language_id: str, text: str) -> None:
+        """As didOpen (the first call also measures the prompt rate, as the server does once
+        the model has loaded)."""
+        if not self._loaded:
+            self._loaded = True
+            self.service.model_loaded(self.worker)
+        self.store.open(uri, language_id, 1, text)
+        snapshot = self.store.snapshot(uri)
+        self.context.opened(snapshot)
+        self.service.opened(snapshot)
+
+    def replace_line(self, uri: str, line: int, text: str) -> None:
+        """As a didChange that replaces line ``line``'s content (its terminator kept)."""
+        document = self.store.document(uri)
+        old = line_content(document.snapshot().lines[line])
+        change = TextChange(text, Range(Position(line, 0), Position(line, len(old))))
+        self.store.change(uri, document.version + 1, [change], PositionEncoding.UTF32)
+        self.context.changed(uri, line, line)
+        self.service.changed(uri, line, line)
+
+    def close(self, uri: str) -> None:
+        self.store.close(uri)
+        self.context.closed(uri)
+        self.service.closed(uri)
+
+    async def suggest(self, uri: str, line: int, column: int) -> Suggestion | None:
+        """An Invoked request at (line, column), column in code points."""
+        return await self.service.suggest(self.store.snapshot(uri), line, column, automatic=False)
+
+    async def settle(self, limit_s: float) -> None:
+        """Wait (up to ``limit_s``) until the document windows are no longer capped: the pause
+        a user makes before invoking again, during which progressive context grows."""
+        deadline = asyncio.get_running_loop().time() + limit_s
+        while self.service.capped_windows and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(IDLE_POLL_S)
+
+    def stop(self) -> None:
+        self.service.shutdown()
+        self.worker.stop()
