@@ -213,20 +213,18 @@ class InProcess:
         deadline = time.monotonic() + GENERATION_WAIT_S
         while time.monotonic() < deadline:
             results = self.completion.engine.results[before:]
-            asked = [result for request, result in results if request.key == cache_key(uri)]
+            # The request's own generation is the document's first after ``before`` (the
+            # worker runs one at a time); a cell refresh or a prefetch may follow it.
+            asked = [r for q, r in results if q.key == cache_key(uri) and not q.refresh]
             if asked:
-                return asked[-1]
+                return asked[0]
             await asyncio.sleep(0.02)
         return None
 
     async def _cold(self, case: MaskedLine, result: GenerationResult, ms: float) -> dict[str, Any]:
         """A document's first request against the raw model on the same prompt tokens (the
         pipeline's prompt, asked afresh under a key of its own)."""
-        prompt = self.completion.engine.results[-1][0].prompt
-        for request, answered in reversed(self.completion.engine.results):
-            if answered is result:
-                prompt = request.prompt
-                break
+        prompt = next(q.prompt for q, r in self.completion.engine.results if r is result)
         request = GenerationRequest(prompt, max_tokens=LINE_TOKENS, stop=("\n",), key=COLD_KEY)
         raw = await self._ask(request)
         return {
