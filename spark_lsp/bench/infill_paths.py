@@ -14,7 +14,6 @@ document's window meanwhile); a document's first request is its cold one.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,7 +189,7 @@ class InProcess:
             shown = first_line(typed[: suggestion.start_column] + suggestion.text)
         block = suggestion is not None and "\n" in suggestion.text.strip("\n")
         outcomes.add("pipeline", case, typed, shown, ms, block)
-        result = await self._generated(uri, before)
+        result = await self.completion.generation_behind(uri, before)
         if result is None:
             return
         outcomes.early += result.stats.total_ms > ms
@@ -206,20 +205,6 @@ class InProcess:
             candidate = finish(result.text, state, disabled=frozenset({rule}))
             line = None if candidate is None else first_line(typed + candidate)
             outcomes.add(f"without {rule}", case, typed, line)
-
-    async def _generated(self, uri: str, before: int) -> GenerationResult | None:
-        """The model's output behind the pipeline's answer: an early answer's generation
-        finishes in the background (within the predict budgets), so wait for it."""
-        deadline = time.monotonic() + GENERATION_WAIT_S
-        while time.monotonic() < deadline:
-            results = self.completion.engine.results[before:]
-            # The request's own generation is the document's first after ``before`` (the
-            # worker runs one at a time); a cell refresh or a prefetch may follow it.
-            asked = [r for q, r in results if q.key == cache_key(uri) and not q.refresh]
-            if asked:
-                return asked[0]
-            await asyncio.sleep(0.02)
-        return None
 
     async def _cold(self, case: MaskedLine, result: GenerationResult, ms: float) -> dict[str, Any]:
         """A document's first request against the raw model on the same prompt tokens (the

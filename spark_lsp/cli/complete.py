@@ -21,7 +21,6 @@ from spark_lsp.completion.service import Suggestion
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.documents import line_content, split_lines
 from spark_lsp.engine import Engine, GenerationResult
-from spark_lsp.engine.base import cache_key
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
 from spark_lsp.uris import language_id
@@ -120,8 +119,8 @@ async def _invoked(
     try:
         completion.open(uri, language, text)
         suggestion = await completion.suggest(uri, line - 1, column - 1)
-        key = cache_key(uri)
-        asked = [result for request, result in completion.engine.results if request.key == key]
-        return suggestion, asked[-1] if asked else None
+        # An early answer's generation is still finishing: wait for it (its figures are printed).
+        wait_s = 60.0 if suggestion is not None else 0.0
+        return suggestion, await completion.generation_behind(uri, 0, wait_s)
     finally:
         completion.stop()

@@ -2,7 +2,7 @@
 service and completion service around an engine, so that ``spark-lsp complete`` and
 ``bench infill`` answer exactly what an Invoked request over LSP answers (same window, same
 block decision, same alternatives, same predict budget, same progressive context on a document
-just opened). Run it inside one event loop; ``close`` stops its worker."""
+just opened). Run it inside one event loop; ``stop`` ends its worker."""
 
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ from spark_lsp.documents import (
     line_content,
 )
 from spark_lsp.engine import CancelToken, GenerationRequest, GenerationResult
-from spark_lsp.engine.base import Engine, TokenCallback
+from spark_lsp.engine.base import Engine, TokenCallback, cache_key
 from spark_lsp.engine.worker import InferenceWorker
 
 IDLE_POLL_S = 0.05
+GENERATION_WAIT_S = 120.0
 
 
 class RecordingEngine:
@@ -95,6 +96,22 @@ class HeadlessCompletion:
     async def suggest(self, uri: str, line: int, column: int) -> Suggestion | None:
         """An Invoked request at (line, column), column in code points."""
         return await self.service.suggest(self.store.snapshot(uri), line, column, automatic=False)
+
+    async def generation_behind(
+        self, uri: str, since: int, wait_s: float = GENERATION_WAIT_S
+    ) -> GenerationResult | None:
+        """The model's output behind the newest request on ``uri``: the document's first
+        generation recorded after ``since`` results (the worker runs one at a time; a cell
+        refresh or a prefetch may follow it). An early answer's generation finishes in the
+        background (within the predict budgets): it is waited for, up to ``wait_s``."""
+        key = cache_key(uri)
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            results = self.engine.results[since:]
+            asked = [r for q, r in results if q.key == key and not q.refresh]
+            if asked or asyncio.get_running_loop().time() > deadline:
+                return asked[0] if asked else None
+            await asyncio.sleep(IDLE_POLL_S)
 
     async def settle(self, limit_s: float) -> None:
         """Wait (up to ``limit_s``) until the document windows are no longer capped: the pause
