@@ -183,7 +183,13 @@ def report(cursor: str, outcomes: Outcomes) -> dict[str, Any]:
             (path, summary[path]["exact_match"], summary[path]["nothing_shown"]) for path in ablated
         ]
         print(format_table(("pipeline", "exact match %", "nothing shown"), rows))
-    return {"results": summary, "gains": gains, "drops": outcomes.drops, "cold": cold}
+    return {
+        "results": summary,
+        "gains": gains,
+        "drops": outcomes.drops,
+        "cold": cold,
+        "cold_requests": outcomes.cold,
+    }
 
 
 def main(args: argparse.Namespace) -> int:

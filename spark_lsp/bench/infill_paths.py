@@ -210,7 +210,11 @@ class InProcess:
         """A document's first request against the raw model on the same prompt tokens (the
         pipeline's prompt, asked afresh under a key of its own)."""
         prompt = next(q.prompt for q, r in self.completion.engine.results if r is result)
-        request = GenerationRequest(prompt, max_tokens=LINE_TOKENS, stop=("\n",), key=COLD_KEY)
+        # Its first line, as the pipeline's (whose prompt may end at the line above, so that
+        # the model writes the line break first).
+        request = GenerationRequest(
+            prompt, max_tokens=LINE_TOKENS, stop=("\n",), stop_after_text=True, key=COLD_KEY
+        )
         raw = await self._ask(request)
         return {
             "document": case.document,
