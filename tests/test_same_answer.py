@@ -22,19 +22,18 @@ from spark_lsp.engine.settings import EngineSettings
 
 pytestmark = pytest.mark.model
 
-SOURCE = '''def mean(values: list[float]) -> float:
-    """The arithmetic mean of the values."""
+SOURCE = """def mean(values):
     total = sum(values)
 
     return total / len(values)
 
 
-def clamp(value: int, low: int, high: int) -> int:
+def clamp(value, low, high):
     return max(low, min(
-'''
+"""
 # (line, column), zero-based: a blank line at column 0, the same line after its indentation,
 # and the end of a line being typed.
-POSITIONS = ((3, 0), (3, 4), (8, 24))
+POSITIONS = ((2, 0), (2, 4), (7, 24))
 
 
 def cursor_line(text: str, line: int, column: int) -> str:
