@@ -48,7 +48,7 @@ class Pause:
     right: bool
 
 
-def _params(uri: str, line: int, column: int, trigger: int) -> dict[str, Any]:
+def inline_params(uri: str, line: int, column: int, trigger: int) -> dict[str, Any]:
     return {
         "textDocument": {"uri": uri},
         "position": {"line": line, "character": column},
@@ -65,7 +65,7 @@ async def _load_model(session: LspSession) -> None:
     """An Invoked request on a tiny document: the model loads and measures itself."""
     uri = "file:///bench/first-contact/warm.py"
     _open(session, uri, ["def add(a, b):\n", "    return \n"])
-    await session.request("textDocument/inlineCompletion", _params(uri, 1, 11, INVOKED))
+    await session.request("textDocument/inlineCompletion", inline_params(uri, 1, 11, INVOKED))
     session.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
 
@@ -76,7 +76,7 @@ async def cold_requests(session: LspSession, points: list[TracePoint]) -> list[C
         lines, real = erased(point)
         uri = f"file:///bench/cold/{index}/{point.path.name}"
         _open(session, uri, lines)
-        params = _params(uri, point.line, point.indent, INVOKED)
+        params = inline_params(uri, point.line, point.indent, INVOKED)
         answer, ms = await session.timed_request("textDocument/inlineCompletion", params)
         shown = shown_first_line(answer, " " * point.indent)
         right = shown is not None and shown.rstrip() == real.rstrip()
@@ -128,7 +128,7 @@ async def type_at_cadence(
                 },
             )
             typed += char
-            params = _params(uri, point.line, column + 1, AUTOMATIC)
+            params = inline_params(uri, point.line, column + 1, AUTOMATIC)
             if last is not None:
                 others.append(last)
             last = asyncio.create_task(

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from spark_lsp.documents import line_content, split_lines
 
@@ -27,6 +27,7 @@ CORPUS_LINES = 300
 MIN_LINE_CHARACTERS = 4  # a lone ")" or "else:" says little about a model
 MAX_FILE_BYTES = 200_000
 TEST_TIMEOUT_S = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,19 +128,24 @@ def corpus_cases(directory: Path | None, limit: int, files: int = 0) -> list[Mas
     found = sorted(_directory_files(directory) if directory else _pinned_files())
     if not found:
         raise SystemExit(f"spark-lsp: error: no Python file under {directory}")
-    if files and files < len(found):
-        stride = len(found) / files
-        found = [found[int(stride * (index + 0.5))] for index in range(files)]
+    if files:
+        found = evenly(found, files)
     candidates = [
         MaskedLine(name, tuple(lines), index)
         for name, lines in found
         for index, entry in enumerate(lines)
         if len(entry.strip()) >= MIN_LINE_CHARACTERS
     ]
-    if not limit or limit >= len(candidates):
-        return candidates
-    stride = len(candidates) / limit
-    return [candidates[int(stride * (index + 0.5))] for index in range(limit)]
+    return evenly(candidates, limit) if limit else candidates
+
+
+def evenly(items: list[T], count: int) -> list[T]:
+    """``count`` of ``items`` at an even stride, each from the middle of its stretch (all of
+    them when there are no more)."""
+    if count >= len(items):
+        return items
+    stride = len(items) / count
+    return [items[int(stride * (index + 0.5))] for index in range(count)]
 
 
 def _directory_files(directory: Path) -> Iterable[tuple[str, list[str]]]:

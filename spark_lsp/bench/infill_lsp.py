@@ -6,32 +6,29 @@ user pauses between requests. A document's first request is its cold one."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
+from spark_lsp.bench.first_contact import INVOKED, inline_params
 from spark_lsp.bench.infill_cases import MaskedLine
 from spark_lsp.bench.infill_paths import Outcomes, first_line
 from spark_lsp.bench.lsp_session import LspSession
-from spark_lsp.documents import line_content
+from spark_lsp.bench.lsp_typing import warm_window
+from spark_lsp.documents import (
+    PositionEncoding,
+    code_points_to_units,
+    line_content,
+    units_to_code_points,
+)
 
-INVOKED = 1
+UTF16 = PositionEncoding.UTF16
 PAUSE_LIMIT_S = 60.0
+PAUSE_POLL_S = 0.05
 PATH = "pipeline over LSP"
 
 
 def utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def code_points(text: str, units: int) -> int:
-    """How many of ``text``'s characters ``units`` UTF-16 code units cover."""
-    counted = 0
-    for index, character in enumerate(text):
-        if counted >= units:
-            return index
-        counted += 2 if ord(character) > 0xFFFF else 1
-    return len(text)
+    return code_points_to_units(text, len(text), UTF16)
 
 
 def applied(typed: str, answer: dict[str, Any]) -> tuple[str | None, bool]:
@@ -41,8 +38,8 @@ def applied(typed: str, answer: dict[str, Any]) -> tuple[str | None, bool]:
     if not items:
         return None, False
     item = items[0]
-    start = code_points(typed, item["range"]["start"]["character"])
-    end = code_points(typed, item["range"]["end"]["character"])
+    start = units_to_code_points(typed, item["range"]["start"]["character"], UTF16)
+    end = units_to_code_points(typed, item["range"]["end"]["character"], UTF16)
     text = item["insertText"]
     text = text if isinstance(text, str) else text.get("value", "")
     return first_line(typed[:start] + text + typed[end:]), "\n" in text.strip("\n")
@@ -60,11 +57,7 @@ class OverLsp:
         uri = self._document(case)
         cold = self._versions[uri] == 1
         self._replace(uri, case, line_content(case.lines[case.line]), typed)
-        params = {
-            "textDocument": {"uri": uri},
-            "position": {"line": case.line, "character": utf16_length(typed)},
-            "context": {"triggerKind": INVOKED},
-        }
+        params = inline_params(uri, case.line, utf16_length(typed), INVOKED)
         started = time.perf_counter()
         answer = await self.session.request("textDocument/inlineCompletion", params)
         ms = (time.perf_counter() - started) * 1000
@@ -73,7 +66,7 @@ class OverLsp:
         if cold:
             outcomes.cold.append({"document": case.document, "pipeline_ms": round(ms, 1)})
         self._replace(uri, case, typed, line_content(case.lines[case.line]))
-        await self._pause()
+        await warm_window(self.session, PAUSE_LIMIT_S, PAUSE_POLL_S)
 
     def close(self) -> None:
         if self._open is not None:
@@ -111,14 +104,6 @@ class OverLsp:
                 "contentChanges": [change],
             },
         )
-
-    async def _pause(self) -> None:
-        deadline = time.monotonic() + PAUSE_LIMIT_S
-        while time.monotonic() < deadline:
-            answer = await self.session.request("spark/debug/counters", None)
-            if not (answer.get("result") or {}).get("cappedWindows"):
-                return
-            await asyncio.sleep(0.05)
 
 
 async def run_lsp(

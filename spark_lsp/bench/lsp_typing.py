@@ -81,17 +81,19 @@ async def warm_up(session: LspSession, params: dict[str, Any]) -> None:
     await warm_window(session)
 
 
-async def warm_window(session: LspSession) -> None:
+async def warm_window(
+    session: LspSession, limit_s: float = WARM_WINDOW_WAIT_S, poll_s: float = 0.5
+) -> None:
     """Wait while the server grows the document's capped window (progressive context: the
     user looking at the file before typing), so that this run measures typing in a warm
     document as it did before (its unmeasured warm-up request evaluated the whole window);
     ``--cold`` and ``--cadence`` measure first contact. A server without the counter is warm."""
-    deadline = asyncio.get_running_loop().time() + WARM_WINDOW_WAIT_S
+    deadline = asyncio.get_running_loop().time() + limit_s
     while asyncio.get_running_loop().time() < deadline:
         counters = (await session.request("spark/debug/counters", None)).get("result") or {}
         if not counters.get("cappedWindows"):
             return
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(poll_s)
 
 
 def with_rest(phases: dict[str, float], round_trip_ms: float) -> dict[str, float]:

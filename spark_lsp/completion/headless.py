@@ -11,7 +11,6 @@ from typing import Any
 
 from spark_lsp.completion.service import CompletionService, Suggestion
 from spark_lsp.completion.settings import CompletionSettings
-from spark_lsp.context.builder import PromptBuilder
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import (
     DocumentStore,
@@ -53,10 +52,7 @@ class HeadlessCompletion:
         self.store = DocumentStore()
         self.worker = InferenceWorker(self.engine)  # type: ignore[arg-type]
         self.context = ContextService(self.store.snapshots)
-        self.context.builder = PromptBuilder(
-            engine.token_counter(), engine.template, engine.add_bos
-        )
-        self.context.context_size = engine.n_ctx
+        self.context.model_ready(engine, engine.token_counter())
         self.service = CompletionService(
             self._worker_for, self._current_version, settings, self.context
         )

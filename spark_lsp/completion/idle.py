@@ -110,7 +110,7 @@ class IdleWork:
         if context is None or context.builder is None:
             return
         if (document := self._documents.open(snapshot.uri)) is not None:
-            document.restart(CONTEXT_REFRESH, self._refresh_context(snapshot, line, column))
+            document.restart(CONTEXT_REFRESH, self._refresh_when_paused(snapshot, line, column))
 
     def grow_after_edit(self, uri: str, line: int) -> None:
         """An edit in a document whose window is still capped: once the user pauses, grow the
@@ -121,7 +121,14 @@ class IdleWork:
             return
         document.restart(CONTEXT_REFRESH, self._grow_when_paused(uri, line))
 
+    async def _refresh_when_paused(
+        self, snapshot: DocumentSnapshot, line: int, column: int
+    ) -> None:
+        await asyncio.sleep(self._settings().context_refresh_idle_ms / 1000)
+        await self._refresh_context(snapshot, line, column)
+
     async def _grow_when_paused(self, uri: str, line: int) -> None:
+        """After the pause, at the end of the edited line of the text as it is then."""
         context = self._facts.context
         assert context is not None
         await asyncio.sleep(self._settings().context_refresh_idle_ms / 1000)
@@ -129,11 +136,9 @@ class IdleWork:
         if snapshot is None or not snapshot.lines:
             return
         line = min(line, len(snapshot.lines) - 1)
-        await self._refresh_context(snapshot, line, len(line_content(snapshot.lines[line])), 0)
+        await self._refresh_context(snapshot, line, len(line_content(snapshot.lines[line])))
 
-    async def _refresh_context(
-        self, snapshot: DocumentSnapshot, line: int, column: int, idle_ms: int | None = None
-    ) -> None:
+    async def _refresh_context(self, snapshot: DocumentSnapshot, line: int, column: int) -> None:
         """The engine evaluates the new prompt at the lowest priority under a key of its own;
         only once that finished do requests switch to it, so a keystroke never pays for it (a
         keystroke preempts it). A capped window grows GROWTH_FACTOR times at each step, each
@@ -141,8 +146,6 @@ class IdleWork:
         context = self._facts.context
         assert context is not None
         settings = self._settings()
-        idle_ms = settings.context_refresh_idle_ms if idle_ms is None else idle_ms
-        await asyncio.sleep(idle_ms / 1000)
         # Reading workspace files and scanning open documents can take a few hundred
         # milliseconds in a large workspace: off the event loop.
         candidates = await context.gather(snapshot, line)

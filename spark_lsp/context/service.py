@@ -30,7 +30,9 @@ from spark_lsp.context.similar import SimilarSnippets
 from spark_lsp.context.sources import SOURCES, ExtraChunk, Gathering
 from spark_lsp.context.workspace import Workspace
 from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.engine.base import Engine
 from spark_lsp.lifecycle import DocumentHooks
+from spark_lsp.token_counting import TokenCounter
 from spark_lsp.uris import uri_to_path
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,11 @@ class ContextService(DocumentHooks):
 
     def changed(self, uri: str, first_line: int, last_line: int) -> None:
         self.record_edit(uri, first_line, last_line)
+
+    def model_ready(self, engine: Engine, counter: TokenCounter) -> None:
+        """The model has loaded: prompts are built with its tokenizer, template and context."""
+        self.builder = PromptBuilder(counter, engine.template, engine.add_bos)
+        self.context_size = engine.n_ctx
 
     def snapshot(self, uri: str) -> DocumentSnapshot | None:
         """The open document's current text (None: closed or out of sync)."""

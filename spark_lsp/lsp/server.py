@@ -11,7 +11,6 @@ from pygls.lsp.server import LanguageServer
 from spark_lsp import __version__
 from spark_lsp.actions.service import ActionService
 from spark_lsp.completion.service import CompletionService
-from spark_lsp.context.builder import PromptBuilder
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, DocumentStore
 from spark_lsp.engine.base import Engine
@@ -49,7 +48,7 @@ class SparkLanguageServer(LanguageServer):
         self.status = StatusReporter(self.protocol.notify)
         self.models = ModelService(self.client, settings, self.status, opener)
         self.context = ContextService(self.store.snapshots)
-        self.models.on_ready.append(self._attach_context)
+        self.models.on_ready.append(self.context.model_ready)
         self.completions = CompletionService(
             self.models.worker_for, self._current_version, context=self.context
         )
@@ -89,10 +88,6 @@ class SparkLanguageServer(LanguageServer):
     def _measure_prompt_rate(self, engine: Engine, counter: TokenCounter) -> None:
         if self.models.worker is not None:
             self.completions.model_loaded(self.models.worker)
-
-    def _attach_context(self, engine: Engine, counter: TokenCounter) -> None:
-        self.context.builder = PromptBuilder(counter, engine.template, engine.add_bos)
-        self.context.context_size = engine.n_ctx
 
 
 def create_server(
