@@ -185,6 +185,29 @@ def test_cancellation_during_prompt_evaluation_keeps_the_work_done(engine) -> No
     assert follow_up.stats.tokens_evaluated <= prompt_tokens - engine.settings.batch_size
 
 
+def test_a_background_prompt_of_one_batch_stops_inside_it_when_cancelled(engine) -> None:
+    """A warm-up's prompt shorter than a micro-batch is still watched: the user's request that
+    cancels it waits a graph node, not the whole batch (half a second and more on 2 cores)."""
+    batch = engine.settings.batch_size
+    text = LONG_SOURCE[:20000]
+    tokens = engine.token_counter().count(text)
+    assert tokens > batch
+    prompt = TextPrompt(text[: len(text) * (batch - 8) // tokens])
+    token = CancelToken()
+    request = GenerationRequest(prompt, max_tokens=1, priority=Priority.WARMUP, key="short-warm")
+    timer = threading.Timer(0.02, token.cancel)
+    timer.start()
+    started = time.perf_counter()
+    result = engine.generate(request, token)
+    stopped_ms = (time.perf_counter() - started) * 1000
+    timer.cancel()
+    assert result.stop_reason is StopReason.CANCELLED
+    whole = engine.generate(replace(request, key="short-whole"), CancelToken())
+    assert whole.stats.tokens_evaluated <= batch
+    # Stopped well before the batch's own evaluation time.
+    assert stopped_ms < whole.stats.prompt_eval_ms / 2, (stopped_ms, whole.stats.prompt_eval_ms)
+
+
 def test_prompt_lookup_drafting_keeps_the_plain_output(engine) -> None:
     code = "def area(width, height):\n    result = width * height\n    return result\n"
     messages = rewrite.chat_messages(

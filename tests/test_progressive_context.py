@@ -6,17 +6,27 @@ model's side is in ``bench latency --lsp --cold``."""
 from __future__ import annotations
 
 import asyncio
+import time
 
-from spark_lsp.completion.prompt_rate import COLD_WINDOW_S, PromptRate
+from spark_lsp.completion import prompt_rate
+from spark_lsp.completion.prompt_rate import COLD_WINDOW_S, UNMEASURED_COLD_TOKENS, PromptRate
 from spark_lsp.completion.service import CompletionService
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.context.builder import PromptBuilder
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentStore
-from spark_lsp.engine import GenerationStats
+from spark_lsp.engine import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    Priority,
+    StopReason,
+    TextPrompt,
+)
 from spark_lsp.engine.base import Lane, cache_key
 from spark_lsp.engine.fake import FakeEngine
-from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.engine.worker import InferenceWorker, run_job
 
 URI = "file:///big.py"
 BODY = "".join(
@@ -32,6 +42,61 @@ def test_the_rate_is_measured_and_gives_half_a_second_of_prompt() -> None:
     assert rate.tokens_per_s is None
     rate.observe(GenerationStats(tokens_evaluated=450, prompt_eval_ms=2000.0))
     assert rate.cold_budget() == int(225 * COLD_WINDOW_S)
+
+
+class TimedPrompts(FakeEngine):
+    """Reports 130 prompt tokens in half a second; a warm-up waits until it is cancelled while
+    ``hold`` is set (as a real probe is when the user's first request arrives)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = True
+
+    def generate(
+        self, request: GenerationRequest, cancel: CancelToken, on_text=None
+    ) -> GenerationResult:
+        self.requests.append(request)
+        while request.priority is Priority.WARMUP and self.hold and not cancel.cancelled:
+            time.sleep(0.01)
+        if cancel.cancelled:
+            return GenerationResult("", StopReason.CANCELLED)
+        stats = GenerationStats(tokens_evaluated=130, prompt_eval_ms=500.0, total_ms=520.0)
+        return GenerationResult("x", StopReason.LENGTH, stats)
+
+
+def test_a_probe_cancelled_by_the_first_request_caps_cold_windows_and_tries_again(
+    monkeypatch,
+) -> None:
+    """The user's first request must not wait for the probe nor, once it cancelled the probe,
+    get an uncapped window (a minute of evaluation in a large file)."""
+    monkeypatch.setattr(prompt_rate, "PROBE_RETRY_S", 0.05)
+    engine = TimedPrompts()
+
+    async def scenario() -> tuple[int | None, int | None, int]:
+        worker = InferenceWorker(engine)
+        rate = PromptRate()
+        try:
+            rate.start_probe(worker)
+            await asyncio.sleep(0.05)
+            request = GenerationRequest(TextPrompt("def f():"), max_tokens=1)
+            await run_job(worker.submit(request))  # cancels the probe
+            while len(engine.requests) < 3:  # the probe, the request, the probe again
+                await asyncio.sleep(0.01)
+            during = rate.cold_budget()
+            engine.hold = False
+            for _ in range(200):
+                if rate.tokens_per_s is not None:
+                    break
+                await asyncio.sleep(0.01)
+            return during, rate.cold_budget(), len(engine.requests)
+        finally:
+            rate.stop()
+            worker.stop()
+
+    during, after, requests = asyncio.run(scenario())
+    assert during == UNMEASURED_COLD_TOKENS
+    assert after == int(260 * COLD_WINDOW_S)  # 130 tokens in 0.5 s, measured by a later probe
+    assert requests >= 3
 
 
 def test_a_cold_document_starts_small_and_grows_while_the_user_pauses() -> None:

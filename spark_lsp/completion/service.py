@@ -239,7 +239,6 @@ class CompletionService(DocumentHooks):
         if document is None:
             return None
         if document.cold:
-            await self.prompt_rate.measured()
             document.cold, document.window_cap = False, self.prompt_rate.cold_budget()
         return document.window_cap
 

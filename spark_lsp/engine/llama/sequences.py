@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 
 from spark_lsp.engine import parking
-from spark_lsp.engine.base import EngineError, StopReason
+from spark_lsp.engine.base import EngineError, Priority, StopReason
 from spark_lsp.engine.llama.layout import Layout
 from spark_lsp.engine.llama.run import Aborted, NoSlot, Run
 from spark_lsp.engine.llama.runtime import Runtime
@@ -116,7 +116,10 @@ class SequenceCache:
         if plan.keep_head:
             runtime.copy(old, scratch, 0, plan.keep_head)
         first, until = plan.evaluate_range
-        runtime.watch(run if until - first > self._runtime.settings.batch_size else None)
+        # A background run may be preempted at any moment: it is watched even when short (one
+        # micro-batch of 128 tokens takes half a second or more on a 2-core CPU).
+        long_prompt = until - first > self._runtime.settings.batch_size
+        runtime.watch(run if long_prompt or run.request.priority > Priority.INTERACTIVE else None)
         stats.reuse_ms = (time.perf_counter() - began) * 1000
         try:
             runtime.decode(run, scratch, body[first:until], first, want_logits=False)
