@@ -28,12 +28,15 @@ from typing import Any
 
 from spark_lsp import models
 from spark_lsp.bench import lsp_typing
+from spark_lsp.bench.infill_blocks import BlockOutcomes, BlockRunner, block_cases
+from spark_lsp.bench.infill_blocks import report as blocks_report
 from spark_lsp.bench.infill_cases import (
     CORPUS_LINES,
     CURSORS,
     PINNED_COMMIT,
     MaskedLine,
     corpus_cases,
+    corpus_documents,
     humaneval_cases,
 )
 from spark_lsp.bench.infill_paths import InProcess, Outcomes
@@ -44,6 +47,7 @@ from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
 from spark_lsp.percentiles import median
 
 QUICK_TASKS = 20  # the default HumanEval run: a few minutes (about 9 s a task on a 2-core CPU)
+BLOCK_CASES = 60
 MAIN_PATHS = ("raw", "raw-natural", "pipeline", "pipeline over LSP")
 
 
@@ -75,6 +79,12 @@ def add_parser(benches: Any) -> None:
     )
     infill.add_argument(
         "--lsp", action="store_true", help="ask the pipeline through the real server over stdio"
+    )
+    infill.add_argument(
+        "--blocks",
+        action="store_true",
+        help="with --corpus: mask whole bodies of compound statements (2-8 lines) instead of "
+        "single lines; whole-block exact match, in-process (default --limit 60)",
     )
     infill.add_argument(
         "--cross-file",
@@ -192,11 +202,52 @@ def report(cursor: str, outcomes: Outcomes) -> dict[str, Any]:
     }
 
 
+def blocks_main(args: argparse.Namespace) -> int:
+    if args.corpus is None or args.lsp or args.cursor == "typed":
+        raise SystemExit(
+            "spark-lsp: error: --blocks needs --corpus, a cursor line-start or indented, and "
+            "runs in-process (the server's own completion service; not --lsp)"
+        )
+    directory = Path(args.corpus) if args.corpus else None
+    limit = BLOCK_CASES if args.limit is None else args.limit
+    cases = block_cases(corpus_documents(directory, args.files), limit)
+    documents = len({case.document for case in cases})
+    print(f"{len(cases)} masked blocks in {documents} documents, cursor {args.cursor}", flush=True)
+    engine = load_engine(engine_settings_from(args), models.stderr_progress())
+    outcomes = BlockOutcomes()
+
+    async def run_all() -> None:
+        completion = HeadlessCompletion(engine)
+        runner = BlockRunner(completion, args.cursor, "python")
+        report_progress = progress_printer(len(cases))
+        try:
+            for index, case in enumerate(cases):
+                await runner.run(case, outcomes)
+                report_progress(index + 1)
+        finally:
+            completion.stop()
+
+    try:
+        asyncio.run(run_all())
+    finally:
+        engine.close()
+    summary = blocks_report(args.cursor, outcomes)
+    source = args.corpus or f"pinned:{PINNED_COMMIT}"
+    write_json(
+        args.json,
+        "infill-blocks",
+        {"cases": len(cases), "source": source, "cursor": args.cursor, "results": summary},
+    )
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     if args.cross_file:
         from spark_lsp.bench import crossfile
 
         return crossfile.main(args)
+    if args.blocks:
+        return blocks_main(args)
     cases = load_cases(args)
     documents = len({case.document for case in cases})
     print(f"{len(cases)} masked lines in {documents} documents, cursor {args.cursor}", flush=True)

@@ -125,11 +125,7 @@ def corpus_cases(directory: Path | None, limit: int, files: int = 0) -> list[Mas
     file order: each file gets lines in proportion to its size. ``files``: only that many
     files (0: all), at an even stride over the sorted names (fewer cold documents: a shorter
     run)."""
-    found = sorted(_directory_files(directory) if directory else _pinned_files())
-    if not found:
-        raise SystemExit(f"spark-lsp: error: no Python file under {directory}")
-    if files:
-        found = evenly(found, files)
+    found = corpus_documents(directory, files)
     candidates = [
         MaskedLine(name, tuple(lines), index)
         for name, lines in found
@@ -137,6 +133,15 @@ def corpus_cases(directory: Path | None, limit: int, files: int = 0) -> list[Mas
         if len(entry.strip()) >= MIN_LINE_CHARACTERS
     ]
     return evenly(candidates, limit) if limit else candidates
+
+
+def corpus_documents(directory: Path | None, files: int = 0) -> list[tuple[str, list[str]]]:
+    """The corpus's files as (name, lines), sorted by name; ``files``: only that many (0: all),
+    at an even stride."""
+    found = sorted(_directory_files(directory) if directory else _pinned_files())
+    if not found:
+        raise SystemExit(f"spark-lsp: error: no Python file under {directory}")
+    return evenly(found, files) if files else found
 
 
 def evenly(items: list[T], count: int) -> list[T]:

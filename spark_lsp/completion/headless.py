@@ -77,12 +77,18 @@ class HeadlessCompletion:
 
     def replace_line(self, uri: str, line: int, text: str) -> None:
         """As a didChange that replaces line ``line``'s content (its terminator kept)."""
+        self.replace_lines(uri, line, line + 1, text)
+
+    def replace_lines(self, uri: str, first: int, end: int, text: str) -> None:
+        """As a didChange that replaces the content of lines ``first`` to ``end`` (exclusive;
+        the last one's terminator kept) with ``text``, which may hold line breaks."""
         document = self.store.document(uri)
-        old = line_content(document.snapshot().lines[line])
-        change = TextChange(text, Range(Position(line, 0), Position(line, len(old))))
+        last = line_content(document.snapshot().lines[end - 1])
+        change = TextChange(text, Range(Position(first, 0), Position(end - 1, len(last))))
         self.store.change(uri, document.version + 1, [change], PositionEncoding.UTF32)
-        self.context.changed(uri, line, line)
-        self.service.changed(uri, line, line)
+        last_line = first + text.count("\n")
+        self.context.changed(uri, first, last_line)
+        self.service.changed(uri, first, last_line)
 
     def close(self, uri: str) -> None:
         self.store.close(uri)
