@@ -29,7 +29,7 @@ from spark_lsp.engine import (
 from spark_lsp.engine.base import ChatPrompt, PromptTooLong
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import EngineSettings
-from spark_lsp.engine.worker import InferenceWorker, run_job
+from spark_lsp.engine.worker import InferenceWorker, Job, run_job
 
 pytestmark = pytest.mark.model
 
@@ -206,6 +206,48 @@ def test_a_background_prompt_of_one_batch_stops_inside_it_when_cancelled(engine)
     assert whole.stats.tokens_evaluated <= batch
     # Stopped well before the batch's own evaluation time.
     assert stopped_ms < whole.stats.prompt_eval_ms / 2, (stopped_ms, whole.stats.prompt_eval_ms)
+
+
+class PreemptAtCheck(CancelToken):
+    """Asks for a preemption at the ``at``-th check of the run (once)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self._checks_left = at
+
+    @property
+    def preempted(self) -> bool:
+        self._checks_left -= 1
+        return self._checks_left == 0
+
+
+def test_a_resumed_answer_is_the_uninterrupted_one_even_across_a_split_character(engine) -> None:
+    """Runes take two tokens each here: preempting after every early step splits one of them
+    across the preemption at least once. The worker's join keeps text, scores and counts."""
+    request = GenerationRequest(
+        TextPrompt('RUNES = "ᚠᚡᚢᚣᚤᚥᚦᚧᚨᚩ'),
+        max_tokens=12,
+        logprobs=True,
+        priority=Priority.ACTION,
+        key="runes",
+    )
+    whole = engine.generate(request, CancelToken())
+    assert any(text == "" for text, _ in whole.scored)  # a character split over two tokens
+    for at in range(2, 9):
+        job = Job(request, cancel_token=PreemptAtCheck(at))
+        first = engine.generate(job.request, job.cancel_token)
+        assert first.stop_reason is StopReason.PREEMPTED, at
+        job.continue_after(first)
+        job.settle(engine.generate(job.request, job.cancel_token))
+        resumed = job.future.result()
+        assert resumed.text == whole.text, at
+        assert [text for text, _ in resumed.scored] == [text for text, _ in whole.scored], at
+        assert [round(p, 3) for _, p in resumed.scored] == [round(p, 3) for _, p in whole.scored]
+        assert resumed.stop_reason is whole.stop_reason
+        assert resumed.stats.tokens_generated == whole.stats.tokens_generated
+        assert (
+            resumed.stats.decode_ms > 0 and resumed.stats.prompt_tokens == whole.stats.prompt_tokens
+        )
 
 
 def test_prompt_lookup_drafting_keeps_the_plain_output(engine) -> None:

@@ -20,7 +20,7 @@ import itertools
 import logging
 import threading
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from spark_lsp.engine.base import (
     CancelToken,
@@ -71,16 +71,12 @@ class Job:
     def continue_after(self, result: GenerationResult) -> None:
         """Prepare the job to continue a preempted run: the answer so far follows the prompt."""
         request = self.request
-        earlier = self.earlier
-        text = (earlier.text if earlier else "") + result.text
-        resume = (*request.resume, *result.resume)
-        stats = _added(earlier.stats, result.stats) if earlier else result.stats
-        self.earlier = GenerationResult(text, StopReason.PREEMPTED, stats)
+        self.earlier = joined(self.earlier, result) if self.earlier else result
         spent_ms = result.stats.total_ms
         budget = request.predict_time_budget_ms
         self.request = replace(
             request,
-            resume=resume,
+            resume=(*request.resume, *result.resume),
             max_tokens=max(1, request.max_tokens - len(result.resume)),
             predict_time_budget_ms=max(1.0, budget - spent_ms) if budget else budget,
         )
@@ -94,12 +90,7 @@ class Job:
         if self.future.done():
             return
         if result is not None and self.earlier is not None:
-            result = GenerationResult(
-                self.earlier.text + result.text,
-                result.stop_reason,
-                _added(self.earlier.stats, result.stats),
-                result.error,
-            )
+            result = joined(self.earlier, result)
         try:
             if error is not None:
                 self.future.set_exception(error)
@@ -109,18 +100,31 @@ class Job:
             pass
 
 
-def _added(first: GenerationStats, second: GenerationStats) -> GenerationStats:
-    """The stats of a job run in several parts (a preempted one)."""
-    return GenerationStats(
-        prompt_tokens=first.prompt_tokens,
-        tokens_evaluated=first.tokens_evaluated + second.tokens_evaluated,
-        prompt_eval_ms=first.prompt_eval_ms + second.prompt_eval_ms,
-        tokens_generated=first.tokens_generated + second.tokens_generated,
-        time_to_first_token_ms=first.time_to_first_token_ms or second.time_to_first_token_ms,
-        total_ms=first.total_ms + second.total_ms,
-        draft_tokens=first.draft_tokens + second.draft_tokens,
-        draft_accepted=first.draft_accepted + second.draft_accepted,
+# Stats that describe the request rather than add up over its parts.
+_REQUEST_STATS = frozenset({"prompt_tokens", "time_to_first_token_ms"})
+
+
+def joined(earlier: GenerationResult, later: GenerationResult) -> GenerationResult:
+    """One answer from a preempted run and its continuation: the text and the scored tokens
+    follow each other (the engine holds back a character split across the preemption until
+    its last byte), every time and count adds up, and the rest (stop reason, error,
+    alternatives, the resume state) is the later part's, which ended the request."""
+    stats = _joined_stats(earlier.stats, later.stats)
+    return replace(
+        later,
+        text=earlier.text + later.text,
+        stats=stats,
+        scored=(*earlier.scored, *later.scored),
+        resume=(*earlier.resume, *later.resume) if later.resume else (),
     )
+
+
+def _joined_stats(earlier: GenerationStats, later: GenerationStats) -> GenerationStats:
+    values = {}
+    for stat in fields(GenerationStats):
+        first, second = getattr(earlier, stat.name), getattr(later, stat.name)
+        values[stat.name] = (first or second) if stat.name in _REQUEST_STATS else first + second
+    return GenerationStats(**values)
 
 
 async def run_job(job: Job) -> GenerationResult:

@@ -127,7 +127,9 @@ class Decoder:
 
     def answer(self, run: Run, on_text: TokenCallback | None, heal: bytes) -> TokenAnswer:
         stream = StreamedAnswer(run.request, on_text, run.started, run.stats)
-        return TokenAnswer(stream, self.tokens.token_bytes, self.stop_ids, skip=heal)
+        return TokenAnswer(
+            stream, self.tokens.token_bytes, self.stop_ids, earlier=run.request.resume, skip=heal
+        )
 
     def pick(self, run: Run, healing: bytes, index: int = -1) -> int:
         """The next token: greedy, or the likeliest that goes on spelling the healed bytes."""
