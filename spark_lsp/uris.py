@@ -27,6 +27,13 @@ def language_id(path: str | Path, unknown: str) -> str:
     return LANGUAGE_IDS.get(Path(path).suffix, unknown)
 
 
+def named_path(uri: str) -> str | None:
+    """The path a URI names, whatever its scheme (``untitled:/ws/.env``, ``git:/ws/a.py?ref``,
+    ``fugitive:///ws/.git//0/a.py``): its path part, percent-decoded; None when it has none."""
+    path = unquote(urlparse(uri).path)
+    return path or None
+
+
 def uri_to_path(uri: str) -> Path | None:
     """The file a ``file:`` URI names; None for other schemes (untitled buffers, remote files)."""
     parsed = urlparse(uri)

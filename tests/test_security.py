@@ -387,6 +387,41 @@ def test_the_deny_list_keeps_secrets_out_of_prompts(tmp_path: Path) -> None:
     assert ".env" in {chunk.path for chunk in relaxed.candidates(current, 1)}
 
 
+def test_documents_under_other_schemes_are_judged_by_the_path_they_name(tmp_path: Path) -> None:
+    from spark_lsp.context.service import ContextService
+    from spark_lsp.context.settings import ContextSettings
+    from spark_lsp.documents import DocumentSnapshot, split_lines
+
+    shared = "def load_credentials(api_token, region):\n    client = connect(api_token)\n"
+
+    def snapshot(uri: str) -> DocumentSnapshot:
+        return DocumentSnapshot(uri, "python", 1, tuple(split_lines(shared)))
+
+    (tmp_path / ".gitignore").write_text("ignored/\n")
+    root = tmp_path.as_posix()
+    current = snapshot((tmp_path / "app.py").as_uri())
+    private = [
+        snapshot(f"untitled:{root}/.env"),
+        snapshot(f"git:{root}/.env?%7B%22ref%22%3A%22HEAD%22%7D"),
+        snapshot(f"fugitive://{root}/.git//0/ignored/creds.py"),
+        snapshot(f"git:{root}/ignored/creds.py?ref"),
+        snapshot("untitled:deploy.pem"),
+        snapshot("vscode-remote:"),  # names no path
+    ]
+    plain = [snapshot("untitled:Untitled-1"), snapshot(f"git:{root}/helpers.py?ref")]
+    documents = [current, *private, *plain]
+    service = ContextService(lambda: documents, ContextSettings())
+    service.set_roots([tmp_path])
+    for document in [*private, *plain]:
+        service.record_edit(document.uri, 0, 1)
+    assert [d.uri for d in private if not service.check_private(d.uri)] == []
+    assert [d.uri for d in plain if service.check_private(d.uri)] == []
+    paths = {chunk.path for chunk in service.candidates(current, 1)}
+    assert not any("env" in path or "creds" in path or "pem" in path for path in paths), paths
+    opted_in = ContextService(lambda: documents, ContextSettings(pathless_documents=True))
+    assert not opted_in.check_private("vscode-remote:")
+
+
 def test_a_fifo_gitignore_does_not_freeze_the_server(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / ".gitignore")
     (tmp_path / "main.py").write_text("import os\n\ndef f():\n    return 1\n")

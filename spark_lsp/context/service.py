@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from spark_lsp.context import sources
 from spark_lsp.context.builder import BuiltPrompt, Placement, PromptBuilder
@@ -33,9 +33,11 @@ from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.engine.base import Engine
 from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.token_counting import TokenCounter
-from spark_lsp.uris import uri_to_path
+from spark_lsp.uris import named_path, uri_to_path
 
 logger = logging.getLogger(__name__)
+
+GIT_FOLDER = ".git"
 
 
 class ContextService(DocumentHooks):
@@ -102,11 +104,21 @@ class ContextService(DocumentHooks):
         self._paths.pop(uri, None)
 
     def check_private(self, uri: str) -> bool:
-        """Whether the document must stay out of prompts (touches the disk: off the loop). A
-        document that is not a file (an untitled buffer) is not private."""
-        path = uri_to_path(uri)
+        """Whether the document must stay out of prompts (touches the disk: off the loop). It
+        is judged by the path its URI names, whatever the scheme (an untitled buffer saved
+        later as ``.env``, a git or fugitive view of an ignored file); anything inside a
+        ``.git`` folder is the repository's own and private; a URI that names no path is
+        private unless ``context.pathlessDocuments`` lets it in."""
+        named = named_path(uri)
+        if named is None:
+            return not self.settings.pathless_documents
+        if GIT_FOLDER in PurePosixPath(named).parts:
+            return True
+        path = Path(named)
         try:
-            return path is not None and self.workspace.private(path)
+            if not path.is_absolute():  # a bare name: only the deny list can judge it
+                return self.workspace.denied(path)
+            return self.workspace.private(path)
         except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a bad path
             logger.warning("%s is treated as private: %s", uri, error)
             return True

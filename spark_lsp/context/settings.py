@@ -31,5 +31,11 @@ class ContextSettings:
         client_adds=True,
     )
 
+    pathless_documents: bool = setting(
+        False,
+        "let documents whose URI names no path at all into prompts (by default they are "
+        "private: nothing says what they hold)",
+    )
+
     def __post_init__(self) -> None:
         check_fields(self)

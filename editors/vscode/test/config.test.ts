@@ -44,6 +44,7 @@ test('package.json declares the server options of the README, by group', () => {
     'definitionsTokens',
     'marginTokens',
     'privateFiles',
+    'pathlessDocuments',
   ]);
   expect(names('engine')).toEqual([
     'model',
@@ -119,6 +120,7 @@ test('with nothing set, the server gets every completion and context default and
     definitionsTokens: 2048,
     marginTokens: 16,
     privateFiles: ['.env*', '*.pem', '*.key', 'id_*', '*secret*'],
+    pathlessDocuments: false,
   });
   expect(built.engine).toEqual({});
 });
