@@ -116,10 +116,7 @@ class SequenceCache:
         if plan.keep_head:
             runtime.copy(old, scratch, 0, plan.keep_head)
         first, until = plan.evaluate_range
-        # A background run may be preempted at any moment: it is watched even when short (one
-        # micro-batch of 128 tokens takes half a second or more on a 2-core CPU).
-        long_prompt = until - first > self._runtime.settings.batch_size
-        runtime.watch(run if long_prompt or run.request.priority > Priority.INTERACTIVE else None)
+        runtime.watch(run if self._watched(run, until - first) else None)
         stats.reuse_ms = (time.perf_counter() - began) * 1000
         try:
             runtime.decode(run, scratch, body[first:until], first, want_logits=False)
@@ -149,6 +146,13 @@ class SequenceCache:
         stats.decode_ms += (time.perf_counter() - triggered) * 1000
         stats.tokens_evaluated += 1
         return scratch
+
+    def _watched(self, run: Run, tokens: int) -> bool:
+        """Whether a prompt evaluation needs the abort callback: a long one, and a background
+        run's even when short (a request preempts it at any moment, and one micro-batch of 128
+        tokens takes half a second or more on a 2-core CPU)."""
+        long_prompt = tokens > self._runtime.settings.batch_size
+        return long_prompt or run.request.priority > Priority.INTERACTIVE
 
     def refresh(self, run: Run) -> StopReason:
         """Recompute the stale cells of ``run.key``'s resident sequence, one batch at a time,
