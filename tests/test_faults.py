@@ -77,6 +77,8 @@ def test_statistics_of_two_servers_add_up_and_absurd_numbers_are_refused(tmp_pat
     assert not first.record_partially_accepted(True)
     assert not first.record_partially_accepted(-1)
     assert first.record_partially_accepted(7)
+    first.flush()
+    second.flush()
     merged = StatsStore(path).stats
     assert merged.accepted == 8 and merged.partially_accepted == 1
     assert merged.characters_accepted == 4 * 3 + 4 * 2 + 7
@@ -87,15 +89,19 @@ def test_a_full_disk_loses_no_counts(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = tmp_path / "stats.json"
     store = StatsStore(path)
     store.record_accepted(1)
+    store.flush()
 
     def full(descriptor: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
     store.record_accepted(1)  # not saved: kept for the next save
+    store.flush()
     store.record_accepted(1)
+    store.flush()
     monkeypatch.undo()
     store.record_accepted(1)
+    store.flush()
     assert StatsStore(path).stats.accepted == 4
     assert not list(tmp_path.glob("*.tmp"))
 

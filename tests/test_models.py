@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -149,3 +153,90 @@ def test_the_large_model_assembles_to_its_pinned_size_and_hash(tmp_path: Path) -
     path = models.assemble(models.LARGE_MODEL, tmp_path / "cache")
     assert path.stat().st_size == models.LARGE_MODEL.size  # assemble checked the SHA-256
     assert path.read_bytes()[:4] == b"GGUF"
+
+
+# -- other local users: the cache folder and the stamp ----------------------------------------
+
+
+def progress_messages() -> tuple[list[str], models.ProgressCallback]:
+    seen: list[str] = []
+    return seen, lambda _fraction, message: seen.append(message.split()[0])
+
+
+def test_a_forged_stamp_on_a_same_size_gguf_is_hashed_and_refused(
+    parts_on_path, tmp_path: Path
+) -> None:
+    model = parts_on_path([b"GGUF" + b"a" * 60], "forgedparts")
+    target = models.assemble(model, tmp_path / "cache")
+    mtime_ns = target.stat().st_mtime_ns
+    target.chmod(0o644)
+    target.write_bytes(b"GGUF" + b"evil" * 15)  # same size, starts like a GGUF
+    os.utime(target, ns=(mtime_ns, mtime_ns))
+    forged = {"sha256": model.sha256, "size": model.size, "mtime_ns": mtime_ns}
+    target.with_name(target.name + ".verified").write_text(json.dumps(forged))
+    seen, progress = progress_messages()
+    assert models.assemble(model, tmp_path / "cache", progress).read_bytes() == b"GGUF" + b"a" * 60
+    assert "verifying" in seen and "assembling" in seen  # hashed, refused, assembled anew
+    uninstalled = dataclasses.replace(model, parts=(("no_such_forged_part", "data/part01.bin"),))
+    target.chmod(0o644)
+    target.write_bytes(b"GGUF" + b"evil" * 15)
+    os.utime(target, ns=(mtime_ns, mtime_ns))
+    target.with_name(target.name + ".verified").write_text(json.dumps(forged))
+    with pytest.raises(ModelError, match="not installed"):
+        models.assemble(uninstalled, tmp_path / "cache")
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["not json", "another hash", "another file", "writable by others", "no stamp"],
+)
+def test_a_stamp_that_cannot_be_trusted_means_the_model_is_hashed_again(
+    parts_on_path, tmp_path: Path, stamp: str
+) -> None:
+    model = parts_on_path([b"GGUF" + b"k" * 40], "stampparts_" + stamp.replace(" ", "_"))
+    target = models.assemble(model, tmp_path / "cache")
+    stamp_path = target.with_name(target.name + ".verified")
+    written = json.loads(stamp_path.read_text())
+    assert written["sha256"] == model.sha256 and written["size"] == model.size
+    if stamp == "not json":
+        stamp_path.write_text("{")
+    elif stamp == "another hash":
+        stamp_path.write_text(json.dumps({**written, "sha256": "0" * 64}))
+    elif stamp == "another file":
+        stamp_path.write_text(json.dumps({**written, "inode": written["inode"] + 1}))
+    elif stamp == "writable by others":
+        stamp_path.chmod(0o666)
+    else:
+        stamp_path.unlink()
+    seen, progress = progress_messages()
+    assert models.assemble(model, tmp_path / "cache", progress) == target
+    assert "verifying" in seen and "assembling" not in seen  # hashed, found right, kept
+    seen.clear()
+    assert models.assemble(model, tmp_path / "cache", progress) == target
+    assert seen == []  # the verifier's new stamp is trusted
+    assert stat.S_IMODE(stamp_path.stat().st_mode) == 0o600
+
+
+def test_the_model_cache_folder_is_private(parts_on_path, tmp_path: Path) -> None:
+    model = parts_on_path([b"GGUF" + b"p" * 10], "privateparts")
+    fresh = tmp_path / "fresh" / "models"
+    models.assemble(model, fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    assert stat.S_IMODE(fresh.parent.stat().st_mode) == 0o700
+    opened = tmp_path / "opened"
+    opened.mkdir()
+    opened.chmod(0o777)
+    models.assemble(model, opened)
+    assert stat.S_IMODE(opened.stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
+def test_a_model_cache_folder_of_another_user_is_refused(parts_on_path, tmp_path: Path) -> None:
+    model = parts_on_path([b"GGUF" + b"o" * 10], "otherparts")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(ModelError, match=r"belongs to another user.*SPARK_LSP_CACHE_DIR"):
+        models.assemble(model, theirs)
+    assert list(theirs.iterdir()) == []

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import platformdirs
 
+from spark_lsp.private_dir import PrivateFolderError, check_not_writable_by_others
+
 MIN_TOKEN_CHARACTERS = 16
 
 
@@ -64,17 +66,11 @@ def write_new_token(path: Path) -> str:
 
 
 def _check_folder(folder: Path) -> None:
-    """Another user must not be able to swap the token file: the folder is ours (or root's), and
-    others cannot write to it unless it is sticky (as /tmp is)."""
-    status = os.lstat(folder)
-    if not stat.S_ISDIR(status.st_mode):
-        raise TokenFileError(f"the token file's folder {folder} is not a folder")
-    if status.st_uid not in (os.getuid(), 0):
-        raise TokenFileError(f"the token file's folder {folder} belongs to another user")
-    if status.st_mode & 0o022 and not status.st_mode & stat.S_ISVTX:
-        raise TokenFileError(
-            f"other users can write to the token file's folder {folder}; run: chmod 700 {folder}"
-        )
+    """Another user must not be able to swap the token file."""
+    try:
+        check_not_writable_by_others(folder, "token file's folder")
+    except PrivateFolderError as error:
+        raise TokenFileError(str(error)) from None
 
 
 def token_for(token_file: str | None, port: int) -> tuple[str, Path, bool]:

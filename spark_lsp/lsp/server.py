@@ -75,8 +75,9 @@ class SparkLanguageServer(LanguageServer):
 
     def close(self) -> None:
         """End the session's work: every feature's shutdown hook (the inference worker stops,
-        the model is closed)."""
+        the model is closed, the last statistics save finishes)."""
         self.lifecycle.shutdown()
+        self.usage.close()
 
     def _open_document(self, uri: str) -> DocumentSnapshot | None:
         document = self.store.get(uri)
