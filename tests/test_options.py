@@ -3,6 +3,9 @@ over stdio (no model needed)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -124,3 +127,33 @@ def test_a_workspace_may_keep_the_model_local_but_not_choose_a_remote_one() -> N
         "engine.backend",
         "engine.remoteModel",
     ]
+
+
+def test_the_endpoint_is_shown_without_its_credentials() -> None:
+    endpoint = "http://user:hunter2@127.0.0.1:9/v1?api_key=sk-secret#frag"
+    raw = RawClient("--backend", "remote", "--endpoint", endpoint, "--no-preload")
+    try:
+        raw.initialize()
+        options = raw.request("spark/debug/options")["result"]
+        assert options["engine"]["endpoint"] == "http://127.0.0.1:9/v1"
+        assert "hunter2" not in json.dumps(options) and "sk-secret" not in json.dumps(options)
+    finally:
+        raw.close()
+    doctor = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spark_lsp",
+            "doctor",
+            "--backend",
+            "remote",
+            "--endpoint",
+            endpoint,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "127.0.0.1:9/v1" in doctor.stdout
+    assert "hunter2" not in doctor.stdout + doctor.stderr
+    assert "sk-secret" not in doctor.stdout + doctor.stderr

@@ -12,6 +12,7 @@ from typing import Any
 
 from spark_lsp import cpu, machine, models
 from spark_lsp.cli.log import configure_logging
+from spark_lsp.engine.remote.transport import display_url
 from spark_lsp.engine.settings import EngineSettings, add_engine_arguments, engine_settings_from
 
 REINSTALL = (
@@ -98,7 +99,8 @@ def thread_lines(settings: EngineSettings, report: cpu.CpuReport) -> tuple[list[
 def model_lines(settings: EngineSettings) -> tuple[list[str], list[str], bool]:
     """(lines, warnings, whether the model can be used)."""
     if settings.backend == "remote":
-        return [f"model: served by {settings.endpoint} (backend remote)"], [], True
+        served_by = display_url(settings.endpoint or "")
+        return [f"model: served by {served_by} (backend remote)"], [], True
     name = models.preset_name(settings.model, settings.hf_repo)
     preset = models.PRESETS[name] if name is not None else None
     try:

@@ -22,6 +22,7 @@ from spark_lsp.completion.service import CompletionService
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentSnapshot, DocumentStore
 from spark_lsp.engine.base import EngineCounters
+from spark_lsp.engine.remote.transport import display_url
 from spark_lsp.lsp import convert
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.errors import RequestFailed, json_rpc_errors
@@ -67,7 +68,7 @@ class DebugRequests:
 
         @server.feature(DEBUG_OPTIONS_REQUEST)
         def debug_options(ls: LanguageServer, params: Any) -> dict[str, Any]:
-            return to_wire(self._session.options)
+            return shown_options(self._session.options)
 
         @server.feature(DEBUG_PROMPT_REQUEST)
         async def debug_prompt(ls: LanguageServer, params: Any) -> dict[str, Any]:
@@ -149,3 +150,13 @@ def _text_document_position(params: Any) -> tuple[str, types.Position]:
         return uri, types.Position(line=position["line"], character=position["character"])
     except (KeyError, TypeError, ValueError) as error:
         raise JsonRpcInvalidParams(f"bad position: {error}") from None
+
+
+def shown_options(options: Any) -> dict[str, Any]:
+    """The options in effect as a client would write them, the endpoint in its display form
+    (no user info, query or fragment: where credentials live)."""
+    wire = to_wire(options)
+    engine = wire.get("engine")
+    if isinstance(engine, dict) and engine.get("endpoint"):
+        engine["endpoint"] = display_url(engine["endpoint"])
+    return wire
