@@ -19,6 +19,7 @@ Invariants of ``TextDocument._lines``:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterable
@@ -187,6 +188,10 @@ class DocumentSnapshot:
     language_id: str
     version: int
     lines: tuple[str, ...]
+    # Which opening of the document this is (the store counts them): a document closed and
+    # opened again at the same version holds other text, and an edit computed on the old one
+    # must not leave the server.
+    generation: int = 0
     _text: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -216,10 +221,13 @@ class DocumentSnapshot:
 class TextDocument:
     """One open document: its lines, version and synchronisation state."""
 
-    def __init__(self, uri: str, language_id: str, version: int, text: str) -> None:
+    def __init__(
+        self, uri: str, language_id: str, version: int, text: str, generation: int = 0
+    ) -> None:
         self.uri = uri
         self.language_id = language_id
         self.version = version
+        self.generation = generation
         self._lines = split_lines(text)
         self._characters = len(text)
         self.out_of_sync_reason: str | None = None
@@ -238,7 +246,9 @@ class TextDocument:
     def snapshot(self) -> DocumentSnapshot:
         if self.out_of_sync_reason is not None:
             raise DocumentOutOfSync(self.uri, self.out_of_sync_reason)
-        return DocumentSnapshot(self.uri, self.language_id, self.version, tuple(self._lines))
+        return DocumentSnapshot(
+            self.uri, self.language_id, self.version, tuple(self._lines), self.generation
+        )
 
     def to_code_points(self, position: Position, encoding: PositionEncoding) -> tuple[int, int]:
         return resolve_position(self._lines, position, encoding)
@@ -249,15 +259,18 @@ class TextDocument:
         """Apply all ``changes`` in order, or none of them.
 
         On an invalid change the document is rolled back to its state before this call, marked
-        out of sync, and InvalidChange is raised. A full-text change brings an out-of-sync
-        document back in sync; incremental changes to an out-of-sync document are skipped.
+        out of sync, and InvalidChange is raised. A full-text change with a newer version
+        brings an out-of-sync document back in sync; incremental changes to an out-of-sync
+        document are skipped. Any change whose version does not follow the document's (a
+        full-text one included) marks it out of sync: edits computed for that version would
+        otherwise land on other text.
         """
         undo_log: list[_Undo] = []
         was_out_of_sync = self.out_of_sync_reason
         characters = self._characters
         changes = list(changes)
         try:
-            if version <= self.version and any(change.range is not None for change in changes):
+            if version <= self.version:
                 raise InvalidChange(
                     f"version {version} does not follow version {self.version}: a change was "
                     "sent twice or out of order"
@@ -318,6 +331,7 @@ class DocumentStore:
 
     def __init__(self) -> None:
         self._documents: dict[str, TextDocument] = {}
+        self._openings = itertools.count(1)
 
     def __contains__(self, uri: str) -> bool:
         return uri in self._documents
@@ -340,9 +354,20 @@ class DocumentStore:
             )
         if uri in self._documents:
             logger.info("%s opened again; replacing its text", uri)
-        document = TextDocument(uri, language_id, version, text)
+        document = TextDocument(uri, language_id, version, text, next(self._openings))
         self._documents[uri] = document
         return document
+
+    def holds(self, uri: str, version: int | None, generation: int) -> bool:
+        """Whether the document is open, in sync and still the text of ``version`` in that
+        opening: the check before an edit computed on it leaves the server."""
+        document = self._documents.get(uri)
+        return (
+            document is not None
+            and document.out_of_sync_reason is None
+            and document.version == version
+            and document.generation == generation
+        )
 
     def change(
         self, uri: str, version: int, changes: Iterable[TextChange], encoding: PositionEncoding

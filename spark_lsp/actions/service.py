@@ -61,6 +61,7 @@ class DocumentEdit:
     version: int | None  # None: whatever the file holds (a file the edit creates)
     edits: tuple[LineEdit, ...]  # absolute line ranges of the document
     create: bool = False  # create the file first (keeping it when it exists)
+    generation: int | None = None  # the opening of the open document the edit was computed on
 
 
 class ActionService:
@@ -109,6 +110,7 @@ class ActionService:
                     offer.last_line,
                     offer.action,
                     offer.message,
+                    snapshot.generation,
                 ),
                 command=offer.action if runs_as_command(ACTIONS[offer.action]) else None,
                 diagnostic=offer.message or None,
@@ -119,7 +121,15 @@ class ActionService:
             first, last = catalog.target_lines(language, lines, start, end, syntax)
             for spec in ACTIONS.values():
                 if spec.offered is Offered.LAST:
-                    target = Target(snapshot.uri, snapshot.version, first, last, spec.key)
+                    target = Target(
+                        snapshot.uri,
+                        snapshot.version,
+                        first,
+                        last,
+                        spec.key,
+                        "",
+                        snapshot.generation,
+                    )
                     items.append(MenuItem(spec.title, spec.kind, target, command=spec.key))
         return items
 
@@ -171,7 +181,7 @@ class ActionService:
                 "changed (please report this with the file)"
             )
         _check_syntax(snapshot, applied)
-        return DocumentEdit(target.uri, target.version, edits)
+        return DocumentEdit(target.uri, target.version, edits, generation=target.generation)
 
     async def unit_test(self, target: Target, progress: Progress = no_progress) -> DocumentEdit:
         """A test file for the target's code, beside its file (``test_<name>``)."""
@@ -199,11 +209,13 @@ class ActionService:
         if open_document is not None:
             lines: Sequence[str] | None = open_document.lines
             version: int | None = open_document.version
+            generation: int | None = open_document.generation
         else:
             path = uri_to_path(uri)
             roots = self._context.workspace.roots
             text = await asyncio.to_thread(_existing_text, path, roots) if path else None
             lines, version = (split_lines(text) if text is not None else None), None
+            generation = None
         if lines is None:
             return DocumentEdit(uri, None, (LineEdit(0, 0, code),), create=True)
         ending = rewrite.line_ending(lines)
@@ -214,7 +226,7 @@ class ActionService:
         else:
             separator = ending if last > 0 and line_content(lines[last - 1]).strip() else ""
             edit = LineEdit(last, last, separator + code)
-        return DocumentEdit(uri, version, (edit,))
+        return DocumentEdit(uri, version, (edit,), generation=generation)
 
     async def explain(self, target: Target, progress: Progress = no_progress) -> str:
         """Markdown that explains the target's code."""
@@ -242,6 +254,11 @@ class ActionService:
 
     def _check(self, target: Target) -> DocumentSnapshot:
         snapshot = self._snapshot(target.uri)
+        if snapshot.generation != target.generation:
+            raise DocumentChanged(
+                f"{target.uri} was closed and opened again since the action was offered; "
+                "ask for the action again"
+            )
         if snapshot.version != target.version:
             raise DocumentChanged(
                 f"{target.uri} changed (version {target.version} -> {snapshot.version}); "

@@ -1,6 +1,6 @@
-"""What an offered code action acts on: a document version, whole lines, and the action. It
-travels to the client in the action's ``data`` (or a command's arguments) and comes back
-untrusted when the action is resolved or run."""
+"""What an offered code action acts on: a document version in one opening of the document
+(its generation), whole lines, and the action. It travels to the client in the action's ``data``
+(or a command's arguments) and comes back untrusted when the action is resolved or run."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class Target:
     last: int  # exclusive
     action: str
     message: str = ""  # the diagnostic's message, for "fix"
+    generation: int = 0  # the opening of the document the action was offered in
 
     def as_data(self) -> dict[str, Any]:
         return {
@@ -27,6 +28,7 @@ class Target:
             "last": self.last,
             "action": self.action,
             "message": self.message,
+            "generation": self.generation,
         }
 
     @classmethod
@@ -34,12 +36,13 @@ class Target:
         """The target ``as_data`` described; InvalidTarget for anything else."""
         if not isinstance(data, dict):
             raise InvalidTarget(f"not a spark-lsp code action: {data!r}")
-        values = {key: data.get(key) for key in ("uri", "version", "first", "last", "action")}
+        keys = ("uri", "version", "first", "last", "action", "generation")
+        values = {key: data.get(key) for key in keys}
         message = data.get("message", "")
         texts_ok = all(isinstance(values[key], str) for key in ("uri", "action"))
         numbers_ok = all(
             isinstance(values[key], int) and not isinstance(values[key], bool)
-            for key in ("version", "first", "last")
+            for key in ("version", "first", "last", "generation")
         )
         if not (texts_ok and numbers_ok and isinstance(message, str)):
             raise InvalidTarget(f"not a spark-lsp code action: {data!r}")

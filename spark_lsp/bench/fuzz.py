@@ -20,10 +20,12 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from spark_lsp.bench.report import format_table, write_json
+from spark_lsp.engine.base import Engine
 from spark_lsp.engine.fake import FakeEngine
 from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.lsp.framing import MAX_HEADER_LINE_BYTES
@@ -80,10 +82,10 @@ class Output:
 class Harness:
     """The real server behind an in-memory stdio."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Callable[[], Engine] = FakeEngine) -> None:
         settings = EngineSettings(preload=False)
         self.server: SparkLanguageServer = create_server(
-            settings, lambda s, progress, health: FakeEngine()
+            settings, lambda s, progress, health: engine()
         )
         self.reader = asyncio.StreamReader(limit=MAX_HEADER_LINE_BYTES)
         self.output = Output()

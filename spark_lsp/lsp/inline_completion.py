@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
 from spark_lsp.completion.service import CompletionService, Suggestion
 from spark_lsp.completion.shown import ShownItem, ShownItems
-from spark_lsp.documents import DocumentSnapshot
+from spark_lsp.documents import DocumentError, DocumentSnapshot
 from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.lsp import convert
 from spark_lsp.lsp.client import Client
@@ -129,7 +129,9 @@ class InlineCompletion(DocumentHooks):
             )
             if suggestion is None:
                 items = await self._next_edit_items(snapshot, line, automatic)
-                return types.InlineCompletionList(items=items)
+                return types.InlineCompletionList(items=items if self._holds(snapshot) else [])
+            if not self._holds(snapshot):
+                return types.InlineCompletionList(items=[])
             timing["latencyMs"] = (time.perf_counter() - started) * 1000
         self._usage.record_suggested(timing["latencyMs"])
         return types.InlineCompletionList(
@@ -178,7 +180,7 @@ class InlineCompletion(DocumentHooks):
         with self._status.generating() as timing:
             started = time.perf_counter()
             suggestion = await self._completions.suggest(snapshot, line, column, automatic)
-            if suggestion is None:
+            if suggestion is None or not self._holds(snapshot):
                 return types.CompletionList(is_incomplete=True, items=[])
             timing["latencyMs"] = (time.perf_counter() - started) * 1000
         item = self._completion_item(snapshot, line, column, suggestion)
@@ -212,6 +214,15 @@ class InlineCompletion(DocumentHooks):
             await self._completions.prefetch_after_accept(
                 item.snapshot, item.line, item.column, item.suggestion
             )
+
+    def _holds(self, snapshot: DocumentSnapshot) -> bool:
+        """Whether the document is still the text ``snapshot`` was taken of (same version, same
+        opening): items carry ranges, which on other text would replace the wrong characters."""
+        try:
+            now = self._snapshot(snapshot.uri)
+        except (DocumentError, JsonRpcException):  # closed, or out of sync
+            return False
+        return (now.version, now.generation) == (snapshot.version, snapshot.generation)
 
     def _cursor(self, snapshot: DocumentSnapshot, position: types.Position) -> tuple[int, int]:
         return convert.to_code_points(snapshot, position, self._client.encoding)
