@@ -163,7 +163,7 @@ async def _read_line(
             return None
         except asyncio.LimitOverrunError as overrun:
             if not searching:
-                raise FrameError(f"a header line over {MAX_HEADER_LINE_BYTES} bytes") from None
+                raise FrameError(f"a header line over {MAX_HEADER_LINE_BYTES:,} bytes") from None
             await reader.readexactly(overrun.consumed - SEARCH_TAIL_BYTES)
 
 
