@@ -80,16 +80,22 @@ class Access:
     allowed_origins: tuple[str, ...] = ()
     _busy: bool = field(default=False, init=False)
     _waiting: int = field(default=0, init=False)  # connections that have not shown the token
+    _refusing: bool = field(default=False, init=False)
 
     def start_waiting(self) -> bool:
-        """Whether a new connection may wait for its token (then ``stop_waiting`` when done)."""
+        """Whether a new connection may wait for its token (then ``stop_waiting`` when done).
+        A flood of connections is warned about once, not once a connection."""
         if self._waiting >= MAX_WAITING_CONNECTIONS:
+            if not self._refusing:
+                logger.warning("refusing new connections until one ends: %s", CROWDED)
+            self._refusing = True
             return False
         self._waiting += 1
         return True
 
     def stop_waiting(self) -> None:
         self._waiting -= 1
+        self._refusing = False
 
     def accepts(self, presented: object) -> bool:
         if not self.token:  # not listening yet: nobody is let in
@@ -220,7 +226,6 @@ class TcpSession:
         then the connection holds one of the few places to wait, and at most
         MAX_FIRST_MESSAGE_BYTES (and a header line) are read from it."""
         if not self._access.start_waiting():
-            logger.warning("refused a connection (%s): %s", peer, CROWDED)
             await _refuse(writer, error_frame(None, CROWDED))
             return None
         try:
@@ -345,7 +350,6 @@ class WebSocketSession:
             body = b""
             if not authenticated:  # before the one client's place is taken, as for TCP
                 if not self._access.start_waiting():
-                    logger.warning("refused a WebSocket client: %s", CROWDED)
                     await connection.close(1013, CROWDED)
                     return
                 try:  # messages over MAX_FIRST_MESSAGE_BYTES: closed by websockets (1009)
