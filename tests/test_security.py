@@ -199,6 +199,8 @@ def test_an_oversized_or_broken_frame_ends_that_connection_only(tcp_server: int)
         assert closed(connection)
     with connect(tcp_server) as connection:
         connection.sendall(b"X" * 20000 + b"\r\n")  # a header line far over the limit
+        answer = read_message(connection)  # refused with the reason, then closed
+        assert answer is not None and "8,192 bytes" in answer["error"]["message"]
         assert closed(connection)
     with connect(tcp_server) as connection:  # a new session: initialize works again
         connection.sendall(frame(initialize(TOKEN)))

@@ -8,6 +8,9 @@ user can connect to it, and any web page the user visits can open a WebSocket to
   ``initializationOptions.token`` of its ``initialize`` (TCP or WebSocket), or in the WebSocket
   handshake (``Authorization: Bearer TOKEN`` or ``?token=TOKEN``); anything else before it ends
   the connection with an error;
+- before the token, a connection costs little: its first message is read only up to 32 KiB
+  (headers included; a bigger one is refused from its header, its body unread), and only a
+  handful of connections wait for the token at once (the next ones are refused at once);
 - a WebSocket handshake that carries an ``Origin`` (a browser) is refused unless that origin is
   allowed with ``--allow-origin``;
 - one client at a time: a second connection gets an error and is closed, the first keeps working;
@@ -40,16 +43,30 @@ from pygls.exceptions import JsonRpcInvalidRequest, JsonRpcParseError
 from pygls.io_ import StdoutWriter, WebSocketWriter
 from pygls.lsp.server import LanguageServer
 
-from spark_lsp.lsp.framing import MAX_HEADER_LINE_BYTES, MAX_MESSAGE_BYTES, FrameError, read_frames
+from spark_lsp.lsp.framing import (
+    MAX_HEADER_LINE_BYTES,
+    MAX_MESSAGE_BYTES,
+    FrameError,
+    read_frame,
+    read_frames,
+)
 from spark_lsp.lsp.protocol import InvalidMessage, UnreadableMessage
 
 logger = logging.getLogger(__name__)
 
 AUTHENTICATION_TIMEOUT_S = 30.0
+# The first message, before its token is checked: an editor's initialize (VS Code's is about
+# 6 KB) with room for workspace folders and options.
+MAX_FIRST_MESSAGE_BYTES = 32 * 1024
+MAX_WAITING_CONNECTIONS = 4  # connections that have not shown the token yet
 BUSY = "spark-lsp: another client is connected; this server serves one client at a time"
 UNAUTHORIZED = (
     "spark-lsp: this server needs the token it printed at start (or the one in its "
     "--token-file), in initializationOptions.token of initialize; see SECURITY.md"
+)
+CROWDED = (
+    f"spark-lsp: {MAX_WAITING_CONNECTIONS} connections are already waiting for the token; "
+    "try again later"
 )
 
 ServerFactory = Callable[[], LanguageServer]
@@ -62,6 +79,23 @@ class Access:
     token: str
     allowed_origins: tuple[str, ...] = ()
     _busy: bool = field(default=False, init=False)
+    _waiting: int = field(default=0, init=False)  # connections that have not shown the token
+    _refusing: bool = field(default=False, init=False)
+
+    def start_waiting(self) -> bool:
+        """Whether a new connection may wait for its token (then ``stop_waiting`` when done).
+        A flood of connections is warned about once, not once a connection."""
+        if self._waiting >= MAX_WAITING_CONNECTIONS:
+            if not self._refusing:
+                logger.warning("refusing new connections until one ends: %s", CROWDED)
+            self._refusing = True
+            return False
+        self._waiting += 1
+        return True
+
+    def stop_waiting(self) -> None:
+        self._waiting -= 1
+        self._refusing = False
 
     def accepts(self, presented: object) -> bool:
         if not self.token:  # not listening yet: nobody is let in
@@ -100,7 +134,7 @@ def authenticate(body: bytes, access: Access) -> tuple[bytes | None, object]:
     token; else (None, its request id for the error)."""
     try:
         message = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None, None
     if not isinstance(message, dict):
         return None, None
@@ -110,7 +144,10 @@ def authenticate(body: bytes, access: Access) -> tuple[bytes | None, object]:
     token = options.pop("token", None) if isinstance(options, dict) else None
     if message.get("method") != "initialize" or not access.accepts(token):
         return None, request_id
-    return json.dumps(message).encode(), request_id
+    try:
+        return json.dumps(message).encode(), request_id
+    except RecursionError:  # it decoded, but is too deep to encode again
+        return None, request_id
 
 
 def deliver(server: LanguageServer, body: bytes) -> None:
@@ -154,18 +191,12 @@ class TcpSession:
         claimed = False
         server: LanguageServer | None = None
         try:
-            frames = read_frames(reader)
             # The token first: a connection that has not shown it never holds the one client's
             # place (an idle connection would lock the editor out).
-            async with asyncio.timeout(AUTHENTICATION_TIMEOUT_S):
-                first = await anext(frames, None)
+            first = await self._first_message(reader, writer, peer)
             if first is None:
                 return
-            body, request_id = authenticate(first, self._access)
-            if body is None:
-                logger.warning("refused a client without the token (%s)", peer)
-                await _refuse(writer, error_frame(request_id, UNAUTHORIZED))
-                return
+            body, request_id = first
             if self._access._busy:
                 logger.warning("refused a second client (%s): %s", peer, BUSY)
                 await _refuse(writer, error_frame(request_id, BUSY))
@@ -175,10 +206,8 @@ class TcpSession:
             server = self._make_server()
             server.protocol.set_writer(writer)  # type: ignore[arg-type]
             await deliver_in_order(server, body)
-            async for body in frames:
+            async for body in read_frames(reader):
                 await deliver_in_order(server, body)
-        except TimeoutError:
-            await _refuse(writer, error_frame(None, UNAUTHORIZED))
         except (FrameError, ConnectionError) as error:
             logger.warning("closing the connection of %s: %s", peer, error)
         finally:
@@ -188,6 +217,35 @@ class TcpSession:
                 if server is not None:
                     _end_session(server)
                 logger.info("client disconnected: %s; waiting for the next one", peer)
+
+    async def _first_message(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
+    ) -> tuple[bytes, object] | None:
+        """The first message (its token removed) and its request id, when it is an
+        ``initialize`` with the token; else None, the connection refused with the reason. Until
+        then the connection holds one of the few places to wait, and at most
+        MAX_FIRST_MESSAGE_BYTES (and a header line) are read from it."""
+        if not self._access.start_waiting():
+            await _refuse(writer, error_frame(None, CROWDED))
+            return None
+        try:
+            async with asyncio.timeout(AUTHENTICATION_TIMEOUT_S):
+                first = await read_frame(reader, MAX_FIRST_MESSAGE_BYTES)
+        except (TimeoutError, FrameError) as error:
+            reason = str(error) or "no initialize in time"
+            logger.warning("refused a client (%s): %s", peer, reason)
+            await _refuse(writer, error_frame(None, f"{UNAUTHORIZED} ({reason})"))
+            return None
+        finally:
+            self._access.stop_waiting()
+        if first is None:
+            return None
+        body, request_id = authenticate(first, self._access)
+        if body is None:
+            logger.warning("refused a client without the token (%s)", peer)
+            await _refuse(writer, error_frame(request_id, UNAUTHORIZED))
+            return None
+        return body, request_id
 
 
 async def _refuse(writer: asyncio.StreamWriter, frame: bytes) -> None:
@@ -279,6 +337,8 @@ class WebSocketSession:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
         presented = header.removeprefix("Bearer ").strip() or next(iter(query.get("token", [])), "")
         connection.spark_authenticated = self._access.accepts(presented)
+        if connection.spark_authenticated:
+            _lift_message_limit(connection)
 
     async def __call__(self, connection: Any) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -289,14 +349,21 @@ class WebSocketSession:
             authenticated = getattr(connection, "spark_authenticated", False)
             body = b""
             if not authenticated:  # before the one client's place is taken, as for TCP
-                async with asyncio.timeout(AUTHENTICATION_TIMEOUT_S):
-                    first = await connection.recv(decode=False)
+                if not self._access.start_waiting():
+                    await connection.close(1013, CROWDED)
+                    return
+                try:  # messages over MAX_FIRST_MESSAGE_BYTES: closed by websockets (1009)
+                    async with asyncio.timeout(AUTHENTICATION_TIMEOUT_S):
+                        first = await connection.recv(decode=False)
+                finally:
+                    self._access.stop_waiting()
                 body, request_id = authenticate(first, self._access)
                 if body is None:
                     logger.warning("refused a WebSocket client without the token")
                     await connection.send(error_frame(request_id, UNAUTHORIZED, framed=False))
                     await connection.close(1008, "unauthorized")
                     return
+                _lift_message_limit(connection)
             if self._access._busy:
                 logger.warning("refused a second WebSocket client: %s", BUSY)
                 await connection.close(1013, BUSY[:120])
@@ -318,6 +385,11 @@ class WebSocketSession:
                     _end_session(server)
 
 
+def _lift_message_limit(connection: Any) -> None:
+    """The message limit of a WebSocket connection that showed the token."""
+    connection.protocol.max_message_size = MAX_MESSAGE_BYTES
+
+
 async def serve_ws(
     make_server: ServerFactory,
     host: str,
@@ -334,7 +406,7 @@ async def serve_ws(
         port,
         origins=[None, *access.allowed_origins],
         process_request=session.handshake_token,
-        max_size=MAX_MESSAGE_BYTES,
+        max_size=MAX_FIRST_MESSAGE_BYTES,  # until the token is shown
     ) as listener:
         on_listening()
         await listener.serve_forever()
