@@ -5,14 +5,11 @@ a full-text change that does not raise its version, never gets an edit computed 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from typing import Any
 
 import pytest
 
 from spark_lsp.actions.errors import DocumentChanged
 from spark_lsp.actions.service import ActionService
-from spark_lsp.bench.fuzz import Harness
 from spark_lsp.context.service import ContextService
 from spark_lsp.documents import DocumentStore, InvalidChange, PositionEncoding, TextChange
 from spark_lsp.engine import GenerationRequest
@@ -79,53 +76,3 @@ def test_a_code_action_resolving_across_a_close_and_reopen_at_the_same_version_f
             worker.stop()
 
     asyncio.run(scenario())
-
-
-def test_an_inline_item_computed_before_a_close_and_reopen_is_not_served() -> None:
-    harness: Harness
-    ids = itertools.count(1)
-
-    def send(method: str, params: object, request: bool = False) -> int:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
-        if request:
-            message["id"] = next(ids)
-        harness.send(message)
-        return message.get("id", 0)
-
-    async def answer(message_id: int) -> dict[str, Any]:
-        for _ in range(4000):
-            await asyncio.sleep(0.005)
-            for message in harness.output.messages:
-                if message.get("id") == message_id and "method" not in message:
-                    return message
-        raise AssertionError("never answered")
-
-    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
-        nonlocal harness
-        harness = Harness(lambda: FakeEngine(delay_per_token_s=0.05))
-        try:
-            return await exchange()
-        finally:
-            harness.close()
-
-    async def exchange() -> tuple[dict[str, Any], dict[str, Any]]:
-        await answer(send("initialize", {"processId": None, "capabilities": {}}, True))
-        send("initialized", {})
-        document = {"uri": URI, "languageId": "python", "version": 1}
-        send("textDocument/didOpen", {"textDocument": {**document, "text": SOURCE}})
-        params = {
-            "textDocument": {"uri": URI},
-            "position": {"line": 1, "character": 4},
-            "context": {"triggerKind": 1},
-        }
-        first = send("textDocument/inlineCompletion", params, True)
-        await asyncio.sleep(0.3)  # the model is at work on the first opening
-        send("textDocument/didClose", {"textDocument": {"uri": URI}})
-        send("textDocument/didOpen", {"textDocument": {**document, "text": OTHER + SOURCE}})
-        stale = await answer(first)
-        fresh = await answer(send("textDocument/inlineCompletion", params, True))
-        return stale, fresh
-
-    stale, fresh = asyncio.run(scenario())
-    assert stale["result"]["items"] == []
-    assert "result" in fresh
