@@ -135,7 +135,8 @@ def test_a_test_file_that_exists_is_appended_to(tmp_path: Path) -> None:
     store.open(source.as_uri(), "python", 1, source.read_text())
     answer = "```python\ndef test_area():\n    assert shapes.area(2) == 4\n```"
     service, worker = action_service(tmp_path, store, answer)
-    target = Target(source.as_uri(), 1, 0, 2, "unit_test")
+    generation = store.document(source.as_uri()).generation
+    target = Target(source.as_uri(), 1, 0, 2, "unit_test", generation=generation)
     try:
         edit = asyncio.run(service.unit_test(target))
         assert not edit.create and edit.uri == tests.as_uri() and edit.version is None
@@ -168,9 +169,9 @@ def test_a_test_file_that_is_a_fifo_or_a_symlink_out_is_refused_not_read(tmp_pat
         for name, make in (("fifo", os.mkfifo), ("link", lambda path: path.symlink_to(outside))):
             source = root / f"{name}.py"
             source.write_text("def a():\n    return 1\n")
-            store.open(source.as_uri(), "python", 1, source.read_text())
+            opened = store.open(source.as_uri(), "python", 1, source.read_text())
             make(root / f"test_{name}.py")
-            target = Target(source.as_uri(), 1, 0, 2, "unit_test")
+            target = Target(source.as_uri(), 1, 0, 2, "unit_test", generation=opened.generation)
             with pytest.raises(ActionFailed, match=f"cannot add to test_{name}.py"):
                 asyncio.run(asyncio.wait_for(service.unit_test(target), 30))
     finally:

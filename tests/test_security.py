@@ -437,6 +437,7 @@ def test_a_fifo_gitignore_does_not_freeze_the_server(tmp_path: Path) -> None:
         document = {"uri": uri, "languageId": "python", "version": 1, "text": text}
         client.notify("textDocument/didOpen", {"textDocument": document})
         target = {"uri": uri, "version": 1, "first": 2, "last": 4, "action": "explain"}
+        target["generation"] = 1  # the first opening of a document in this session
         command = {"command": "spark-lsp.explain", "arguments": [target]}
         answer = client.request("workspace/executeCommand", command, timeout=30)
         assert answer["error"]["code"] == -32803 and "private" in answer["error"]["message"]

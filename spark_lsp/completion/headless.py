@@ -51,7 +51,7 @@ class HeadlessCompletion:
         self.engine = RecordingEngine(engine)
         self.store = DocumentStore()
         self.worker = InferenceWorker(self.engine)  # type: ignore[arg-type]
-        self.context = ContextService(self.store.snapshots)
+        self.context = ContextService(self.store.snapshots, is_open=self.store.__contains__)
         self.context.model_ready(engine, engine.token_counter())
         self.service = CompletionService(
             self._worker_for, self._current_version, settings, self.context

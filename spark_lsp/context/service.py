@@ -45,9 +45,14 @@ class ContextService(DocumentHooks):
         self,
         open_documents: Callable[[], Iterable[DocumentSnapshot]],
         settings: ContextSettings | None = None,
+        is_open: Callable[[str], bool] | None = None,
     ) -> None:
+        """``is_open(uri)``: whether the document is open now (default: among
+        ``open_documents``); what is kept of a document is written only while it is, so a
+        handler that finishes after didClose leaves nothing behind."""
         sources.check()  # a source list the builder cannot order stops the server here
         self._open_documents = open_documents
+        self._is_open = is_open or (lambda uri: any(d.uri == uri for d in open_documents()))
         self.settings = settings or ContextSettings()
         self.recent = RecentEdits(self.settings.recent_edits)
         self.similar = SimilarSnippets()
@@ -79,7 +84,8 @@ class ContextService(DocumentHooks):
             self._set_workspace(Workspace(self.workspace.roots, settings.private_files))
 
     def record_edit(self, uri: str, first_line: int, last_line: int) -> None:
-        self.recent.record(uri, first_line, last_line)
+        if self._is_open(uri):
+            self.recent.record(uri, first_line, last_line)
 
     def changed(self, uri: str, first_line: int, last_line: int) -> None:
         self.record_edit(uri, first_line, last_line)
@@ -98,6 +104,7 @@ class ContextService(DocumentHooks):
 
     def forget(self, uri: str) -> None:
         self.recent.forget(uri)
+        self.similar.forget(uri)
         self._frozen.pop(uri, None)
         self._placements.pop(uri, None)
         self._private.pop(uri, None)
@@ -127,14 +134,17 @@ class ContextService(DocumentHooks):
         """Get a document ready for prompts off the event loop: whether it is private, its path
         and its extra context (unless frozen already). False when it is private."""
         uri = snapshot.uri
-        if uri not in self._private:
+        private = self._private.get(uri)
+        if private is None:
             private, path = await asyncio.to_thread(self._locate, uri)
-            self._private[uri], self._paths[uri] = private, path
-        if self._private[uri]:
+            if self._is_open(uri):  # closed meanwhile: keep nothing of it
+                self._private[uri], self._paths[uri] = private, path
+        if private:
             return False
         if uri not in self._frozen:
             extra = await self.gather(snapshot, line)
-            self._frozen.setdefault(uri, extra)
+            if self._is_open(uri):
+                self._frozen.setdefault(uri, extra)
         return True
 
     async def gather(self, snapshot: DocumentSnapshot, line: int) -> tuple[ExtraChunk, ...]:
@@ -208,7 +218,8 @@ class ContextService(DocumentHooks):
         return self._frozen.get(uri)
 
     def freeze(self, uri: str, chunks: tuple[ExtraChunk, ...]) -> None:
-        self._frozen[uri] = chunks
+        if self._is_open(uri):
+            self._frozen[uri] = chunks
 
     def full_budget(self, max_new_tokens: int) -> int:
         """The prompt budget without a cap: the configured one, within the model's context."""
@@ -246,6 +257,6 @@ class ContextService(DocumentHooks):
             self.settings,
             self._placements.get(snapshot.uri) if frozen else None,
         )
-        if frozen:
+        if frozen and self._is_open(snapshot.uri):
             self._placements[snapshot.uri] = Placement.of(built, len(snapshot.lines), extra)
         return built

@@ -8,6 +8,7 @@ version, so a keystroke only rescans the cursor's own lines.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,21 +45,30 @@ class SimilarSnippets:
             OrderedDict()
         )
         self._cached_documents = cached_documents
+        # The candidates thread fills the cache, the event loop drops closed documents from it.
+        self._lock = threading.Lock()
+
+    def forget(self, uri: str) -> None:
+        with self._lock:
+            for key in [key for key in self._windows if key[0] == uri]:
+                del self._windows[key]
 
     def _document_windows(
         self, uri: str, version: int, lines: Sequence[str]
     ) -> list[tuple[int, frozenset[str]]]:
         key = (uri, version)
-        windows = self._windows.get(key)
+        with self._lock:
+            windows = self._windows.get(key)
         if windows is None:
             windows = [
                 (start, identifiers("".join(lines[start : start + WINDOW_LINES])))
                 for start in range(0, max(1, len(lines) - STRIDE_LINES), STRIDE_LINES)
             ]
+        with self._lock:
             self._windows[key] = windows
+            self._windows.move_to_end(key)
             while len(self._windows) > self._cached_documents:
                 self._windows.popitem(last=False)
-        self._windows.move_to_end(key)
         return windows
 
     def best(

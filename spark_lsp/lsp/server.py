@@ -47,7 +47,7 @@ class SparkLanguageServer(LanguageServer):
         self.store = DocumentStore()
         self.status = StatusReporter(self.protocol.notify)
         self.models = ModelService(self.client, settings, self.status, opener)
-        self.context = ContextService(self.store.snapshots)
+        self.context = ContextService(self.store.snapshots, is_open=self.store.__contains__)
         self.models.on_ready.append(self.context.model_ready)
         self.completions = CompletionService(
             self.models.worker_for, self._current_version, context=self.context
