@@ -55,7 +55,7 @@ class ContextService(DocumentHooks):
         self._is_open = is_open or (lambda uri: any(d.uri == uri for d in open_documents()))
         self.settings = settings or ContextSettings()
         self.recent = RecentEdits(self.settings.recent_edits)
-        self.similar = SimilarSnippets()
+        self.similar = SimilarSnippets(is_open=self._is_open)
         self.builder: PromptBuilder | None = None  # set once the model (its tokenizer) is loaded
         self.context_size: int | None = None
         self._frozen: dict[str, tuple[ExtraChunk, ...]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
@@ -39,7 +39,12 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 class SimilarSnippets:
-    def __init__(self, cached_documents: int = 32) -> None:
+    def __init__(
+        self, cached_documents: int = 32, is_open: Callable[[str], bool] = lambda uri: True
+    ) -> None:
+        """``is_open``: whether a document is still open (checked from the candidates thread,
+        a membership test): the windows of one closed meanwhile are not kept."""
+        self._is_open = is_open
         # (uri, version) -> windows as (first line, identifiers)
         self._windows: OrderedDict[tuple[str, int], list[tuple[int, frozenset[str]]]] = (
             OrderedDict()
@@ -64,6 +69,8 @@ class SimilarSnippets:
                 (start, identifiers("".join(lines[start : start + WINDOW_LINES])))
                 for start in range(0, max(1, len(lines) - STRIDE_LINES), STRIDE_LINES)
             ]
+        if not self._is_open(uri):
+            return windows
         with self._lock:
             self._windows[key] = windows
             self._windows.move_to_end(key)
