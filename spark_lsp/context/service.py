@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from spark_lsp.context import sources
 from spark_lsp.context.builder import BuiltPrompt, Placement, PromptBuilder
@@ -28,19 +27,22 @@ from spark_lsp.context.recent import EditedBlock, RecentEdits
 from spark_lsp.context.settings import ContextSettings
 from spark_lsp.context.similar import SimilarSnippets
 from spark_lsp.context.sources import SOURCES, ExtraChunk, Gathering
+from spark_lsp.context.view import ContextView
 from spark_lsp.context.workspace import Workspace
 from spark_lsp.documents import DocumentSnapshot
 from spark_lsp.engine.base import Engine
 from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.token_counting import TokenCounter
-from spark_lsp.uris import named_path, uri_to_path
 
 logger = logging.getLogger(__name__)
 
-GIT_FOLDER = ".git"
-
 
 class ContextService(DocumentHooks):
+    """Owned by the event loop: only the loop reads or replaces its attributes and per-document
+    maps. A gathering thread (``candidates``) gets copies taken on the loop (the open documents,
+    the recent edits, a ``ContextView``); the similar-snippet and definitions caches it fills
+    have locks of their own."""
+
     def __init__(
         self,
         open_documents: Callable[[], Iterable[DocumentSnapshot]],
@@ -110,25 +112,13 @@ class ContextService(DocumentHooks):
         self._private.pop(uri, None)
         self._paths.pop(uri, None)
 
+    def view(self) -> ContextView:
+        """The state a gathering thread reads, as it is now (taken on the event loop)."""
+        return ContextView(self.workspace, self.definitions, self.settings, dict(self._paths))
+
     def check_private(self, uri: str) -> bool:
-        """Whether the document must stay out of prompts (touches the disk: off the loop). It
-        is judged by the path its URI names, whatever the scheme (an untitled buffer saved
-        later as ``.env``, a git or fugitive view of an ignored file); anything inside a
-        ``.git`` folder is the repository's own and private; a URI that names no path is
-        private unless ``context.pathlessDocuments`` lets it in."""
-        named = named_path(uri)
-        if named is None:
-            return not self.settings.pathless_documents
-        if GIT_FOLDER in PurePosixPath(named).parts:
-            return True
-        path = Path(named)
-        try:
-            if not path.is_absolute():  # a bare name: only the deny list can judge it
-                return self.workspace.denied(path)
-            return self.workspace.private(path)
-        except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a bad path
-            logger.warning("%s is treated as private: %s", uri, error)
-            return True
+        """Whether the document must stay out of prompts (``ContextView.check_private``)."""
+        return self.view().check_private(uri)
 
     async def prepare(self, snapshot: DocumentSnapshot, line: int) -> bool:
         """Get a document ready for prompts off the event loop: whether it is private, its path
@@ -136,7 +126,8 @@ class ContextService(DocumentHooks):
         uri = snapshot.uri
         private = self._private.get(uri)
         if private is None:
-            private, path = await asyncio.to_thread(self._locate, uri)
+            view = self.view()
+            private, path = await asyncio.to_thread(_locate, view, uri)
             if self._is_open(uri):  # closed meanwhile: keep nothing of it
                 self._private[uri], self._paths[uri] = private, path
         if private:
@@ -152,26 +143,12 @@ class ContextService(DocumentHooks):
         documents, the recent edits) is copied here first, on the loop."""
         documents = list(self._open_documents())
         blocks = self.recent.blocks()
-        return await asyncio.to_thread(self.candidates, snapshot, line, documents, blocks)
-
-    def _locate(self, uri: str) -> tuple[bool, str]:
-        return self.check_private(uri), self._display_path(uri)
+        view = self.view()
+        return await asyncio.to_thread(self.candidates, snapshot, line, documents, blocks, view)
 
     def display_path(self, uri: str) -> str:
         """The document's path relative to its workspace root (its name outside the roots)."""
-        known = self._paths.get(uri)
-        return known if known is not None else self._display_path(uri, touch_disk=False)
-
-    def _display_path(self, uri: str, touch_disk: bool = True) -> str:
-        path = uri_to_path(uri)
-        if path is None:
-            return uri.rsplit("/", 1)[-1]
-        try:
-            where = path.resolve() if touch_disk else Path(os.path.abspath(path))
-        except (OSError, RuntimeError):
-            return path.name
-        root = self.workspace.root_of(where)
-        return where.relative_to(root).as_posix() if root else path.name
+        return self.view().display_path(uri)
 
     def candidates(
         self,
@@ -179,6 +156,7 @@ class ContextService(DocumentHooks):
         line: int,
         documents: Sequence[DocumentSnapshot] | None = None,
         blocks: Sequence[EditedBlock] | None = None,
+        view: ContextView | None = None,
     ) -> tuple[ExtraChunk, ...]:
         """All extra chunks on offer for a cursor on ``line``, in priority order; none from a
         private document. Reads files: on a thread, pass the open ``documents`` and recent
@@ -188,7 +166,7 @@ class ContextService(DocumentHooks):
         if blocks is None:
             blocks = self.recent.blocks()
         with self._gathering:
-            return self._candidates(snapshot, line, documents, blocks)
+            return self._candidates(snapshot, line, documents, blocks, view or self.view())
 
     def _candidates(
         self,
@@ -196,21 +174,22 @@ class ContextService(DocumentHooks):
         line: int,
         open_documents: Sequence[DocumentSnapshot],
         blocks: Sequence[EditedBlock],
+        view: ContextView,
     ) -> tuple[ExtraChunk, ...]:
         documents = {
             document.uri: document
             for document in open_documents
-            if document.uri == snapshot.uri or not self.check_private(document.uri)
+            if document.uri == snapshot.uri or not view.check_private(document.uri)
         }
         found = Gathering(
             snapshot,
             line,
             documents,
             blocks,
-            self.settings,
+            view.settings,
             self.similar,
-            self.definitions,
-            self.display_path,
+            view.definitions,
+            view.display_path,
         )
         return tuple(chunk for source in SOURCES for chunk in source.gather(found))
 
@@ -260,3 +239,7 @@ class ContextService(DocumentHooks):
         if frozen and self._is_open(snapshot.uri):
             self._placements[snapshot.uri] = Placement.of(built, len(snapshot.lines), extra)
         return built
+
+
+def _locate(view: ContextView, uri: str) -> tuple[bool, str]:
+    return view.check_private(uri), view.path_on_disk(uri)
