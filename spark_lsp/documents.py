@@ -327,7 +327,8 @@ class TextDocument:
 
 
 class DocumentStore:
-    """All open documents, keyed by URI."""
+    """All open documents, keyed by URI. Owned by the event loop (the didOpen, didChange and
+    didClose handlers); other threads get immutable ``DocumentSnapshot``s, never a document."""
 
     def __init__(self) -> None:
         self._documents: dict[str, TextDocument] = {}

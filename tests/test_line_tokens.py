@@ -45,3 +45,18 @@ def test_a_tokenizer_that_merges_across_lines_is_not_used_piecewise() -> None:
     tokenizer = PieceTokenizer(merging)
     assert not tokenizer.verify(["ab\ncd\ne"])
     assert tokenizer.tokenize("ab\ncd\ne") == merging("ab\ncd\ne")
+
+
+def test_a_verdict_from_another_thread_is_adopted_by_the_owner_at_its_next_call() -> None:
+    calls: list[str] = []
+
+    def tokenize(text: str) -> list[int]:
+        calls.append(text)
+        return [ord(character) for character in text]
+
+    tokenizer = PieceTokenizer(tokenize)
+    assert tokenizer.verify(["ab\ncd\n"])
+    assert not tokenizer.enabled  # nothing switched under a tokenization in progress
+    calls.clear()
+    tokenizer.tokenize("ab\ncd\n")
+    assert tokenizer.enabled and calls == ["ab\n", "cd\n"]  # in pieces from this call on

@@ -43,6 +43,9 @@ class Suggestion:
 
 
 class CompletionService(DocumentHooks):
+    """Owned by the event loop: its per-document records, caches and counters are read and
+    written there only; the inference worker's thread sees requests and returns results."""
+
     def __init__(
         self,
         worker: WorkerFor,

@@ -37,23 +37,33 @@ def pieces(text: str) -> list[str]:
 
 
 class PieceTokenizer:
-    """``tokenize`` with a per-piece cache, once ``verified`` on sample texts."""
+    """``tokenize`` with a per-piece cache, once ``verified`` on sample texts.
+
+    Owned by the thread that tokenizes prompts (the inference worker): only it reads or
+    writes the cache and ``enabled``. ``verify`` may run on another thread (built aside at
+    load): it only publishes its verdict, which the owner adopts at its next call, so a prompt
+    is never tokenized half whole, half in pieces."""
 
     def __init__(self, tokenize: Callable[[str], list[int]]) -> None:
         self._tokenize = tokenize
         self._cache: OrderedDict[str, tuple[int, ...]] = OrderedDict()
         self.enabled = False
+        self._verdict: bool | None = None  # set once by ``verify``, adopted by the owner
 
     def verify(self, samples: Iterable[str]) -> bool:
-        """Piecewise tokenization equals whole tokenization on every sample: enable it."""
-        self.enabled = all(
+        """Whether piecewise tokenization equals whole tokenization on every sample; the
+        owner enables it at its next call when it does."""
+        verdict = all(
             [token for piece in pieces(text) for token in self._tokenize(piece)]
             == self._tokenize(text)
             for text in samples
         )
-        return self.enabled
+        self._verdict = verdict
+        return verdict
 
     def tokenize(self, text: str) -> list[int]:
+        if self._verdict is not None:
+            self.enabled, self._verdict = self._verdict, None
         return self._pieced(text) if self.enabled else self._tokenize(text)
 
     def _pieced(self, text: str) -> list[int]:
