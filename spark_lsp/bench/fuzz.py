@@ -42,6 +42,9 @@ METHODS = [
     "spark/debug/document",
     "spark/debug/prompt",
     "spark/debug/counters",
+    "spark/nextEdit",
+    "textDocument/copilotInlineEdit",
+    "spark/debug/options",
     "textDocument/didChange",
     "textDocument/didOpen",
     "textDocument/didClose",
@@ -53,6 +56,15 @@ METHODS = [
     "$/setTrace",
     "no/such/method",
 ]
+VALID_METHODS = METHODS[:11]  # the requests valid_request knows how to ask well
+COMMANDS = (
+    "spark-lsp.showStatistics",
+    "spark-lsp.applyCodeAction",
+    "spark-lsp.explain",
+    "spark-lsp.editWithInstruction",
+    "spark-lsp.didAcceptCompletionItem",
+    "spark-lsp.didAcceptNextEdit",
+)
 INTERNAL_ERROR = -32603
 MAX_DECODED_DEPTH = 900  # Python's JSON decoder gives up near the recursion limit (1000)
 ENCODINGS = ("utf-8", "utf-16", "utf-32")
@@ -260,6 +272,8 @@ class Fuzzer:
             self.change_document(self.random.choice(open_uris))
         elif roll < 0.43:
             self.close_document(self.random.choice(open_uris))
+        elif roll < 0.45:
+            self.reopen_lower(self.random.choice(open_uris))
         elif roll < 0.60:
             self.valid_request(self.random.choice(open_uris))
         elif roll < 0.72:
@@ -285,6 +299,16 @@ class Fuzzer:
     def close_document(self, uri: str) -> None:
         self.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         del self.documents[uri]
+
+    def reopen_lower(self, uri: str) -> None:
+        """Churn: close a document and open it again at a lower version with other text (an
+        edit computed on the old text must never be served for the new one)."""
+        version = max(0, self.documents[uri].version - self.random.randint(1, 3))
+        self.close_document(uri)
+        text = self.random_text(self.random.randint(0, 60))
+        item = {"uri": uri, "languageId": "python", "version": version, "text": text}
+        self.notify("textDocument/didOpen", {"textDocument": item})
+        self.documents[uri] = ReferenceDocument(text, version)
 
     def position(self, document: ReferenceDocument) -> tuple[int, dict[str, int]]:
         """A random valid position: (offset into the text, the LSP position)."""
@@ -318,7 +342,7 @@ class Fuzzer:
     def junk_change(self, uri: str) -> None:
         """A didChange the server must reject: the document goes out of sync."""
         document = self.documents[uri]
-        kind = self.random.choice(["types", "range", "version", "surrogate"])
+        kind = self.random.choice(["types", "range", "version", "surrogate", "full text"])
         version = document.version + 1
         change: Any = {
             "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
@@ -333,6 +357,9 @@ class Fuzzer:
             change["range"]["end"] = {"line": far, "character": 0}
         elif kind == "version":
             version = document.version  # the same version again
+        elif kind == "full text":  # a whole new text that does not raise the version
+            version = document.version - self.random.randint(0, 1)
+            change = {"text": self.random_text(5)}
         else:
             change["text"] = "\ud800"
         params = {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}
@@ -370,8 +397,8 @@ class Fuzzer:
 
     def valid_request(self, uri: str) -> None:
         _, position = self.position(self.documents[uri])
-        method = self.random.choice(METHODS[:8])
-        document = {"uri": uri}
+        method = self.random.choice(VALID_METHODS)
+        document: dict[str, Any] = {"uri": uri}
         params: dict[str, Any] = {"textDocument": document, "position": position}
         if method == "textDocument/inlineCompletion":
             params["context"] = {"triggerKind": self.random.choice([1, 2])}
@@ -381,16 +408,37 @@ class Fuzzer:
                 "range": {"start": position, "end": position},
                 "context": {"diagnostics": []},
             }
-        elif method in ("spark/debug/document", "spark/debug/counters"):
+        elif method in ("spark/debug/document", "spark/debug/counters", "spark/debug/options"):
             params = {"uri": uri}
+        elif method in ("spark/nextEdit", "textDocument/copilotInlineEdit"):
+            version = self.documents[uri].version - self.random.randint(0, 1)
+            params = {"textDocument": {"uri": uri, "version": version}, "position": position}
         elif method in ("codeAction/resolve", "workspace/executeCommand"):
-            params = {
-                "title": "x",
-                "data": {"uri": uri, "version": 0, "first": 0, "last": 1, "action": "docstring"},
-            }
+            target = self.action_target(uri)
+            params = {"title": "x", "data": target}
             if method == "workspace/executeCommand":
-                params = {"command": "spark-lsp.showStatistics", "arguments": []}
+                command = self.random.choice(COMMANDS)
+                arguments: list[Any] = [target]
+                if command == "spark-lsp.editWithInstruction":
+                    arguments.append("rename x to y")
+                elif command.startswith("spark-lsp.didAccept"):
+                    arguments = [self.random.choice([1, "x", [1], {"a": 1}, f"{uri}@1#0"])]
+                params = {"command": command, "arguments": arguments}
         self.request(method, params)
+
+    def action_target(self, uri: str) -> dict[str, Any]:
+        """A code action's target as a client echoes it: often right, sometimes stale (an
+        older version or opening)."""
+        document = self.documents[uri]
+        return {
+            "uri": uri,
+            "version": document.version - self.random.randint(0, 1),
+            "first": 0,
+            "last": max(1, len(lines_of(document.text)) - self.random.randint(0, 1)),
+            "action": self.random.choice(["docstring", "type_hints", "explain", "simplify"]),
+            "message": "",
+            "generation": self.random.randint(0, 40),
+        }
 
     def junk_value(self, depth: int = 0) -> Any:
         roll = self.random.random()
