@@ -17,8 +17,9 @@ from pygls.lsp.server import LanguageServer
 
 from spark_lsp.documents import DocumentSnapshot, PositionEncoding, line_content
 from spark_lsp.lsp import convert
+from spark_lsp.lsp.errors import RequestFailed
 from spark_lsp.lsp.protocol import as_plain
-from spark_lsp.nextedit.service import NextEdit, NextEditService
+from spark_lsp.nextedit.service import NextEdit, NextEditFailed, NextEditService
 
 logger = logging.getLogger(__name__)
 
@@ -116,17 +117,24 @@ class NextEdits:
 
     async def for_inline(self, snapshot: DocumentSnapshot, invoked: bool) -> NextEdit | None:
         """The answer for an inline completion request that has no completion: the one known
-        for this version; an invoked request has it computed if need be."""
-        if invoked:
+        for this version; an invoked request has it computed if need be (None when the model
+        failed: the service logged why, and the completion request itself succeeded)."""
+        if not invoked:
+            return self._service.answered(snapshot)
+        try:
             return await self._service.suggest(snapshot)
-        return self._service.answered(snapshot)
+        except NextEditFailed:
+            return None
 
     async def next_edit(self, params: object) -> dict[str, object]:
         uri, version = requested_document(params)
         snapshot = self._snapshot(uri)
         if version is not None and version != snapshot.version:
             raise JsonRpcContentModified(f"{uri} is at version {snapshot.version}, not {version}")
-        answer = await self._service.suggest(snapshot)
-        if answer is not None and answer.version != self._snapshot(uri).version:
+        try:
+            answer = await self._service.suggest(snapshot)
+        except NextEditFailed as error:
+            raise RequestFailed(str(error)) from None
+        if self._snapshot(uri).version != snapshot.version:  # and still open: it raises if not
             raise JsonRpcContentModified(f"{uri} changed while its next edit was computed")
         return as_edits(answer)

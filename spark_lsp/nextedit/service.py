@@ -1,23 +1,33 @@
 """Next-edit suggestions for open documents: the user's edit since the last request (from the
 per-document history), a prediction for the region around it, and the suggestion as minimal
-line edits stamped with the document version. One answer per document version is kept."""
+line edits stamped with the document version. One answer per document version is kept.
+
+The service's state is the event loop's. The prediction's steps (the substitution, the prompt,
+reading the model's answer, the syntax gate, the line edits) run in threads on an immutable
+EditContext; the model's job is awaited on the loop with ``run_job``, so closing the document or
+asking for a newer version cancels it, and an engine failure is an error (NextEditFailed), not
+an empty answer. After every await the answer is dropped unless it is still the one asked for
+its document: nothing of a closed document is computed further or kept.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
-from concurrent import futures
 from dataclasses import dataclass
 
 from spark_lsp.actions.rewrite import LineEdit, rewrite_edits
 from spark_lsp.documents import DocumentSnapshot
-from spark_lsp.engine import GenerationRequest, GenerationResult, StopReason
-from spark_lsp.engine.base import EngineError, Lane, cache_key
-from spark_lsp.engine.worker import InferenceWorker
+from spark_lsp.engine import StopReason
+from spark_lsp.engine.base import Lane, cache_key
+from spark_lsp.engine.worker import InferenceWorker, run_job
 from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.nextedit import predictor
 from spark_lsp.nextedit.history import EditHistory
 from spark_lsp.uris import uri_to_path
+
+logger = logging.getLogger(__name__)
 
 REGION_LINES = 30
 
@@ -30,7 +40,13 @@ class NextEdit:
     source: str  # "substitution" or "model"
 
 
+class NextEditFailed(Exception):
+    """The model failed to answer (the engine's error says why)."""
+
+
 class NextEditService(DocumentHooks):
+    """Owned by the event loop: the history and the answers are only touched there."""
+
     def __init__(
         self,
         worker: Callable[[], Awaitable[InferenceWorker | None]],
@@ -47,15 +63,24 @@ class NextEditService(DocumentHooks):
         self._answers: dict[str, tuple[int, asyncio.Task[NextEdit | None]]] = {}
 
     def opened(self, snapshot: DocumentSnapshot) -> None:
+        self.forget(snapshot.uri)
         self.history.opened(snapshot.uri, snapshot.lines)
-        self._answers.pop(snapshot.uri, None)
 
     def closed(self, uri: str) -> None:
         self.forget(uri)
 
     def forget(self, uri: str) -> None:
         self.history.forget(uri)
-        self._answers.pop(uri, None)
+        self._drop_answer(uri)
+
+    def _drop_answer(self, uri: str) -> None:
+        known = self._answers.pop(uri, None)
+        if known is not None:
+            known[1].cancel()  # stops its model job; a finished answer is unaffected
+
+    def tracked(self) -> int:
+        """How many documents the service keeps anything of (for tests and diagnosis)."""
+        return len(self._answers.keys() | self.history.documents())
 
     def _known(self, snapshot: DocumentSnapshot) -> asyncio.Task[NextEdit | None] | None:
         """The answer (being) computed for this version of the document, if any."""
@@ -63,12 +88,23 @@ class NextEditService(DocumentHooks):
         return known[1] if known is not None and known[0] == snapshot.version else None
 
     async def suggest(self, snapshot: DocumentSnapshot) -> NextEdit | None:
-        """The suggestion for this version of the document (computed once per version)."""
+        """The suggestion for this version of the document (computed once per version); None
+        when the document is not open, or closes or moves on to another version meanwhile."""
+        if not self.history.is_open(snapshot.uri):
+            return None
         task = self._known(snapshot)
         if task is None:
+            self._drop_answer(snapshot.uri)
             task = asyncio.ensure_future(self._answer(snapshot))
             self._answers[snapshot.uri] = (snapshot.version, task)
-        return await asyncio.shield(task)
+        try:
+            answer = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if task.cancelled() and (caller is None or not caller.cancelling()):
+                return None  # the answer was dropped, not this request
+            raise
+        return answer if self._known(snapshot) is task else None
 
     def answered(self, snapshot: DocumentSnapshot) -> NextEdit | None:
         """The suggestion already computed for this version, if any (never computes one)."""
@@ -76,6 +112,11 @@ class NextEditService(DocumentHooks):
         if task is None or not task.done() or task.cancelled() or task.exception() is not None:
             return None
         return task.result()
+
+    def _still_asked(self, snapshot: DocumentSnapshot) -> bool:
+        """Whether the running answer is still the one wanted for its document (it is open and
+        at that version): checked after every await."""
+        return self._known(snapshot) is asyncio.current_task()
 
     async def _answer(self, snapshot: DocumentSnapshot) -> NextEdit | None:
         path = uri_to_path(snapshot.uri)
@@ -93,34 +134,50 @@ class NextEditService(DocumentHooks):
             region=predictor.region_around(snapshot.lines, (edit.first, edit.last), REGION_LINES),
             history=self.history.earlier(snapshot.uri),
         )
-        return await self._predict(snapshot, context)
-
-    async def _predict(
-        self, snapshot: DocumentSnapshot, context: predictor.EditContext
-    ) -> NextEdit | None:
-        """``predictor.predict`` off the event loop (it diffs and parses the document), with
-        the model when it is loaded and the document is not private."""
-        worker = await self._worker()
-        generate = None
-        if worker is not None and not await asyncio.to_thread(self._private, snapshot.uri):
-            generate = _blocking_generate(worker)
-        key = cache_key(snapshot.uri, Lane.NEXT_EDIT)
-        shown = await asyncio.to_thread(predictor.predict, context, generate, key)
-        if shown is None:
+        if not predictor.within_bounds(context):
             return None
-        first, last = context.region
-        edits, _ = rewrite_edits(snapshot.lines, first, last, "".join(shown.lines))
-        return NextEdit(snapshot.uri, snapshot.version, edits, shown.source) if edits else None
+        # As predictor.predict, a step per thread and awaits between.
+        found = await asyncio.to_thread(predictor.by_substitution, context)
+        if found is None and self._still_asked(snapshot):
+            found = await self._by_model(snapshot, context)
+        if found is None or not self._still_asked(snapshot):
+            return None
+        edits = await asyncio.to_thread(_shown_edits, context, found)
+        if not edits or not self._still_asked(snapshot):
+            return None
+        return NextEdit(snapshot.uri, snapshot.version, edits, found.source)
+
+    async def _by_model(
+        self, snapshot: DocumentSnapshot, context: predictor.EditContext
+    ) -> predictor.Prediction | None:
+        """The model's rewrite of the region, when the model is loaded and the document is not
+        private."""
+        worker = await self._worker()
+        if worker is None or not self._still_asked(snapshot):
+            return None
+        private = await asyncio.to_thread(self._private, snapshot.uri)
+        if private or not self._still_asked(snapshot):
+            return None
+        key = cache_key(snapshot.uri, Lane.NEXT_EDIT)
+        request = await asyncio.to_thread(predictor.model_request, context, key)
+        if not self._still_asked(snapshot):
+            return None
+        result = await run_job(worker.submit(request))
+        if result.stop_reason is StopReason.FAILED:
+            logger.warning("next edit for %s failed: %s", snapshot.uri, result.error)
+            raise NextEditFailed(f"the model failed: {result.error}")
+        if result.stop_reason is StopReason.CANCELLED or not self._still_asked(snapshot):
+            return None  # superseded by a newer request, or the queue was full
+        return await asyncio.to_thread(predictor.from_model, context, result)
 
 
-def _blocking_generate(worker: InferenceWorker) -> predictor.Generate:
-    """Generation on the worker, waited for in a thread; a superseded or failed job gives an
-    empty answer (no suggestion)."""
-
-    def generate(request: GenerationRequest) -> GenerationResult:
-        try:
-            return worker.submit(request).future.result()
-        except (futures.CancelledError, EngineError) as error:
-            return GenerationResult("", StopReason.CANCELLED, error=str(error))
-
-    return generate
+def _shown_edits(
+    context: predictor.EditContext, found: predictor.Prediction
+) -> tuple[LineEdit, ...]:
+    """The prediction as line edits of the document, when the gate lets it be shown."""
+    shown = predictor.gated(context, found)
+    if shown is None:
+        return ()
+    first, last = context.region
+    edits, _ = rewrite_edits(context.lines, first, last, "".join(shown.lines))
+    return edits
