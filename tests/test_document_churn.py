@@ -14,6 +14,7 @@ from typing import Any
 
 from spark_lsp.bench.fuzz import Harness
 from spark_lsp.lsp.server import SparkLanguageServer
+from spark_lsp.nextedit.service import NextEditService
 
 ROUNDS = 200
 # About 100 kB: a leak of the closed documents' text would be 15 MB and more.
@@ -24,7 +25,9 @@ TEXT = "".join(
 
 def per_document_state(server: SparkLanguageServer) -> dict[str, int]:
     context, completions = server.context, server.completions
+    next_edits = next(f for f in server.lifecycle._features if isinstance(f, NextEditService))
     return {
+        "next-edit answers and histories": next_edits.tracked(),
         "open documents": len(server.store),
         "context frozen": len(context._frozen),
         "context placements": len(context._placements),
@@ -78,6 +81,12 @@ def test_two_hundred_open_request_close_rounds_leave_nothing_behind() -> None:
             position = {"line": 1, "character": 4}
             where = {"textDocument": {"uri": uri}, "position": position}
             asked.add(send("spark/debug/prompt", where, True))
+            change = {"range": {"start": position, "end": position}, "text": "x"}
+            versioned = {"uri": uri, "version": 2}
+            send("textDocument/didChange", {"textDocument": versioned, "contentChanges": [change]})
+            asked.add(
+                send("spark/nextEdit", {"textDocument": versioned, "position": position}, True)
+            )
             asked.add(
                 send(
                     "textDocument/inlineCompletion", {**where, "context": {"triggerKind": 1}}, True
