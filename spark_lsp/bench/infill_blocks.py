@@ -123,7 +123,6 @@ class BlockRunner:
         self.completion = completion
         self.cursor = cursor
         self.language_id = language_id
-        self._open: str | None = None
 
     async def run(self, case: MaskedBlock, outcomes: BlockOutcomes) -> None:
         typed = case.typed(self.cursor)
@@ -158,11 +157,7 @@ class BlockRunner:
 
     def _document(self, case: MaskedBlock) -> str:
         uri = f"file:///bench/infill/{case.document}"
-        if self._open != uri:
-            if self._open is not None:
-                self.completion.close(self._open)
-            self.completion.open(uri, self.language_id, "".join(case.lines))
-            self._open = uri
+        self.completion.switch_to(uri, self.language_id, "".join(case.lines))
         return uri
 
 

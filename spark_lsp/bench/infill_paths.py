@@ -151,7 +151,6 @@ class InProcess:
         self.completion = completion
         self.cursor = cursor
         self.language_id = language_id
-        self._open: str | None = None
 
     def uri(self, case: MaskedLine) -> str:
         return f"file:///bench/infill/{case.document}"
@@ -232,11 +231,7 @@ class InProcess:
 
     def _document(self, case: MaskedLine) -> str:
         uri = self.uri(case)
-        if self._open != uri:
-            if self._open is not None:
-                self.completion.close(self._open)
-            self.completion.open(uri, self.language_id, "".join(case.lines))
-            self._open = uri
+        self.completion.switch_to(uri, self.language_id, "".join(case.lines))
         return uri
 
     def _window(self, uri: str, case: MaskedLine, typed: str) -> CursorWindow:

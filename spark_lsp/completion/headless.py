@@ -57,6 +57,7 @@ class HeadlessCompletion:
             self._worker_for, self._current_version, settings, self.context
         )
         self._loaded = False
+        self._current: str | None = None  # the document ``switch_to`` opened last
 
     async def _worker_for(self, automatic: bool) -> InferenceWorker:
         return self.worker
@@ -89,6 +90,16 @@ class HeadlessCompletion:
         last_line = first + text.count("\n")
         self.context.changed(uri, first, last_line)
         self.service.changed(uri, first, last_line)
+
+    def switch_to(self, uri: str, language_id: str, text: str) -> None:
+        """The user moves to ``uri``: the document switched to before is closed, this one is
+        opened with ``text`` (unless it is the one open already)."""
+        if self._current == uri:
+            return
+        if self._current is not None:
+            self.close(self._current)
+        self.open(uri, language_id, text)
+        self._current = uri
 
     def close(self, uri: str) -> None:
         self.store.close(uri)
