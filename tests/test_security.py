@@ -420,7 +420,7 @@ def test_documents_under_other_schemes_are_judged_by_the_path_they_name(tmp_path
     assert [d.uri for d in plain if service.check_private(d.uri)] == []
     paths = {chunk.path for chunk in service.candidates(current, 1)}
     assert not any("env" in path or "creds" in path or "pem" in path for path in paths), paths
-    opted_in = ContextService(lambda: documents, ContextSettings(pathless_documents=True))
+    opted_in = ContextService(lambda: documents, ContextSettings(nameless_documents=True))
     assert not opted_in.check_private("vscode-remote:")
 
 

@@ -31,7 +31,7 @@ class ContextSettings:
         client_adds=True,
     )
 
-    pathless_documents: bool = setting(
+    nameless_documents: bool = setting(
         False,
         "let documents whose URI names no path at all into prompts (by default they are "
         "private: nothing says what they hold)",

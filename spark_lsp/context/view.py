@@ -33,10 +33,10 @@ class ContextView:
         is judged by the path its URI names, whatever the scheme (an untitled buffer saved
         later as ``.env``, a git or fugitive view of an ignored file); anything inside a
         ``.git`` folder is the repository's own and private; a URI that names no path is
-        private unless ``context.pathlessDocuments`` lets it in."""
+        private unless ``context.namelessDocuments`` lets it in."""
         named = named_path(uri)
         if named is None:
-            return not self.settings.pathless_documents
+            return not self.settings.nameless_documents
         if GIT_FOLDER in PurePosixPath(named).parts:
             return True
         path = Path(named)

@@ -44,7 +44,7 @@ test('package.json declares the server options of the README, by group', () => {
     'definitionsTokens',
     'marginTokens',
     'privateFiles',
-    'pathlessDocuments',
+    'namelessDocuments',
   ]);
   expect(names('engine')).toEqual([
     'model',
@@ -120,7 +120,7 @@ test('with nothing set, the server gets every completion and context default and
     definitionsTokens: 2048,
     marginTokens: 16,
     privateFiles: ['.env*', '*.pem', '*.key', 'id_*', '*secret*'],
-    pathlessDocuments: false,
+    namelessDocuments: false,
   });
   expect(built.engine).toEqual({});
 });
