@@ -144,8 +144,12 @@ def test_a_refresh_recomputes_the_reused_cells_in_place(engine, exact_engine) ->
     assert engine.generate(refresh, CancelToken()).stats.tokens_evaluated == 0
     again = engine.generate(infill(prefix, suffix, key="refresh"), CancelToken())
     assert again.stats.tokens_evaluated == 1  # nothing stale, nothing changed: the trigger
-    fresh = exact_engine.generate(infill(prefix, suffix, key="x"), CancelToken())
-    assert again.text == fresh.text
+    # The refreshed cells are computed in other batch splits than a fresh evaluation's, which
+    # on the CPU moves logits by float rounding: a near tie may go either way, so the answer
+    # must be the exact engine's best or one of its close alternatives (stale cells give text
+    # unrelated to the prompt).
+    fresh = exact_engine.generate(infill(prefix, suffix, key="x", alternatives=2), CancelToken())
+    assert again.text in (fresh.text, *fresh.alternatives), (again.text, fresh)
 
 
 def test_cancellation_mid_generation_stops_at_the_next_token(engine) -> None:

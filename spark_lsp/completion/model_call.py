@@ -93,6 +93,7 @@ class ModelCall:
             if stream is not None:
                 shown, early = await self._before_the_end(stream, finished, state)
                 if early:
+                    finished.add_done_callback(self._measured)
                     self._complete_in_background(uri, finished, state)
                     self._counters.early_answers += 1
                     trace.record("model, until the early answer", submitted)
@@ -149,6 +150,15 @@ class ModelCall:
         if window.suffix == started_at.suffix and window.prefix.startswith(started_at.prefix):
             return pending
         return None
+
+    def _measured(self, future: asyncio.Future[GenerationResult]) -> None:
+        """An early answer's model call, once finished, counts like any other: its evaluated
+        tokens and the prompt rate it shows (a cold document's first request is often one)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        stats = future.result().stats
+        self._counters.tokens_evaluated += stats.tokens_evaluated
+        self._prompt_rate.observe(stats)
 
     def _complete_in_background(
         self, uri: str, finished: asyncio.Future[GenerationResult], state: CursorState
