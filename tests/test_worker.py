@@ -168,6 +168,29 @@ def test_an_interactive_request_preempts_an_action_which_resumes_where_it_stoppe
         worker.stop()
 
 
+def test_an_answer_finishing_in_the_background_yields_to_the_next_request() -> None:
+    """After an early answer the rest of its generation only fills a cache: demoted, it is
+    preempted by the next document's request (which used to queue behind it) and resumes."""
+    words = " ".join(f"w{i}" for i in range(120))
+    engine = FakeEngine(lambda request: words, delay_per_token_s=0.002, resumable=True)
+    worker = InferenceWorker(engine)
+    try:
+        started = threading.Event()
+        early = worker.submit(
+            GenerationRequest(TextPrompt("first"), max_tokens=400, key="a.py"),
+            on_text=lambda _piece: started.set(),
+        )
+        assert started.wait(10)
+        worker.demote(early, Priority.SPECULATIVE)
+        urgent = worker.submit(GenerationRequest(TextPrompt("second"), max_tokens=2, key="b.py"))
+        assert urgent.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        result = early.future.result(timeout=10)
+        assert result.text == words and early.preemptions == 1
+        assert [r.prompt.text for r in engine.requests] == ["first", "second", "first"]
+    finally:
+        worker.stop()
+
+
 def test_superseded_jobs_leave_the_queue_at_once_and_the_queue_is_bounded() -> None:
     from spark_lsp.engine.worker import MAX_QUEUED
 

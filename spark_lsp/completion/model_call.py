@@ -25,7 +25,7 @@ from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.completion.state import CompletionCounters, DocumentRecords
 from spark_lsp.completion.trace import RequestTrace
 from spark_lsp.context.window import CursorWindow
-from spark_lsp.engine import GenerationResult, StopReason
+from spark_lsp.engine import GenerationResult, Priority, StopReason
 from spark_lsp.engine.base import cache_key
 from spark_lsp.engine.worker import InferenceWorker, run_job
 
@@ -93,6 +93,7 @@ class ModelCall:
             if stream is not None:
                 shown, early = await self._before_the_end(stream, finished, state)
                 if early:
+                    worker.demote(job, Priority.SPECULATIVE)  # the user has the answer
                     finished.add_done_callback(self._measured)
                     self._complete_in_background(uri, finished, state)
                     self._counters.early_answers += 1

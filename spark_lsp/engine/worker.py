@@ -173,6 +173,20 @@ class InferenceWorker:
             self._lock.notify()
         return job
 
+    def demote(self, job: Job, priority: Priority) -> None:
+        """``job`` is no longer what someone waits for (an early answer was shown and the rest
+        only fills a cache): from now on it yields to urgent requests as ``priority`` work
+        does, preempted and resumed later rather than making them queue behind it."""
+        with self._lock:
+            if priority <= job.request.priority:
+                return
+            job.request = replace(job.request, priority=priority)
+            for entry in self._queue:
+                if entry.job is job:
+                    entry.priority = priority
+                    heapq.heapify(self._queue)
+                    break
+
     def _preempt_for(self, request: GenerationRequest) -> None:
         """A running warm-up gives way to any more urgent request (it is cancelled); a running
         action or speculative request is preempted for an interactive one, and continues later
