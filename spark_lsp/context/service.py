@@ -148,7 +148,8 @@ class ContextService(DocumentHooks):
 
     def display_path(self, uri: str) -> str:
         """The document's path relative to its workspace root (its name outside the roots)."""
-        return self.view().display_path(uri)
+        known = self._paths.get(uri)  # on the loop: no copy of the paths for every prompt
+        return known if known is not None else self.view().path_on_disk(uri, touch_disk=False)
 
     def candidates(
         self,
