@@ -112,13 +112,15 @@ class ContextService(DocumentHooks):
         self._private.pop(uri, None)
         self._paths.pop(uri, None)
 
-    def view(self) -> ContextView:
-        """The state a gathering thread reads, as it is now (taken on the event loop)."""
-        return ContextView(self.workspace, self.definitions, self.settings, dict(self._paths))
+    def view(self, with_paths: bool = True) -> ContextView:
+        """The state a gathering thread reads, as it is now (taken on the event loop);
+        ``with_paths``: with a copy of the known display paths (not needed to judge privacy)."""
+        paths = dict(self._paths) if with_paths else {}
+        return ContextView(self.workspace, self.definitions, self.settings, paths)
 
     def check_private(self, uri: str) -> bool:
         """Whether the document must stay out of prompts (``ContextView.check_private``)."""
-        return self.view().check_private(uri)
+        return self.view(with_paths=False).check_private(uri)
 
     async def prepare(self, snapshot: DocumentSnapshot, line: int) -> bool:
         """Get a document ready for prompts off the event loop: whether it is private, its path
@@ -149,7 +151,9 @@ class ContextService(DocumentHooks):
     def display_path(self, uri: str) -> str:
         """The document's path relative to its workspace root (its name outside the roots)."""
         known = self._paths.get(uri)  # on the loop: no copy of the paths for every prompt
-        return known if known is not None else self.view().path_on_disk(uri, touch_disk=False)
+        if known is not None:
+            return known
+        return self.view(with_paths=False).path_on_disk(uri, touch_disk=False)
 
     def candidates(
         self,
