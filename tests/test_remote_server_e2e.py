@@ -227,7 +227,10 @@ def test_the_user_chooses_the_remote_backend_and_a_workspace_cannot(
     is ignored with a message (see test_security)."""
     raw = RawClient("--backend", "remote", "--endpoint", server.url)
     try:
-        raw.initialize({"textDocument": {"inlineCompletion": {}}}, {"completion": {}})
+        # No predict budget: on a loaded machine a slow first answer would show its line so far.
+        raw.initialize(
+            {"textDocument": {"inlineCompletion": {}}}, {"completion": {"predictTimeBudgetMs": 0}}
+        )
         document = {"uri": URI, "languageId": "python", "version": 1, "text": DOC}
         raw.notify("textDocument/didOpen", {"textDocument": document})
         assert inline(raw)[0]["insertText"] == "a + b"
