@@ -33,18 +33,18 @@ def service(
     return CompletionService(worker_for, version, settings), worker
 
 
-def test_a_block_answers_with_its_first_line_and_caches_the_rest() -> None:
+def test_an_automatic_block_answers_with_its_first_line_and_caches_the_rest() -> None:
     store = DocumentStore()
     store.open(URI, "python", 1, "def f(xs):\n    \n")
     engine = FakeEngine(lambda request: FROM_BOUNDARY, 0.05)
     completions, worker = service(engine, store)
 
     async def scenario() -> None:
-        first = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+        first = await completions.suggest(store.snapshot(URI), 1, 4, automatic=True)
         assert first is not None
         assert first.text == "for x in xs:"
         for _ in range(200):  # the rest keeps generating in the background
-            again = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+            again = await completions.suggest(store.snapshot(URI), 1, 4, automatic=True)
             if again is not None and again.from_cache and "\n" in again.text:
                 assert again.text == BLOCK
                 return
@@ -54,6 +54,53 @@ def test_a_block_answers_with_its_first_line_and_caches_the_rest() -> None:
     try:
         asyncio.run(scenario())
         assert completions.model_calls == 1
+    finally:
+        worker.stop()
+
+
+def test_an_invoked_block_is_shown_whole_when_it_ends_within_the_predict_budget() -> None:
+    store = DocumentStore()
+    store.open(URI, "python", 1, "def f(xs):\n    \n")
+    engine = FakeEngine(lambda request: FROM_BOUNDARY, 0.05)
+    completions, worker = service(engine, store)
+
+    async def scenario() -> None:
+        shown = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+        assert shown is not None and not shown.from_cache
+        assert shown.text == BLOCK
+
+    try:
+        asyncio.run(scenario())
+        assert completions.model_calls == 1 and completions.early_answers == 0
+    finally:
+        worker.stop()
+
+
+def test_an_invoked_block_past_the_budget_shows_its_lines_so_far_and_caches_the_rest() -> None:
+    """Pieces every 0.1 s, a 0.9 s budget: the first two lines are complete by then (the
+    third from about 1.1 s), so those two are shown and the whole block reaches the cache."""
+    block = "for x in xs:\n        total += x\n        count += 1\n        seen.add(x)\n"
+    block += "    return total"
+    store = DocumentStore()
+    store.open(URI, "python", 1, "def f(xs):\n    \n")
+    engine = FakeEngine(lambda request: "\n    " + block, 0.1)
+    settings = CompletionSettings(debounce_ms=0, predict_time_budget_ms=900)
+    completions, worker = service(engine, store, settings)
+
+    async def scenario() -> None:
+        shown = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+        assert shown is not None and "\n" in shown.text
+        assert block.startswith(shown.text) and shown.text != block
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            again = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+            if again is not None and again.from_cache and again.text == block:
+                return
+        raise AssertionError("the whole block never reached the cache")
+
+    try:
+        asyncio.run(scenario())
+        assert completions.early_answers == 1
     finally:
         worker.stop()
 
@@ -121,7 +168,7 @@ def test_typing_into_a_block_still_generating_waits_for_it_instead_of_restarting
     completions, worker = service(engine, store)
 
     async def scenario() -> None:
-        first = await completions.suggest(store.snapshot(URI), 1, 4, automatic=False)
+        first = await completions.suggest(store.snapshot(URI), 1, 4, automatic=True)
         assert first is not None and first.text == "for x in xs:"
         store.open(URI, "python", 2, "def f(xs):\n    f\n")  # the user types the first letter
         typed = await completions.suggest(store.snapshot(URI), 1, 5, automatic=True)

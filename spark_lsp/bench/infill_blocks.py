@@ -3,9 +3,12 @@ meant. The body of a compound statement (the lines indented under a line that en
 2 to ``MAX_BLOCK_LINES`` of them) is erased and the cursor put on the one empty line left, at
 column 0 (``line-start``) or after the body's indentation (``indented``).
 
-Paths: raw-natural-block (the model asked with the prefix ending at the opener's line, free to
-write until it ends the middle, at most ``BLOCK_TOKENS``), and the pipeline (an Invoked request
-to the server's completion service in-process, ``HeadlessCompletion``: the code the server runs).
+Paths: raw-natural-block (the model asked with the prefix ending at the opener's line, cut at
+the block's end as the server cuts a block answer, at most ``BLOCK_TOKENS``); the pipeline (an
+Invoked request to the server's completion service in-process, ``HeadlessCompletion``: the
+code the server runs); and the pipeline accepting (each suggestion accepted in turn, with the
+Automatic request an editor sends after an accept, until nothing is shown or the block is as
+long as the real one: what a user pressing Tab has, the time being the requests' sum).
 Reported per path: the whole block exact (every line, trailing spaces and blank lines aside),
 the first line exact, a block offered, nothing shown and the median time. How often a block
 is offered where one line was meant is the single-line runs' "blocks" column.
@@ -30,7 +33,7 @@ MIN_BLOCK_LINES = 2
 MAX_BLOCK_LINES = 8
 BLOCK_TOKENS = 256
 PAUSE_LIMIT_S = 60.0
-PATHS = ("raw-natural-block", "pipeline")
+PATHS = ("raw-natural-block", "pipeline", "pipeline-accepting")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,15 @@ def _body_end(contents: list[str], opener: int) -> int:
             break
         end = index + 1
     return end
+
+
+def within_block(lines: list[str], opener_indent: int) -> list[str]:
+    """The lines of an answer up to the first one with text indented no deeper than the
+    opener's (the block is over), blank lines inside kept."""
+    for index, line in enumerate(lines):
+        if line.strip() and _indent(line) <= opener_indent:
+            return lines[:index]
+    return lines
 
 
 def same_block(shown: list[str], case: MaskedBlock) -> bool:
@@ -137,9 +149,40 @@ class BlockRunner:
             if suggestion is not None:
                 shown = (typed[: suggestion.start_column] + suggestion.text).split("\n")
             outcomes.add("pipeline", case, shown, ms)
+            accepted, accepting_ms = await self._accepting(uri, case, typed, shown, ms)
+            outcomes.add("pipeline-accepting", case, accepted, accepting_ms)
         finally:
             self.completion.replace_lines(uri, case.line, case.line + 1, "\n".join(case.body))
         await self.completion.settle(PAUSE_LIMIT_S)
+
+    async def _accepting(
+        self, uri: str, case: MaskedBlock, typed: str, shown: list[str] | None, ms: float
+    ) -> tuple[list[str] | None, float]:
+        """The lines a user has after accepting each suggestion in turn, starting from the first
+        request's ``shown`` lines, and the requests' time in all. The document is left as it
+        was (the cursor's line holding ``typed``)."""
+        accepted = list(shown) if shown else None
+        written = 1  # lines of the document that now stand for the body
+        try:
+            for _ in range(MAX_BLOCK_LINES):
+                if not accepted or len([x for x in accepted if x.strip()]) >= len(case.body):
+                    break
+                self._write(uri, case.line, written, accepted)
+                written = len(accepted)
+                started = time.perf_counter()
+                more = await self.completion.suggest(
+                    uri, case.line + written - 1, len(accepted[-1]), automatic=True
+                )
+                ms += (time.perf_counter() - started) * 1000
+                if more is None or not more.text.strip():
+                    break
+                accepted[-1:] = (accepted[-1][: more.start_column] + more.text).split("\n")
+        finally:
+            self._write(uri, case.line, written, [typed])
+        return accepted, ms
+
+    def _write(self, uri: str, line: int, written: int, lines: list[str]) -> None:
+        self.completion.replace_lines(uri, line, line + written, "\n".join(lines))
 
     async def _raw(self, uri: str, case: MaskedBlock, typed: str, outcomes: BlockOutcomes) -> None:
         snapshot = self.completion.store.snapshot(uri)
@@ -153,7 +196,9 @@ class BlockRunner:
         )
         result = await run_job(self.completion.worker.submit(request))
         text = result.text[1:] if result.text.startswith("\n") else result.text
-        outcomes.add("raw-natural-block", case, text.split("\n"), result.stats.total_ms)
+        opener = line_content(case.lines[case.line - 1])
+        shown = within_block(text.split("\n"), _indent(opener))
+        outcomes.add("raw-natural-block", case, shown, result.stats.total_ms)
 
     def _document(self, case: MaskedBlock) -> str:
         uri = f"file:///bench/infill/{case.document}"

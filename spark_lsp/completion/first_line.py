@@ -14,7 +14,8 @@ class FirstLine:
     """Collects streamed text from the worker thread. ``ready`` resolves with the text up to the
     end of the first non-blank line once its newline arrives; ``early`` (with ``early_after_s``)
     with the text so far at the first piece that comes after that long, if it holds a
-    non-blank line start (a one-line answer shows what it has; the rest follows into the cache)."""
+    non-blank line start (a one-line answer shows what it has, an invoked block its complete
+    lines; the rest follows into the cache)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, early_after_s: float | None = None) -> None:
         self._loop = loop
@@ -30,7 +31,7 @@ class FirstLine:
         end = self._text.find("\n", start)
         if end >= 0 and self._text[start:end].strip():
             self._post(self.ready, self._text[:end])  # blank lines before it: post-processing
-        elif self._early_now() and self._text[start:].strip():
+        if self._early_now() and self._text[start:].strip():
             self._post(self.early, self._text)
 
     def _early_now(self) -> bool:
@@ -41,6 +42,13 @@ class FirstLine:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed in between: nobody waits
             self._loop.call_soon_threadsafe(_resolve, future, text)
+
+
+def complete_lines(text: str) -> str | None:
+    """The streamed text up to its last line break, when that holds a non-blank line (a block's
+    lines so far, without the one still being written); None: no line is complete yet."""
+    end = text.rfind("\n")
+    return text[:end] if end >= 0 and text[:end].strip() else None
 
 
 def _resolve(future: asyncio.Future[str], text: str) -> None:

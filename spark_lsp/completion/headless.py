@@ -106,9 +106,12 @@ class HeadlessCompletion:
         self.context.closed(uri)
         self.service.closed(uri)
 
-    async def suggest(self, uri: str, line: int, column: int) -> Suggestion | None:
-        """An Invoked request at (line, column), column in code points."""
-        return await self.service.suggest(self.store.snapshot(uri), line, column, automatic=False)
+    async def suggest(
+        self, uri: str, line: int, column: int, automatic: bool = False
+    ) -> Suggestion | None:
+        """An Invoked (or ``automatic``) request at (line, column), column in code points."""
+        snapshot = self.store.snapshot(uri)
+        return await self.service.suggest(snapshot, line, column, automatic=automatic)
 
     async def generation_behind(
         self, uri: str, since: int, wait_s: float = GENERATION_WAIT_S

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from spark_lsp.completion.alternatives import allowance_for, shown_alternatives
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.cursor import CursorState, finish
-from spark_lsp.completion.first_line import FirstLine
+from spark_lsp.completion.first_line import FirstLine, complete_lines
 from spark_lsp.completion.prompt_rate import PromptRate
 from spark_lsp.completion.settings import CompletionSettings
 from spark_lsp.completion.state import CompletionCounters, DocumentRecords
@@ -69,10 +69,12 @@ class ModelCall:
         state: CursorState,
         trace: RequestTrace,
         alternatives: int = 0,
+        invoked: bool = False,
     ) -> ModelAnswer:
         """The model's suggestion for ``state`` and up to ``alternatives`` others. A block
-        answers with its first line as soon as it is decoded; the rest keeps generating in the
-        background and lands in the cache."""
+        answers with its first line as soon as it is decoded, or, ``invoked`` (the user asked
+        and waits), whole when it ends within the predict budget, else with its lines decoded
+        by then; the rest keeps generating in the background and lands in the cache."""
         settings = self._settings()
         budget_ms = settings.predict_time_budget_ms
         request = replace(
@@ -91,7 +93,10 @@ class ModelCall:
         finished = asyncio.ensure_future(run_job(job))
         try:
             if stream is not None:
-                shown, early = await self._before_the_end(stream, finished, state)
+                if state.multiline and invoked:
+                    shown, early = await self._block_within_budget(stream, finished, state)
+                else:
+                    shown, early = await self._before_the_end(stream, finished, state)
                 if early:
                     worker.demote(job, Priority.SPECULATIVE)  # the user has the answer
                     finished.add_done_callback(self._measured)
@@ -139,6 +144,23 @@ class ModelCall:
         partial = finish(stream.early.result(), state, multiline=False, disabled=PARTIAL_SKIPS)
         return partial, partial is not None
 
+    async def _block_within_budget(
+        self, stream: FirstLine, finished: asyncio.Future[GenerationResult], state: CursorState
+    ) -> tuple[str | None, bool]:
+        """An invoked block: (what to show, whether to show it now). Whole when the answer ends
+        within the predict budget (the caller waits for it); after the budget, the lines
+        complete by then when they pass post-processing as a block, else the first line once
+        decoded."""
+        await asyncio.wait((stream.early, finished), return_when=FIRST_COMPLETED)
+        if finished.done():
+            return None, False
+        if (block := _lines_so_far(complete_lines(stream.early.result()), state)) is not None:
+            return block, True
+        await asyncio.wait((stream.ready, finished), return_when=FIRST_COMPLETED)
+        if finished.done():
+            return None, False
+        return finish(stream.ready.result(), state, multiline=False), True
+
     def pending_for(
         self, uri: str, window: CursorWindow
     ) -> asyncio.Future[GenerationResult] | None:
@@ -175,6 +197,17 @@ class ModelCall:
             cache_result(future, state, cache)
 
         finished.add_done_callback(store)
+
+
+def _lines_so_far(lines: str | None, state: CursorState) -> str | None:
+    """The longest start of a block's complete lines, two or more, that passes post-processing
+    (the last line may open a bracket or a block the next lines close)."""
+    kept = (lines or "").split("\n")
+    while len([line for line in kept if line.strip()]) > 1:
+        if (block := finish("\n".join(kept), state)) is not None:
+            return block
+        kept.pop()
+    return None
 
 
 def _show_after_ms(settings: CompletionSettings, whole_answer_wanted: bool) -> int:

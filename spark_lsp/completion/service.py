@@ -201,7 +201,9 @@ class CompletionService(DocumentHooks):
             )
         alternatives = 0 if automatic or state.multiline else self.settings.alternatives
         try:
-            answer = await self._model.answer(worker, snapshot.uri, state, trace, alternatives)
+            answer = await self._model.answer(
+                worker, snapshot.uri, state, trace, alternatives, invoked=not automatic
+            )
         finally:
             self.last_trace = trace
         self._idle.refresh_context(snapshot, line, column)  # and grows a capped window
