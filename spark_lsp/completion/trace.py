@@ -27,11 +27,14 @@ class RequestTrace:
             self.record(phase, start)
 
     def record_engine(self, submitted: float, result: GenerationResult) -> None:
-        """The model call's share: the engine's own phases, and the wait for the worker (queue
-        and thread hand-offs) as the rest."""
-        for name, spent in result.stats.phases().items():
+        """The model call's share: the engine's own phases, its alternatives (decoded after the
+        main answer), and the wait for the worker (queue and thread hand-offs) as the rest."""
+        stats = result.stats
+        for name, spent in stats.phases().items():
             self.phases[f"engine: {name}"] = spent
-        waited = ms_between(submitted, time.perf_counter()) - result.stats.total_ms
+        if stats.alternatives_ms:
+            self.phases["engine: alternatives"] = round(stats.alternatives_ms, 3)
+        waited = ms_between(submitted, time.perf_counter()) - stats.total_ms - stats.alternatives_ms
         self.phases["worker queue and hand-off"] = max(0.0, waited)
 
 

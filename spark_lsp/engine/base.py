@@ -198,6 +198,8 @@ class GenerationStats:
     tokens_generated: int = 0
     time_to_first_token_ms: float = 0.0
     total_ms: float = 0.0
+    # Decoding the alternatives, after the main answer's figures (total_ms included) were final.
+    alternatives_ms: float = 0.0
     draft_tokens: int = 0  # tokens proposed by prompt lookup
     draft_accepted: int = 0  # of which the model agreed with
 

@@ -14,6 +14,7 @@ for the next request.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -208,10 +209,12 @@ class LlamaEngine:
         if reason is StopReason.PREEMPTED:
             result.resume = tuple(generated)
         elif branch is not None:
+            started = time.perf_counter()
             result.alternatives, result.alternative_stops = alternatives(
                 self.decoder, run, seq_id, layout, branch, result
             )
             self.runtime.remove(seq_id, len(layout.body), -1)
+            result.stats.alternatives_ms = (time.perf_counter() - started) * 1000
         return result
 
     def close(self) -> None:
