@@ -479,6 +479,7 @@ def test_the_alternatives_time_is_their_own_not_the_main_answers(engine) -> None
     assert alternatives_tokens > stats.tokens_generated  # the alternatives did decode
     measured = {name: ms for name, ms in stats.phases().items() if name != "other"}
     assert sum(measured.values()) <= stats.total_ms, (measured, stats.total_ms)
+    assert stats.alternatives_ms > 0  # their time is reported beside, not lost in the queue's
 
 
 def test_alternatives_branch_where_the_answer_writes_text_not_at_its_line_break(engine) -> None:

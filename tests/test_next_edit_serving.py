@@ -178,6 +178,30 @@ def test_two_requests_for_one_version_share_one_answer() -> None:
     assert second == first
 
 
+def test_an_answer_cancelled_before_it_ran_still_ends_its_edit() -> None:
+    """An edit, its request, and at once the next edit's request (the first answer is dropped
+    before it starts): the second edit alone is the user's last, and its rename is repeated.
+    Settled only when an answer ran, both edits merged into one span that no single rename
+    explains (a flaky Neovim session on a loaded machine)."""
+
+    async def no_worker() -> None:
+        return None
+
+    service = NextEditService(no_worker, lambda uri: False)
+    service.opened(DocumentSnapshot(URI, "python", 1, tuple(SOURCE.splitlines(keepends=True))))
+    guarded = SOURCE.replace("/ count\n", "/ max(count, 1)\n")
+    renamed = guarded.replace("    count = len", "    total = len")
+    first = DocumentSnapshot(URI, "python", 2, tuple(guarded.splitlines(keepends=True)))
+    second = DocumentSnapshot(URI, "python", 3, tuple(renamed.splitlines(keepends=True)))
+
+    async def both() -> list[NextEdit | None]:
+        return list(await asyncio.gather(service.suggest(first), service.suggest(second)))
+
+    dropped, answer = asyncio.run(both())
+    assert dropped is None
+    assert answer is not None and answer.source == "substitution"
+
+
 def test_the_cursor_line_s_next_edit_comes_as_an_inline_item_replacing_the_line() -> None:
     client = _opened_client()
     try:

@@ -24,7 +24,7 @@ from spark_lsp.engine.base import Lane, cache_key
 from spark_lsp.engine.worker import InferenceWorker, run_job
 from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.nextedit import predictor
-from spark_lsp.nextedit.history import EditHistory
+from spark_lsp.nextedit.history import EditHistory, UserEdit
 from spark_lsp.uris import uri_to_path
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,13 @@ class NextEditService(DocumentHooks):
         task = self._known(snapshot)
         if task is None:
             self._drop_answer(snapshot.uri)
-            task = asyncio.ensure_future(self._answer(snapshot))
+            # The history settles when a version is asked, not when its answer starts: an
+            # answer a newer request cancels before it ran still ends its edit there (else
+            # that edit and the next merge into one span no single change explains).
+            path = uri_to_path(snapshot.uri)
+            name = path.name if path is not None else snapshot.uri
+            edit = self.history.settle(snapshot.uri, name, snapshot.lines)
+            task = asyncio.ensure_future(self._answer(snapshot, name, edit))
             self._answers[snapshot.uri] = (snapshot.version, task)
         try:
             answer = await asyncio.shield(task)
@@ -118,10 +124,9 @@ class NextEditService(DocumentHooks):
         at that version): checked after every await."""
         return self._known(snapshot) is asyncio.current_task()
 
-    async def _answer(self, snapshot: DocumentSnapshot) -> NextEdit | None:
-        path = uri_to_path(snapshot.uri)
-        name = path.name if path is not None else snapshot.uri
-        edit = self.history.settle(snapshot.uri, name, snapshot.lines)
+    async def _answer(
+        self, snapshot: DocumentSnapshot, name: str, edit: UserEdit | None
+    ) -> NextEdit | None:
         if edit is None:
             return None
         context = predictor.EditContext(
