@@ -121,6 +121,9 @@ def test_cold_figures_are_medians_side_by_side() -> None:
         "raw_same_prompt_median_ms": 1000.0,
         "median_ratio": 1.05,
     }
+    replayed = [{"pipeline_ms": 1100.0, "raw_ms": 500.0, "same_request_ms": 1000.0}]
+    assert cold_figures(replayed)["median_ratio_same_request"] == 1.1
+    assert cold_figures(replayed)["median_ratio"] == 2.2
     assert cold_figures([{"pipeline_ms": 10.0}]) == {"documents": 1, "pipeline_median_ms": 10.0}
     assert cold_figures([]) == {}
 

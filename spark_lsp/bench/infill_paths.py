@@ -15,7 +15,7 @@ document's window meanwhile); a document's first request is its cold one.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spark_lsp.bench.infill_cases import MaskedLine, passes
@@ -208,18 +208,30 @@ class InProcess:
     async def _cold(self, case: MaskedLine, result: GenerationResult, ms: float) -> dict[str, Any]:
         """A document's first request against the raw model on the same prompt tokens (the
         pipeline's prompt, asked afresh under a key of its own)."""
-        prompt = next(q.prompt for q, r in self.completion.engine.results if r is result)
+        asked = next(q for q, r in self.completion.engine.results if r is result)
         # Its first line, as the pipeline's (whose prompt may end at the line above, so that
         # the model writes the line break first).
         request = GenerationRequest(
-            prompt, max_tokens=LINE_TOKENS, stop=("\n",), stop_after_text=True, key=COLD_KEY
+            asked.prompt, max_tokens=LINE_TOKENS, stop=("\n",), stop_after_text=True, key=COLD_KEY
         )
         raw = await self._ask(request)
+        # The pipeline's own request (its line break first, token healing) without the
+        # alternatives, the predict budget or the pipeline around it: what its decoding asked.
+        same = replace(
+            asked,
+            key=COLD_KEY,
+            alternatives=0,
+            alternatives_allowance=None,
+            predict_time_budget_ms=None,
+            adopt_as="",
+        )
+        same_request = await self._ask(same)
         return {
             "document": case.document,
             "prompt_tokens": result.stats.prompt_tokens,
             "pipeline_ms": round(ms, 1),
             "raw_ms": round(raw.stats.total_ms, 1),
+            "same_request_ms": round(same_request.stats.total_ms, 1),
             "phases": {
                 k: round(v, 1) for k, v in self.completion.service.last_trace.phases.items()
             },
