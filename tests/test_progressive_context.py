@@ -128,6 +128,7 @@ def test_a_cold_document_starts_small_and_grows_while_the_user_pauses() -> None:
         assert first is not None
         cold = engine.requests[-1]
         assert cold.key == cache_key(URI) and prompt_length(cold) < 600  # about 100 tokens
+        assert cold.alternatives == 0  # the first suggestion in a file comes alone
         await asyncio.sleep(1.5)  # a pause: the window grows step by step, warmed aside
         warm_ups = [r for r in engine.requests if r.key == cache_key(URI, Lane.WARM_UP)]
         sizes = [prompt_length(r) for r in warm_ups]
@@ -137,6 +138,9 @@ def test_a_cold_document_starts_small_and_grows_while_the_user_pauses() -> None:
         store.change(URI, 2, [], "utf-16")
         await completions.suggest(store.snapshot(URI), line, 4, automatic=False)
         assert prompt_length(engine.requests[-1]) >= sizes[-1] - 200
+        await completions.suggest(store.snapshot(URI), line + 1, 4, automatic=False)
+        asked = [r for r in engine.requests if r.key == cache_key(URI)]
+        assert len(asked) == 2 and asked[-1].alternatives == settings.alternatives  # warm
 
     try:
         asyncio.run(scenario())

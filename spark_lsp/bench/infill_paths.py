@@ -31,6 +31,8 @@ from spark_lsp.percentiles import median
 LINE_TOKENS = 64
 ABLATED_RULES = (*RULE_NAMES, "syntax_check")
 COLD_KEY = "bench#cold-raw"  # one key: each document's first prompt, evaluated afresh
+# Another for the pipeline's own request replayed: on COLD_KEY it would find its prompt cached.
+COLD_REPLAY_KEY = "bench#cold-replay"
 PAUSE_LIMIT_S = 60.0
 GENERATION_WAIT_S = 120.0  # the longest pause between masked lines (while a window grows)
 
@@ -219,7 +221,7 @@ class InProcess:
         # alternatives, the predict budget or the pipeline around it: what its decoding asked.
         same = replace(
             asked,
-            key=COLD_KEY,
+            key=COLD_REPLAY_KEY,
             alternatives=0,
             alternatives_allowance=None,
             predict_time_budget_ms=None,

@@ -199,7 +199,10 @@ class CompletionService(DocumentHooks):
             state = self._facts.at(
                 snapshot, line, column, self.settings.max_new_tokens, selected, quick, None, cap
             )
-        alternatives = 0 if automatic or state.multiline else self.settings.alternatives
+        # A cold document's requests (its window still capped) skip alternatives: they would
+        # add a tenth or more to the first suggestion in a file, the one a user waits for most.
+        wants_others = not (automatic or state.multiline or cap is not None)
+        alternatives = self.settings.alternatives if wants_others else 0
         try:
             answer = await self._model.answer(
                 worker, snapshot.uri, state, trace, alternatives, invoked=not automatic
