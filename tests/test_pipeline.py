@@ -317,3 +317,41 @@ def test_a_request_waits_for_a_background_answer_only_up_to_the_predict_budget()
         asyncio.run(scenario())
     finally:
         worker.stop()
+
+
+class TimedDecode(FakeEngine):
+    """Reports its generation time as decode time (the fake reports none), so that the
+    pipeline can measure how fast it writes."""
+
+    def generate(self, request, cancel, on_text=None):  # type: ignore[no-untyped-def]
+        result = super().generate(request, cancel, on_text)
+        result.stats.decode_ms = result.stats.total_ms
+        return result
+
+
+def test_the_predict_budget_stretches_for_a_model_that_writes_a_line_slowly() -> None:
+    """Ten words at 0.1 s each against a 300 ms budget: unmeasured, the first answer shows its
+    line so far; once its rate is known (10 a second), the budget covers a typical line and
+    the next answer comes whole."""
+    store = DocumentStore()
+    store.open(URI, "python", 1, "total = \ncount = \n")
+    line = "compute(first, second, third, fourth, fifth, sixth, seventh, eighth, ninth)"
+    engine = TimedDecode(lambda request: line, 0.1)
+    settings = CompletionSettings(debounce_ms=0, predict_time_budget_ms=300, alternatives=0)
+    completions, worker = service(engine, store, settings)
+
+    async def scenario() -> None:
+        early = await completions.suggest(store.snapshot(URI), 0, 8, automatic=True)
+        assert early is not None and early.text != line
+        for _ in range(100):  # the rest of the answer finishes in the background, measured
+            if completions.decode_rate.tokens_per_s is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert completions.decode_rate.predict_budget_ms(300) > 2400
+        whole = await completions.suggest(store.snapshot(URI), 1, 8, automatic=True)
+        assert whole is not None and whole.text == line
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        worker.stop()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from spark_lsp.completion.alternatives import allowance_for, shown_alternatives
 from spark_lsp.completion.cache import SuggestionCache
 from spark_lsp.completion.cursor import CursorState, finish
+from spark_lsp.completion.decode_rate import DecodeRate
 from spark_lsp.completion.first_line import FirstLine, complete_lines
 from spark_lsp.completion.prompt_rate import PromptRate
 from spark_lsp.completion.settings import CompletionSettings
@@ -56,11 +57,13 @@ class ModelCall:
         counters: CompletionCounters,
         settings: Callable[[], CompletionSettings],
         prompt_rate: PromptRate,
+        decode_rate: DecodeRate,
     ) -> None:
         self._documents = documents
         self._counters = counters
         self._settings = settings
         self._prompt_rate = prompt_rate
+        self._decode_rate = decode_rate
 
     async def answer(
         self,
@@ -76,7 +79,7 @@ class ModelCall:
         and waits), whole when it ends within the predict budget, else with its lines decoded
         by then; the rest keeps generating in the background and lands in the cache."""
         settings = self._settings()
-        budget_ms = settings.predict_time_budget_ms
+        budget_ms = self._decode_rate.predict_budget_ms(settings.predict_time_budget_ms)
         request = replace(
             state.request(settings, cache_key(uri)),
             alternatives=alternatives,
@@ -84,7 +87,7 @@ class ModelCall:
             predict_time_budget_ms=budget_ms * (1 + BACKGROUND_BUDGETS) or None,
         )
         self._counters.model_calls += 1
-        shown_after_ms = _show_after_ms(settings, state.multiline or alternatives > 0)
+        shown_after_ms = _show_after_ms(settings, budget_ms, state.multiline or alternatives > 0)
         stream = None
         if state.multiline or shown_after_ms:
             stream = FirstLine(asyncio.get_running_loop(), shown_after_ms / 1000 or None)
@@ -107,6 +110,7 @@ class ModelCall:
             result = await finished
             self._counters.tokens_evaluated += result.stats.tokens_evaluated
             self._prompt_rate.observe(result.stats)
+            self._decode_rate.observe(result.stats)
             trace.record_engine(submitted, result)
         except asyncio.CancelledError:
             finished.cancel()  # run_job cancels the job
@@ -182,6 +186,7 @@ class ModelCall:
         stats = future.result().stats
         self._counters.tokens_evaluated += stats.tokens_evaluated
         self._prompt_rate.observe(stats)
+        self._decode_rate.observe(stats)
 
     def _complete_in_background(
         self, uri: str, finished: asyncio.Future[GenerationResult], state: CursorState
@@ -210,12 +215,12 @@ def _lines_so_far(lines: str | None, state: CursorState) -> str | None:
     return None
 
 
-def _show_after_ms(settings: CompletionSettings, whole_answer_wanted: bool) -> int:
+def _show_after_ms(settings: CompletionSettings, budget_ms: int, whole_answer_wanted: bool) -> int:
     """When to show the text so far: the early-answer budget (a one-line answer without
     alternatives only), else the predict budget, so that a slow answer is never thrown away;
     0: wait for the end."""
     early = 0 if whole_answer_wanted else settings.early_answer_ms
-    return min((ms for ms in (early, settings.predict_time_budget_ms) if ms), default=0)
+    return min((ms for ms in (early, budget_ms) if ms), default=0)
 
 
 def cache_result(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from spark_lsp.completion.cursor import QuickState, quick_state
+from spark_lsp.completion.decode_rate import DecodeRate
 from spark_lsp.completion.idle import IdleWork, WorkerFor
 from spark_lsp.completion.model_call import ModelCall
 from spark_lsp.completion.prompt_rate import PromptRate
@@ -62,10 +63,15 @@ class CompletionService(DocumentHooks):
         self.context = context
         self.counters = CompletionCounters()
         self.prompt_rate = PromptRate()
+        self.decode_rate = DecodeRate()
         self._documents = DocumentRecords(current_version)
         self._facts = CursorFacts(context)
         self._model = ModelCall(
-            self._documents, self.counters, lambda: self.settings, self.prompt_rate
+            self._documents,
+            self.counters,
+            lambda: self.settings,
+            self.prompt_rate,
+            self.decode_rate,
         )
         self._idle = IdleWork(
             worker,
@@ -230,7 +236,8 @@ class CompletionService(DocumentHooks):
         predict budget) rather than superseding it, then serve from the cache. False: it ended
         with nothing for this text; None: still going after a whole budget (the request asks
         anew, superseding it)."""
-        budget_s = self.settings.predict_time_budget_ms / 1000 or None
+        budget_s = self.decode_rate.predict_budget_ms(self.settings.predict_time_budget_ms)
+        budget_s = budget_s / 1000 or None
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(pending), budget_s)
         window = quick.window

@@ -18,7 +18,8 @@ class CompletionSettings:
     max_tokens_block: int = setting(128, "token limit of a multi-line suggestion", 1, 2048)
     predict_time_budget_ms: int = setting(
         2000,
-        "show what the model has after this long (a line so far); the answer goes on in the "
+        "show what the model has after this long (a line so far), or after a typical line's "
+        "decode at the model's measured speed when that is longer; the answer goes on in the "
         "background into the type-through cache, up to three times as long again (0: no limit)",
         0,
         60000,
