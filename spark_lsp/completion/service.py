@@ -236,8 +236,8 @@ class CompletionService(DocumentHooks):
         predict budget) rather than superseding it, then serve from the cache. False: it ended
         with nothing for this text; None: still going after a whole budget (the request asks
         anew, superseding it)."""
-        budget_s = self.decode_rate.predict_budget_ms(self.settings.predict_time_budget_ms)
-        budget_s = budget_s / 1000 or None
+        budget_ms = self.decode_rate.predict_budget_ms(self.settings.predict_time_budget_ms)
+        budget_s = budget_ms / 1000 or None
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(pending), budget_s)
         window = quick.window
