@@ -128,7 +128,9 @@ def test_a_cold_document_starts_small_and_grows_while_the_user_pauses() -> None:
         assert first is not None
         cold = engine.requests[-1]
         assert cold.key == cache_key(URI) and prompt_length(cold) < 600  # about 100 tokens
-        assert cold.alternatives == 0  # the first suggestion in a file comes alone
+        # The first suggestion in a file comes alone: alternatives only if it is dropped.
+        assert cold.alternatives_allowance is not None
+        assert cold.alternatives_allowance(GenerationResult("value", StopReason.EOS)) == 0
         await asyncio.sleep(1.5)  # a pause: the window grows step by step, warmed aside
         warm_ups = [r for r in engine.requests if r.key == cache_key(URI, Lane.WARM_UP)]
         sizes = [prompt_length(r) for r in warm_ups]
@@ -141,6 +143,9 @@ def test_a_cold_document_starts_small_and_grows_while_the_user_pauses() -> None:
         await completions.suggest(store.snapshot(URI), line + 1, 4, automatic=False)
         asked = [r for r in engine.requests if r.key == cache_key(URI)]
         assert len(asked) == 2 and asked[-1].alternatives == settings.alternatives  # warm
+        warm = asked[-1].alternatives_allowance
+        assert warm is not None and warm(GenerationResult("value", StopReason.EOS)) >= 0
+        assert warm(GenerationResult("value", StopReason.EOS, GenerationStats(total_ms=100))) > 0
 
     try:
         asyncio.run(scenario())

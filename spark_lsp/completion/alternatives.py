@@ -25,16 +25,17 @@ def alternatives_allowance_ms(stats: GenerationStats) -> float:
     return max(ALTERNATIVES_SHARE * stats.total_ms, decode_ms - stats.prompt_eval_ms)
 
 
-def allowance_for(state: CursorState) -> Callable[[GenerationResult], float]:
-    """The allowance of a request at ``state``: ``alternatives_allowance_ms``, or when the main
-    answer will not be shown (post-processing drops it: a copy of the line below, say) no limit
-    but the predict budget, since an alternative is then the only answer there is (and which
-    one is shown must not depend on how fast the machine was)."""
+def allowance_for(state: CursorState, cold: bool = False) -> Callable[[GenerationResult], float]:
+    """The allowance of a request at ``state``: ``alternatives_allowance_ms`` (none at all for
+    a ``cold`` document's request: the first suggestion in a file is the one a user waits for
+    most), or when the main answer will not be shown (post-processing drops it: a copy of the
+    line below, say) no limit but the predict budget, since an alternative is then the only
+    answer there is (and which one is shown must not depend on how fast the machine was)."""
 
     def allowance(main: GenerationResult) -> float:
         if finish(main.text, state) is None:
             return math.inf
-        return alternatives_allowance_ms(main.stats)
+        return 0.0 if cold else alternatives_allowance_ms(main.stats)
 
     return allowance
 

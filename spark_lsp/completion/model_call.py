@@ -41,6 +41,17 @@ BACKGROUND_BUDGETS = 3
 
 
 @dataclass(frozen=True)
+class Ask:
+    """What a request asks of the model besides its cursor state."""
+
+    alternatives: int = 0  # other answers wanted (an Invoked one-line request)
+    invoked: bool = False  # the user asked and waits (a block may then come whole)
+    # The document's window is still capped: alternatives only when the best answer is dropped
+    # (they would add a tenth or more to the first suggestion in a file, the one awaited most).
+    cold: bool = False
+
+
+@dataclass(frozen=True)
 class ModelAnswer:
     text: str | None  # what to show at the cursor, post-processed; None: nothing
     complete: bool  # the model finished its answer (an early answer is not complete)
@@ -71,23 +82,23 @@ class ModelCall:
         uri: str,
         state: CursorState,
         trace: RequestTrace,
-        alternatives: int = 0,
-        invoked: bool = False,
+        ask: Ask = Ask(),
     ) -> ModelAnswer:
-        """The model's suggestion for ``state`` and up to ``alternatives`` others. A block
-        answers with its first line as soon as it is decoded, or, ``invoked`` (the user asked
-        and waits), whole when it ends within the predict budget, else with its lines decoded
-        by then; the rest keeps generating in the background and lands in the cache."""
+        """The model's suggestion for ``state`` and up to ``ask.alternatives`` others. A block
+        answers with its first line as soon as it is decoded, or, ``ask.invoked`` (the user
+        asked and waits), whole when it ends within the predict budget, else with its lines
+        decoded by then; the rest keeps generating in the background and lands in the cache."""
         settings = self._settings()
         budget_ms = self._decode_rate.predict_budget_ms(settings.predict_time_budget_ms)
         request = replace(
             state.request(settings, cache_key(uri)),
-            alternatives=alternatives,
-            alternatives_allowance=allowance_for(state) if alternatives else None,
+            alternatives=ask.alternatives,
+            alternatives_allowance=allowance_for(state, ask.cold) if ask.alternatives else None,
             predict_time_budget_ms=budget_ms * (1 + BACKGROUND_BUDGETS) or None,
         )
         self._counters.model_calls += 1
-        shown_after_ms = _show_after_ms(settings, budget_ms, state.multiline or alternatives > 0)
+        whole_wanted = state.multiline or ask.alternatives > 0
+        shown_after_ms = _show_after_ms(settings, budget_ms, whole_wanted)
         stream = None
         if state.multiline or shown_after_ms:
             stream = FirstLine(asyncio.get_running_loop(), shown_after_ms / 1000 or None)
@@ -96,7 +107,7 @@ class ModelCall:
         finished = asyncio.ensure_future(run_job(job))
         try:
             if stream is not None:
-                if state.multiline and invoked:
+                if state.multiline and ask.invoked:
                     shown, early = await self._block_within_budget(stream, finished, state)
                 else:
                     shown, early = await self._before_the_end(stream, finished, state)
@@ -116,6 +127,12 @@ class ModelCall:
             finished.cancel()  # run_job cancels the job
             self._counters.cancelled_calls += 1
             raise
+        return self._finished(uri, state, trace, result)
+
+    def _finished(
+        self, uri: str, state: CursorState, trace: RequestTrace, result: GenerationResult
+    ) -> ModelAnswer:
+        """A whole answer's texts to show, post-processed; the best one cached."""
         if result.stop_reason is StopReason.FAILED:
             logger.warning("no suggestion for %s: %s", uri, result.error)
             return NO_ANSWER

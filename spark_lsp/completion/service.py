@@ -19,7 +19,7 @@ from typing import Literal
 from spark_lsp.completion.cursor import QuickState, quick_state
 from spark_lsp.completion.decode_rate import DecodeRate
 from spark_lsp.completion.idle import IdleWork, WorkerFor
-from spark_lsp.completion.model_call import ModelCall
+from spark_lsp.completion.model_call import Ask, ModelAnswer, ModelCall
 from spark_lsp.completion.prompt_rate import PromptRate
 from spark_lsp.completion.prompts import CursorFacts
 from spark_lsp.completion.settings import CompletionSettings
@@ -205,22 +205,30 @@ class CompletionService(DocumentHooks):
             state = self._facts.at(
                 snapshot, line, column, self.settings.max_new_tokens, selected, quick, None, cap
             )
-        # A cold document's requests (its window still capped) skip alternatives: they would
-        # add a tenth or more to the first suggestion in a file, the one a user waits for most.
-        wants_others = not (automatic or state.multiline or cap is not None)
-        alternatives = self.settings.alternatives if wants_others else 0
+        alternatives = 0 if automatic or state.multiline else self.settings.alternatives
+        ask = Ask(alternatives, invoked=not automatic, cold=cap is not None)
         try:
-            answer = await self._model.answer(
-                worker, snapshot.uri, state, trace, alternatives, invoked=not automatic
-            )
+            answer = await self._model.answer(worker, snapshot.uri, state, trace, ask)
         finally:
             self.last_trace = trace
         self._idle.refresh_context(snapshot, line, column)  # and grows a capped window
+        return self._shown(worker, snapshot, (line, column), quick, answer)
+
+    def _shown(
+        self,
+        worker: InferenceWorker,
+        snapshot: DocumentSnapshot,
+        cursor: tuple[int, int],
+        quick: QuickState,
+        answer: ModelAnswer,
+    ) -> Suggestion | None:
+        """The model's answer as the suggestion to show (with its alternatives), and the work
+        it leaves for the pause (the next line prefetched once a whole line was shown)."""
         suggestion = self._fresh(snapshot, quick, answer.text)
         shown = (
             (suggestion.start_column, suggestion.text) if suggestion and answer.complete else None
         )
-        self._idle.after_answer(worker, snapshot, line, column, shown)
+        self._idle.after_answer(worker, snapshot, *cursor, shown)
         if suggestion is None or not answer.alternatives:
             return suggestion
         others = tuple(quick.head + other for other in answer.alternatives)
