@@ -7,7 +7,7 @@ model has sooner is ``completion.earlyAnswerMs``'s job, not this budget's."""
 
 from __future__ import annotations
 
-from spark_lsp.completion.prompt_rate import COLD_WINDOW_S, NEW_WEIGHT
+from spark_lsp.completion.prompt_rate import COLD_WINDOW_S, running_estimate
 from spark_lsp.engine import GenerationStats
 
 TYPICAL_LINE_TOKENS = 24
@@ -22,10 +22,7 @@ class DecodeRate:
         if stats.tokens_generated < MIN_MEASURED_TOKENS or stats.decode_ms <= 0:
             return
         measured = stats.tokens_generated / (stats.decode_ms / 1000)
-        if self.tokens_per_s is None:
-            self.tokens_per_s = measured
-        else:
-            self.tokens_per_s += NEW_WEIGHT * (measured - self.tokens_per_s)
+        self.tokens_per_s = running_estimate(self.tokens_per_s, measured)
 
     def predict_budget_ms(self, configured_ms: int) -> int:
         """The configured budget, or (when the model is slower than it allows for) a typical

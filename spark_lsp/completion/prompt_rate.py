@@ -34,6 +34,11 @@ PROBE_TEXT = "".join(
 )
 
 
+def running_estimate(current: float | None, measured: float) -> float:
+    """A rate's estimate after one more measurement (the first one is taken as it is)."""
+    return measured if current is None else current + NEW_WEIGHT * (measured - current)
+
+
 class PromptRate:
     def __init__(self) -> None:
         self.tokens_per_s: float | None = None
@@ -45,10 +50,7 @@ class PromptRate:
         if stats.tokens_evaluated < MIN_MEASURED_TOKENS or stats.prompt_eval_ms <= 0:
             return
         measured = stats.tokens_evaluated / (stats.prompt_eval_ms / 1000)
-        if self.tokens_per_s is None:
-            self.tokens_per_s = measured
-        else:
-            self.tokens_per_s += NEW_WEIGHT * (measured - self.tokens_per_s)
+        self.tokens_per_s = running_estimate(self.tokens_per_s, measured)
 
     def cold_budget(self) -> int | None:
         """The prompt tokens a cold document's first request may evaluate; None: no cap (the
