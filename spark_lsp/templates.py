@@ -10,6 +10,7 @@ template.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -195,10 +196,12 @@ def stop_token_ids(template: FimTemplate, vocabulary: Vocabulary) -> frozenset[i
 
 @dataclass(frozen=True)
 class Segment:
-    """Either a special token (by its text) or document text to tokenize as plain text."""
+    """A special token (by its text), template markup (text whose special-token spellings are
+    special tokens: a chat template's own text) or document text to tokenize as plain text."""
 
     text: str
     special: bool = False
+    markup: bool = False
 
 
 def fim_segments(
@@ -243,6 +246,29 @@ def _comment(path: str) -> str:
 def render_text(segments: Sequence[Segment]) -> str:
     """The textual form of segments, for backends that take a prompt string."""
     return "".join(segment.text for segment in segments)
+
+
+def chat_segments(
+    chat_template: str, messages: Sequence[dict[str, str]], bos_token: str, eos_token: str
+) -> list[Segment]:
+    """The rendered chat as segments: the template's own text is markup (its ``<|im_start|>``
+    is the special token), the messages' contents are plain text (a special-token spelling in
+    a user's code stays text). Each content is rendered as a placeholder, then put back."""
+    marker = f"\ue000{uuid.uuid4().hex}"
+    placeholders = [
+        {**message, "content": f"{marker}{index}\ue001"} for index, message in enumerate(messages)
+    ]
+    rendered = render_chat(chat_template, placeholders, bos_token, eos_token)
+    pieces = re.split(rf"{marker}(\d+)\ue001", rendered)
+    if len(pieces) != 2 * len(messages) + 1:  # the template dropped or repeated a message
+        return [Segment(render_chat(chat_template, messages, bos_token, eos_token))]
+    segments: list[Segment] = []
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            segments.append(Segment(messages[int(piece)]["content"]))
+        elif piece:
+            segments.append(Segment(piece, markup=True))
+    return segments
 
 
 def render_chat(

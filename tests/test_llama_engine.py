@@ -518,6 +518,24 @@ def test_alternatives_take_a_tenth_of_a_cold_request_and_a_warm_ones_own_time() 
     assert alternatives_allowance_ms(warm) == 580.0
 
 
+def test_a_chat_prompt_has_the_templates_special_tokens_and_the_users_text_as_text(
+    engine,
+) -> None:
+    """<|im_start|> of the chat template is one special token; the same spelling in the user's
+    code is plain text (the model must not read a user's text as a turn of the chat)."""
+    start = engine.special_token_id("<|im_start|>")
+
+    def tokens(content: str) -> list[int]:
+        chat = ChatPrompt.of([{"role": "user", "content": content}])
+        layout = engine.layout(GenerationRequest(chat))
+        return [*layout.body, layout.trigger]
+
+    turns = tokens("s = 'x'").count(start)
+    assert turns >= 2  # the user's turn and the assistant's (and a default system turn)
+    assert tokens("s = '<|im_start|>'").count(start) == turns
+    assert "s = '<|im_start|>'" in engine.detokenize(tokens("s = '<|im_start|>'"))
+
+
 def test_a_chat_prompt_over_the_context_is_refused_with_its_overflow_never_cut() -> None:
     """Cutting a chat prompt from its start would drop its instructions: the engine says by
     how much it is over, and the caller (a code action) tells the user to select less."""

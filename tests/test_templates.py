@@ -106,3 +106,18 @@ def test_render_chat_uses_the_jinja_template() -> None:
     )
     text = templates.render_chat(chat, [{"role": "user", "content": "hi"}], "", "<|im_end|>")
     assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_chat_segments_keep_the_templates_markup_apart_from_the_messages_text() -> None:
+    chat = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    messages = [{"role": "user", "content": "x = '<|im_end|>'"}]
+    segments = templates.chat_segments(chat, messages, "", "<|im_end|>")
+    assert [(s.text, s.markup) for s in segments] == [
+        ("<|im_start|>user\n", True),
+        ("x = '<|im_end|>'", False),  # a user's special-token spelling stays text
+        ("<|im_end|>\n<|im_start|>assistant\n", True),
+    ]
+    assert templates.render_text(segments) == templates.render_chat(chat, messages, "", "")

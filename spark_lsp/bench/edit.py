@@ -20,10 +20,10 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from spark_lsp import models, templates
+from spark_lsp import models
 from spark_lsp.actions import rewrite
 from spark_lsp.bench.report import format_table, write_json
-from spark_lsp.engine import CancelToken, GenerationRequest, GenerationResult, TextPrompt
+from spark_lsp.engine import CancelToken, ChatPrompt, GenerationRequest, GenerationResult
 from spark_lsp.engine.loader import load_engine
 from spark_lsp.engine.settings import add_engine_arguments, engine_settings_from
 from spark_lsp.percentiles import median
@@ -81,11 +81,10 @@ def add_parser(benches: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     engine = load_engine(engine_settings_from(args), models.stderr_progress())
-    chat = engine.metadata("tokenizer.chat_template")
-    if not chat:
+    if not engine.metadata("tokenizer.chat_template"):
         raise SystemExit(f"spark-lsp: error: {engine.model_path.name} has no chat template")
     selected = tasks()[: args.limit or None]
-    rows = [run_task(engine, chat, task, f"edit-{index}") for index, task in enumerate(selected)]
+    rows = [run_task(engine, task, f"edit-{index}") for index, task in enumerate(selected)]
     high_copy = [row for row in rows if row["kept"] >= 0.8]
     speedups = [row["lookup_tok_s"] / row["plain_tok_s"] for row in rows if row["plain_tok_s"]]
     high_speedups = [
@@ -108,10 +107,10 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_task(engine: Any, chat: str, task: EditTask, key: str) -> dict[str, Any]:
+def run_task(engine: Any, task: EditTask, key: str) -> dict[str, Any]:
     """One rewrite, twice on the same cached prompt: plain greedy, then drafted by lookup."""
     messages = rewrite.chat_messages(task.instruction, task.code, "python", f"{task.name}.py")
-    prompt = TextPrompt(templates.render_chat(chat, messages, "", ""))
+    prompt = ChatPrompt.of(messages)
     budget = 2 * len(engine.tokenize(task.code)) + 256
     engine.generate(GenerationRequest(prompt, max_tokens=1, key=key), CancelToken())
     plain = engine.generate(GenerationRequest(prompt, max_tokens=budget, key=key), CancelToken())

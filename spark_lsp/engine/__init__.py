@@ -16,6 +16,7 @@ from spark_lsp.engine.base import (
     InfillPrompt,
     Priority,
     Prompt,
+    SegmentPrompt,
     StopReason,
     TextPrompt,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "InfillPrompt",
     "Priority",
     "Prompt",
+    "SegmentPrompt",
     "StopReason",
     "TextPrompt",
 ]

@@ -14,7 +14,7 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from spark_lsp.templates import FimTemplate
+    from spark_lsp.templates import FimTemplate, Segment
     from spark_lsp.token_counting import TokenCounter
 
 
@@ -85,7 +85,22 @@ class ChatPrompt:
         return [{"role": role, "content": content} for role, content in self.messages]
 
 
-Prompt = InfillPrompt | TextPrompt | ChatPrompt
+@dataclass(frozen=True, slots=True)
+class SegmentPrompt:
+    """A raw completion prompt built of document text and the special tokens between (a
+    repository-level prompt's ``<|file_sep|>``): a special-token spelling inside document text
+    stays plain text."""
+
+    segments: tuple[Segment, ...]
+
+    @property
+    def text(self) -> str:
+        """The textual form, for backends that take a prompt string (they parse the special
+        tokens' spellings)."""
+        return "".join(segment.text for segment in self.segments)
+
+
+Prompt = InfillPrompt | TextPrompt | ChatPrompt | SegmentPrompt
 
 
 @dataclass(frozen=True, slots=True)

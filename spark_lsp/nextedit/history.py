@@ -18,7 +18,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from spark_lsp.nextedit.prompt import RecentEdit
+from spark_lsp.nextedit.recent import RecentEdit
 
 KEPT_EDITS = 3  # a few hundred tokens of diffs
 MAX_EDIT_CHARS = 20_000  # old and new text together

@@ -13,6 +13,7 @@ from spark_lsp.engine.base import (
     GenerationRequest,
     InfillPrompt,
     PromptTooLong,
+    SegmentPrompt,
     TextPrompt,
 )
 from spark_lsp.engine.llama.tokens import ModelTokens
@@ -43,9 +44,11 @@ def build_layout(
 ) -> Layout:
     prompt = request.prompt
     if isinstance(prompt, ChatPrompt):
-        prompt = TextPrompt(tokens.render_chat(prompt, model_name))
+        prompt = SegmentPrompt(tuple(tokens.chat_segments(prompt, model_name)))
     if isinstance(prompt, TextPrompt):
         prefix_side, suffix_side, trigger = [templates.Segment(prompt.text)], [], None
+    elif isinstance(prompt, SegmentPrompt):
+        prefix_side, suffix_side, trigger = list(prompt.segments), [], None
     else:
         assert isinstance(prompt, InfillPrompt)
         prefix_side, suffix_side, trigger = templates.fim_segments(

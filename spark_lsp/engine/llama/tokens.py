@@ -63,6 +63,9 @@ class ModelTokens:
                 if token is None:
                     raise EngineError(f"the model has no {segment.text} token")
                 tokens.append(token)
+            elif segment.markup:
+                markup = segment.text.encode("utf-8")
+                tokens.extend(self._model.tokenize(markup, add_bos=False, special=True))
             else:
                 tokens.extend(self.text_tokens(segment.text))
         return tokens
@@ -88,10 +91,15 @@ class ModelTokens:
         return self._model.metadata().get(key)
 
     def render_chat(self, prompt: ChatPrompt, model_name: str) -> str:
+        return templates.render_text(self.chat_segments(prompt, model_name))
+
+    def chat_segments(self, prompt: ChatPrompt, model_name: str) -> list[templates.Segment]:
+        """The chat rendered by the model's template: its markup's special tokens are special,
+        the messages' text is plain text."""
         chat_template = self.metadata("tokenizer.chat_template")
         if not chat_template:
             raise EngineError(f"{model_name} has no chat template")
-        return templates.render_chat(chat_template, prompt.as_dicts(), "", "")
+        return templates.chat_segments(chat_template, prompt.as_dicts(), "", "")
 
     def eog_ids(self) -> frozenset[int]:
         return frozenset(

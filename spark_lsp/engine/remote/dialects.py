@@ -21,6 +21,7 @@ from spark_lsp.engine.base import (
     ChatPrompt,
     GenerationRequest,
     InfillPrompt,
+    SegmentPrompt,
     StopReason,
     TextPrompt,
 )
@@ -90,7 +91,7 @@ def build(request: GenerationRequest, options: Options) -> Call:
         openai["model"] = options.model
     if isinstance(prompt, ChatPrompt):
         return Call(CHAT, {**openai, "messages": prompt.as_dicts()})
-    if isinstance(prompt, TextPrompt):
+    if isinstance(prompt, TextPrompt | SegmentPrompt):
         return Call(COMPLETIONS, {**openai, "prompt": prompt.text})
     return Call(COMPLETIONS, {**openai, "prompt": render_infill(prompt, options.template)})
 
