@@ -15,9 +15,17 @@ import pytest
 
 from spark_lsp.bench import next_edit
 from spark_lsp.bench.git_history import cases, parse_hunks
-from spark_lsp.engine import ChatPrompt, GenerationRequest, GenerationResult, StopReason
+from spark_lsp.engine import (
+    ChatPrompt,
+    GenerationRequest,
+    GenerationResult,
+    SegmentPrompt,
+    StopReason,
+)
 from spark_lsp.nextedit import gate
 from spark_lsp.nextedit.confidence import changed_lines, mean_changed_logprob
+from spark_lsp.nextedit.context import window_around
+from spark_lsp.nextedit.formats import FORMATS
 from spark_lsp.nextedit.predictor import (
     MIN_CONFIDENCE,
     EditContext,
@@ -25,7 +33,6 @@ from spark_lsp.nextedit.predictor import (
     by_model,
     gated,
     predict,
-    region_around,
 )
 from spark_lsp.nextedit.substitution import repeat_substitution, substitution
 
@@ -41,7 +48,7 @@ RENAMED = BEFORE.replace("count", "amount").replace("'amount is done'", "'count 
 
 
 def context(lines: list[str], edited: tuple[int, int], before: str, after: str) -> EditContext:
-    region = region_around(lines, edited, 30)
+    region = window_around(lines, edited)
     return EditContext("shop.py", "python", tuple(lines), edited, before, after, region)
 
 
@@ -81,12 +88,14 @@ def test_the_gate_refuses_no_change_an_undo_and_broken_syntax() -> None:
     view = after_first_rename()
     lines = list(view.lines)
     renamed = RENAMED.splitlines(keepends=True)
-    assert gate.worth_showing("python", lines, view.region, renamed, view.before, view.after)
-    assert not gate.worth_showing("python", lines, view.region, lines, view.before, view.after)
-    undone = BEFORE.splitlines(keepends=True)
-    assert not gate.worth_showing("python", lines, view.region, undone, view.before, view.after)
-    broken = [*renamed[:-1], "    return (amount\n"]
-    assert not gate.worth_showing("python", lines, view.region, broken, view.before, view.after)
+
+    def refusal(predicted: list[str]) -> str | None:
+        return gate.refusal(view, Prediction(predicted, "test"), MIN_CONFIDENCE)
+
+    assert refusal(renamed) is None
+    assert refusal(lines) == "identical"
+    assert refusal(BEFORE.splitlines(keepends=True)) == "reversal"
+    assert refusal([*renamed[:-1], "    return (amount\n"]) == "syntax"
 
 
 def fake_model(
@@ -106,8 +115,9 @@ def test_the_model_rewrites_the_region_drafted_from_itself() -> None:
     expected = "".join(lines).replace("return count", "return round(count, 2)")
     seen: list[GenerationRequest] = []
     answer = f"```python\n{expected.replace('return', '<|cursor|>return')}```"
-    found = by_model(view, fake_model(answer, seen), "key")
-    assert found is not None and "".join(found.lines) == expected and found.source == "model"
+    found = by_model(view, fake_model(answer, seen), "key", FORMATS["chat"])
+    assert found is not None and "".join(found.lines) == expected
+    assert found.source == "model:chat"
     (request,) = seen
     assert request.draft == "".join(lines)  # prompt lookup drafts from the region
     assert isinstance(request.prompt, ChatPrompt)
@@ -122,8 +132,79 @@ def test_a_certain_substitution_needs_no_model_and_a_bad_answer_is_not_shown() -
     lines = BEFORE.splitlines(keepends=True)
     old, lines[4] = lines[4], "    print('done')\n"
     view = context(lines, (4, 5), old, lines[4])
-    unchanged = f"```python\n{''.join(lines)}```"
-    assert predict(view, fake_model(unchanged, seen)) is None
+    assert predict(view, fake_model("".join(lines), seen)) is None  # identical: nothing
+
+
+LONG = "".join(f"value_{n} = compute({n})\n" for n in range(60))
+
+
+def long_view() -> EditContext:
+    """An edit in the middle of a 60-line file: the window is lines 20 to 41."""
+    lines = LONG.splitlines(keepends=True)
+    old, lines[30] = lines[30], "value_30 = compute(30, cached=True)\n"
+    view = context(lines, (30, 31), old, lines[30])
+    assert view.region == (20, 41)
+    return view
+
+
+def test_the_sweep_format_puts_the_stable_part_first_and_reads_the_updated_window() -> None:
+    view = long_view()
+    seen: list[GenerationRequest] = []
+    window = view.window
+    wanted = [line.replace(")\n", ", cached=True)\n") if "cached" not in line else line
+              for line in window]  # fmt: skip
+    found = by_model(view, fake_model("".join(wanted), seen), "key", FORMATS["sweep"])
+    assert found is not None and found.lines == wanted and found.source == "model:sweep"
+    (request,) = seen
+    prompt = request.prompt
+    assert isinstance(prompt, SegmentPrompt)
+    separators = [segment for segment in prompt.segments if segment.special]
+    assert {segment.text for segment in separators} == {"<|file_sep|>"}
+    headers = [segment.text.split("\n")[0] for segment in prompt.segments if not segment.special]
+    # The file above the window first (reused between predictions), then the edit, then the
+    # window before and after it, and the open block the model completes.
+    assert headers == ["shop.py", "shop.py.diff", "original/shop.py", "current/shop.py",
+                       "updated/shop.py"]  # fmt: skip
+    text = prompt.text
+    assert "value_30 = compute(30)\n" in text.split("original/shop.py")[1].split("current/")[0]
+    assert text.index("value_0 = ") < text.index("shop.py.diff")
+    assert request.draft == "".join(window)
+    assert "value_41 = compute(41)" in request.stop  # the line after the window ends the answer
+
+
+def test_an_answer_running_past_the_window_is_cut_and_one_cut_short_is_completed() -> None:
+    view = long_view()
+    lines, last = list(view.lines), view.region[1]
+    window = view.window
+    wanted = [*window[:3], "value_23 = compute(23, cached=True)\n", *window[4:]]
+    runs_on = "".join([*wanted, *lines[last : last + 5]])
+    found = by_model(view, fake_model(runs_on, []), "key", FORMATS["sweep"])
+    assert found is not None and found.lines == wanted
+    cut_short = "".join(wanted[:18]) + "value_38 = comp"
+
+    def stopped(request: GenerationRequest) -> GenerationResult:
+        return GenerationResult(cut_short, StopReason.LENGTH)
+
+    found = by_model(view, stopped, "key", FORMATS["sweep"])
+    assert found is not None and found.lines == wanted and found.complete == 18 / 21
+    assert gate.refusal(view, found, None) is None
+    early = by_model(view, lambda r: GenerationResult("".join(wanted[:8]), StopReason.LENGTH),
+                     "key", FORMATS["sweep"])  # fmt: skip
+    assert early is not None and gate.refusal(view, early, None) == "truncation"
+    skipped = by_model(view, fake_model("".join(window[9:]), []), "key", FORMATS["sweep"])
+    assert skipped is not None and gate.refusal(view, skipped, None) == "anchor"
+
+
+def test_the_fim_format_marks_the_editable_window_between_the_file_around_it() -> None:
+    view = long_view()
+    seen: list[GenerationRequest] = []
+    found = by_model(view, fake_model("".join(view.window), seen), "key", FORMATS["fim"])
+    assert found is not None and gate.refusal(view, found, None) == "identical"
+    prompt = seen[0].prompt
+    assert isinstance(prompt, SegmentPrompt)
+    specials = [segment.text for segment in prompt.segments if segment.special]
+    assert specials == ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|fim_middle|>"]
+    assert "<|user_cursor|>" in prompt.text and prompt.text.endswith("updated\n")
 
 
 def test_confidence_is_the_mean_score_of_the_tokens_that_wrote_the_changed_lines() -> None:
@@ -188,13 +269,14 @@ def test_commits_with_related_hunks_become_cases_and_the_substitution_predicts_t
     assert case.path == "shop.py" and case.first.start == 1
     assert [(hunk.start, len(hunk.old)) for hunk in case.rest] == [(3, 3)]
     view, expected = next_edit.situation(case)
-    found = next_edit.baselines()["repeat substitution"](view)
+    found = next_edit.baselines()["substitution"](view)
     row = next_edit.score(view, expected, found)
     # The rename's other uses in the region, and not the message in its string (which the
     # commit changed): the suggestion contains every expected change but is not exact.
     assert row["shown"] and row["location"] and not row["exact"]
     assert next_edit.score(view, expected, None) == {
-        "has_target": True, "shown": False, "exact": False, "contained": False, "location": False
+        "has_target": True, "shown": False, "exact": False, "contained": False, "location": False,
+        "chrf": None, "reversal": False,
     }  # fmt: skip
 
 
@@ -211,25 +293,13 @@ def test_the_bench_command_prints_and_saves_the_baselines(repository: Path, tmp_
     command = [sys.executable, "-m", "spark_lsp", "bench", "next-edit", "--repo", str(repository)]
     command += ["--presets", "", "--json", str(output)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-    assert "repeat substitution" in result.stdout and "precision %" in result.stdout
+    assert "substitution" in result.stdout and "delta-chrF" in result.stdout
     saved = json.loads(output.read_text(encoding="utf-8"))
-    never, repeat = saved["predictors"]
-    assert never["shown_pct"] == 0.0 and repeat["shown_pct"] == 100.0 and repeat["cases"] == 1
-    assert saved["confidences"] == {}  # no model preset asked for
-
-
-def test_the_confidence_summary_splits_right_and_wrong_answers() -> None:
-    rows = [
-        {"confidence": -0.1, "shown": True, "right": True},
-        {"confidence": -0.3, "shown": True, "right": False},
-        {"confidence": -0.02, "shown": True, "right": False},
-        {"confidence": -2.0, "shown": False, "right": False},  # the gate's other checks hid it
-        {"confidence": None, "shown": False, "right": False},
-    ]
-    line = next_edit.confidence_line("default", rows)
-    assert "1 right (min -0.1, median -0.100, max -0.1)" in line
-    assert "2 wrong (min -0.3, median -0.160, max -0.02)" in line
-    assert next_edit.confidence_line("large", rows[3:]).endswith("0 right; 0 wrong")
+    rows = {row["predictor"]: row for row in saved["predictors"]}
+    assert rows["never"]["shown_pct"] == 0.0 and rows["substitution"]["shown_pct"] == 100.0
+    assert rows["rules (the server's default)"]["cases"] == 1
+    assert rows["substitution"]["reversal_pct"] == 0.0
+    assert saved["latencies"] == []  # no model preset asked for
 
 
 @pytest.mark.model

@@ -20,8 +20,8 @@ from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.lsp.errors import RequestFailed
 from spark_lsp.lsp.next_edit import NextEdits
 from spark_lsp.nextedit import gate
+from spark_lsp.nextedit.context import EditContext, Prediction, window_around
 from spark_lsp.nextedit.history import MAX_EDIT_CHARS
-from spark_lsp.nextedit.predictor import region_around
 from spark_lsp.nextedit.service import NextEditFailed, NextEditService
 from spark_lsp.nextedit.substitution import repeat_substitution, substitution
 from tests.raw_client import RawClient
@@ -91,12 +91,15 @@ def test_a_large_document_is_parsed_around_the_region_only(
         return error_count(language, text)
 
     monkeypatch.setattr(gate.syntax, "error_count", counted)
-    region = region_around(lines, (middle, middle + 3), 30)
+    region = window_around(lines, (middle, middle + 3))
     first, last = region
+    view = EditContext(
+        "f.py", "python", tuple(lines), (middle, middle + 3), "count", "amount", region
+    )
     predicted = [line.replace("count", "amount") for line in lines[first:last]]
-    assert gate.worth_showing("python", lines, region, predicted, "count", "amount")
+    assert gate.refusal(view, Prediction(predicted, "test"), None) is None
     broken = [*predicted[:-1], "    return (total\n"]
-    assert not gate.worth_showing("python", lines, region, broken, "count", "amount")
+    assert gate.refusal(view, Prediction(broken, "test"), None) == "syntax"
     assert parsed and max(parsed) <= gate.MAX_PARSED_CHARS
 
 

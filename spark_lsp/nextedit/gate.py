@@ -1,38 +1,75 @@
-"""Whether a predicted next version of a region is worth showing: it parses (no more syntax
-errors than the document had), it changes something, and it does not undo the user's edit.
+"""Whether a predicted next version of a window is worth showing. Each guard has a name (the
+bench measures them one by one, ``bench next-edit``), in the order they are checked:
+
+- identical: the prediction changes nothing (no suggestion);
+- reversal: the user's edit's text is gone and the old text is back (an undo);
+- anchor: the answer's first line copies a line more than a quarter into the window (it lost
+  its place: cursortab's rule);
+- truncation: an answer cut short wrote less than three quarters of the window (cursortab's);
+- confidence: the model's mean log-probability of the changed lines is below the threshold;
+- syntax: the document has more syntax errors with the prediction than without.
 
 Parsing holds the GIL (a megabyte of Python takes a third of a second), so only a document of
-up to MAX_PARSED_CHARS is parsed whole; a larger one is checked on the region and up to
-CONTEXT_LINES lines either side, and a region too long even for that is not shown.
+up to MAX_PARSED_CHARS is parsed whole; a larger one is checked on the window and up to
+CONTEXT_LINES lines either side, and a window too long even for that is not shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from spark_lsp import syntax
+from spark_lsp.nextedit.context import EditContext, Prediction
 
 MAX_PARSED_CHARS = 16_000
 CONTEXT_LINES = 100
+GUARDS = ("identical", "reversal", "anchor", "truncation", "confidence", "syntax")
+# Below this many window lines, cursortab checks neither the anchor nor the truncation.
+SHORT_WINDOW = 10
+ANCHOR_RATIO = 0.25
+KEPT_RATIO = 0.75
 
 
-def worth_showing(
-    language: str,
-    lines: Sequence[str],
-    region: tuple[int, int],
-    predicted: Sequence[str],
-    edit_before: str,
-    edit_after: str,
+def refusal(
+    context: EditContext,
+    found: Prediction,
+    min_confidence: float | None,
+    skip: Collection[str] = (),
+) -> str | None:
+    """The first guard (not in ``skip``) that refuses ``found``, or None when it may be shown."""
+    first, last = found.rewritten(context)
+    current = list(context.lines[first:last])
+    checks = {
+        "identical": lambda: found.lines == current,
+        "reversal": lambda: _reverses(context, found.lines),
+        "anchor": lambda: (
+            len(current) > SHORT_WINDOW and found.anchor > int(len(current) * ANCHOR_RATIO)
+        ),
+        "truncation": lambda: (
+            found.complete < 1.0 and (len(current) > SHORT_WINDOW and found.complete < KEPT_RATIO)
+        ),
+        "confidence": lambda: (
+            min_confidence is not None
+            and found.confidence is not None
+            and found.confidence < min_confidence
+        ),
+        "syntax": lambda: not _parses(context.language, context.lines, (first, last), found.lines),
+    }
+    return next((name for name in GUARDS if name not in skip and checks[name]()), None)
+
+
+def _reverses(context: EditContext, predicted: Sequence[str]) -> bool:
+    text = "".join(predicted)
+    old, new = context.before.strip(), context.after.strip()
+    return bool(old and new and new not in text and old in text)
+
+
+def _parses(
+    language: str, lines: Sequence[str], region: tuple[int, int], predicted: Sequence[str]
 ) -> bool:
     first, last = region
-    current = list(lines[first:last])
-    if list(predicted) == current:
-        return False
-    predicted_text = "".join(predicted)
-    old, new = edit_before.strip(), edit_after.strip()
-    if old and new and new not in predicted_text and old in predicted_text:
-        return False  # the edit's text is gone and the old text is back: an undo
-    checked = _checked_lines(lines, region, len(predicted_text) - len("".join(current)))
+    growth = len("".join(predicted)) - len("".join(lines[first:last]))
+    checked = _checked_lines(lines, region, growth)
     if checked is None:
         return False
     start, end = checked

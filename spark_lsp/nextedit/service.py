@@ -24,12 +24,12 @@ from spark_lsp.engine.base import Lane, cache_key
 from spark_lsp.engine.worker import InferenceWorker, run_job
 from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.nextedit import predictor
+from spark_lsp.nextedit.context import EditContext, Prediction, window_around
+from spark_lsp.nextedit.formats import format_for
 from spark_lsp.nextedit.history import EditHistory, UserEdit
 from spark_lsp.uris import uri_to_path
 
 logger = logging.getLogger(__name__)
-
-REGION_LINES = 30
 
 
 @dataclass(frozen=True)
@@ -129,20 +129,20 @@ class NextEditService(DocumentHooks):
     ) -> NextEdit | None:
         if edit is None:
             return None
-        context = predictor.EditContext(
+        context = EditContext(
             path=name,
             language=snapshot.language_id,
             lines=snapshot.lines,
             edited=(edit.first, max(edit.last, edit.first + 1)),
             before=edit.before,
             after=edit.after,
-            region=predictor.region_around(snapshot.lines, (edit.first, edit.last), REGION_LINES),
+            region=window_around(snapshot.lines, (edit.first, max(edit.last, edit.first + 1))),
             history=self.history.earlier(snapshot.uri),
         )
         if not predictor.within_bounds(context):
             return None
         # As predictor.predict, a step per thread and awaits between.
-        found = await asyncio.to_thread(predictor.by_substitution, context)
+        found = await asyncio.to_thread(predictor.by_rules, context)
         if found is None and self._still_asked(snapshot):
             found = await self._by_model(snapshot, context)
         if found is None or not self._still_asked(snapshot):
@@ -153,8 +153,8 @@ class NextEditService(DocumentHooks):
         return NextEdit(snapshot.uri, snapshot.version, edits, found.source)
 
     async def _by_model(
-        self, snapshot: DocumentSnapshot, context: predictor.EditContext
-    ) -> predictor.Prediction | None:
+        self, snapshot: DocumentSnapshot, context: EditContext
+    ) -> Prediction | None:
         """The model's rewrite of the region, when the model is loaded and the document is not
         private."""
         worker = await self._worker()
@@ -164,7 +164,8 @@ class NextEditService(DocumentHooks):
         if private or not self._still_asked(snapshot):
             return None
         key = cache_key(snapshot.uri, Lane.NEXT_EDIT)
-        request = await asyncio.to_thread(predictor.model_request, context, key)
+        format_ = format_for(worker.engine)
+        request = await asyncio.to_thread(predictor.model_request, context, key, format_)
         if not self._still_asked(snapshot):
             return None
         result = await run_job(worker.submit(request))
@@ -173,16 +174,14 @@ class NextEditService(DocumentHooks):
             raise NextEditFailed(f"the model failed: {result.error}")
         if result.stop_reason is StopReason.CANCELLED or not self._still_asked(snapshot):
             return None  # superseded by a newer request, or the queue was full
-        return await asyncio.to_thread(predictor.from_model, context, result)
+        return await asyncio.to_thread(predictor.from_model, context, result, format_)
 
 
-def _shown_edits(
-    context: predictor.EditContext, found: predictor.Prediction
-) -> tuple[LineEdit, ...]:
+def _shown_edits(context: EditContext, found: Prediction) -> tuple[LineEdit, ...]:
     """The prediction as line edits of the document, when the gate lets it be shown."""
     shown = predictor.gated(context, found)
     if shown is None:
         return ()
-    first, last = context.region
+    first, last = shown.rewritten(context)
     edits, _ = rewrite_edits(context.lines, first, last, "".join(shown.lines))
     return edits

@@ -1,0 +1,48 @@
+"""A fill-in-the-middle form with the editable region marked (after Zed's Zeta 2), in
+Qwen2.5-Coder's FIM tokens: the file above the window as the prefix and below it as the suffix
+(the stable part, first), then in the middle the recent edits as unified diffs and the window
+``current`` with the cursor marked, and an open ``updated`` window for the model to write."""
+
+from __future__ import annotations
+
+from spark_lsp.engine import GenerationRequest, GenerationResult, Priority, SegmentPrompt
+from spark_lsp.nextedit.context import EditContext, Prediction
+from spark_lsp.nextedit.formats.answer import past_the_end_stop, prediction
+from spark_lsp.nextedit.formats.file_context import text_above, text_below
+from spark_lsp.templates import Segment
+
+PREFIX, SUFFIX, MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
+ENDS = ("<|file_sep|>", "<|endoftext|>", MIDDLE)
+CURSOR = "<|user_cursor|>"
+
+
+class FimFormat:
+    name = "fim"
+
+    def request(self, context: EditContext, key: str) -> GenerationRequest:
+        first, _ = context.region
+        window = "".join(context.window)
+        cursor = len("".join(context.lines[first : max(first, context.edited[1])]))
+        diffs = "".join(edit.as_diff() for edit in context.recent_edits())
+        segments = (
+            Segment(PREFIX, special=True),
+            Segment(text_above(context)),
+            Segment(SUFFIX, special=True),
+            Segment(text_below(context)),
+            Segment(MIDDLE, special=True),
+            Segment(f"edits\n{diffs}current\n{window[:cursor]}{CURSOR}{window[cursor:]}"),
+            Segment(MIDDLE, special=True),
+            Segment("updated\n"),
+        )
+        return GenerationRequest(
+            SegmentPrompt(segments),
+            max_tokens=len(window) // 2 + 64,
+            stop=(*ENDS, *past_the_end_stop(context)),
+            priority=Priority.SPECULATIVE,
+            key=key,
+            draft=window,
+            logprobs=True,
+        )
+
+    def answer(self, context: EditContext, result: GenerationResult) -> Prediction | None:
+        return prediction(context, result.text.replace(CURSOR, ""), result, f"model:{self.name}")
