@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from spark_lsp.engine import GenerationRequest, InfillPrompt, StopReason
+from spark_lsp.engine import GenerationRequest, InfillPrompt, StopReason, TextPrompt
 from spark_lsp.engine.answer import StreamedAnswer
 from spark_lsp.engine.base import GenerationStats, block_end_index, stop_index
 
@@ -38,3 +38,11 @@ def test_the_request_asks_for_it_and_streaming_never_shows_what_the_end_removes(
     assert reason is StopReason.STOP
     assert result.text == "\n        total += x\n        count += 1\n"
     assert "".join(shown) == result.text  # the dedented line's spaces were held back
+
+
+def test_an_answer_ends_after_its_most_lines() -> None:
+    request = GenerationRequest(TextPrompt("x"), max_lines=2)
+    assert stop_index("a\nb\nc\n", request) == 4
+    assert stop_index("a\nb", request) == -1
+    assert stop_index("a\nb\n", request) == 4  # the second line is complete: stop there
+    assert stop_index("a\nb\nc", GenerationRequest(TextPrompt("x"))) == -1

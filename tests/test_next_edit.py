@@ -169,6 +169,7 @@ def test_the_sweep_format_puts_the_stable_part_first_and_reads_the_updated_windo
     assert "value_30 = compute(30)\n" in text.split("original/shop.py")[1].split("current/")[0]
     assert text.index("value_0 = ") < text.index("shop.py.diff")
     assert request.draft == "".join(window)
+    assert request.max_lines == len(window) + 5  # an answer that runs on stops soon after
     assert "value_41 = compute(41)" in request.stop  # the line after the window ends the answer
 
 

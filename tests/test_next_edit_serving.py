@@ -157,7 +157,7 @@ def test_an_edit_without_a_substitution_asks_the_real_model_once_allowed() -> No
             assert 0 <= edit["range"]["start"]["line"] <= edit["range"]["end"]["line"]
             assert edit["range"]["end"]["line"] <= len(lines)
         if answer["edits"]:
-            assert answer["source"] == "model"
+            assert answer["source"].startswith("model:")
     finally:
         client.close()
 

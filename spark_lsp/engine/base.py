@@ -114,6 +114,9 @@ class GenerationRequest:
     # A block's natural end (see ``block_end_index``): before a line with text indented less
     # than the answer's first, or at a blank line once a line of text was written.
     stop_at_block_end: bool = False
+    # The most lines the answer may have: it ends after that many line breaks (a rewrite of a
+    # window that runs on would copy the file after it). 0: no limit.
+    max_lines: int = 0
     priority: Priority = Priority.INTERACTIVE
     # Requests with the same key share cache-reuse state, and a newer one supersedes older ones
     # (``cache_key``: a document's URI and lane).
@@ -158,6 +161,8 @@ class GenerationRequest:
 def stop_index(text: str, request: GenerationRequest) -> int:
     """Where ``text`` must be cut for the request's stop strings (and its block end), or -1."""
     found = block_end_index(text) if request.stop_at_block_end else -1
+    if request.max_lines and (lines_end := _after_lines(text, request.max_lines)) >= 0:
+        found = lines_end if found < 0 else min(found, lines_end)
     for stop in request.stop:
         start = 0
         while (index := text.find(stop, start)) >= 0:
@@ -166,6 +171,16 @@ def stop_index(text: str, request: GenerationRequest) -> int:
                 break
             start = index + 1
     return found
+
+
+def _after_lines(text: str, count: int) -> int:
+    """Where ``count`` lines of ``text`` end (just after their last line break), or -1."""
+    at = -1
+    for _ in range(count):
+        at = text.find("\n", at + 1)
+        if at < 0:
+            return -1
+    return at + 1
 
 
 def block_end_index(text: str) -> int:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from spark_lsp.models import MODEL_NAMES
 from spark_lsp.settings import add_arguments, check_fields, from_arguments, setting
 from spark_lsp.templates import family_names
+
+# A next-edit prompt (the file above the window, three edits, the window twice) and its answer.
+NEXT_EDIT_CONTEXT = 4096
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,21 @@ class EngineSettings:
         None, "Hugging Face repo to take the GGUF from (with hf_file)", client_values=()
     )
     hf_file: str | None = setting(None, "GGUF file name inside hf_repo", client_values=())
+    next_edit_model: str | None = setting(
+        None,
+        "a dedicated model for next edits, loaded beside the completion model when it differs: "
+        "small, large, or the path of a GGUF (Sweep's next-edit models); unset: the "
+        "completion model answers them, with completion.nextEditModel",
+        client_values=MODEL_NAMES,
+    )
+    next_edit_hf_repo: str | None = setting(
+        None,
+        "Hugging Face repo to take the next-edit GGUF from (with next_edit_hf_file)",
+        client_values=(),
+    )
+    next_edit_hf_file: str | None = setting(
+        None, "next-edit GGUF file name inside next_edit_hf_repo", client_values=()
+    )
     n_ctx: int = setting(8192, "context size in tokens (the active document has it)", 512, 131072)
     threads: int = setting(0, "CPU threads for llama.cpp (0: all cores)", 0, 256)
     batch_size: int = setting(
@@ -108,6 +126,24 @@ class EngineSettings:
                 f"remote_template must be one of {', '.join(family_names())}, "
                 f"got {self.remote_template!r}"
             )
+
+    @property
+    def dedicated_next_edit_model(self) -> bool:
+        return bool(self.next_edit_model or self.next_edit_hf_repo)
+
+    def for_next_edits(self) -> EngineSettings:
+        """The settings of the dedicated next-edit model's in-process engine (its prompts are
+        a few thousand tokens: a smaller context, two documents' cells)."""
+        return replace(
+            self,
+            backend="local",
+            model=self.next_edit_model,
+            hf_repo=self.next_edit_hf_repo,
+            hf_file=self.next_edit_hf_file,
+            n_ctx=min(self.n_ctx, NEXT_EDIT_CONTEXT),
+            max_documents=2,
+            fallback="none",
+        )
 
     @property
     def thread_count(self) -> int:

@@ -49,7 +49,10 @@ class DebugRequests:
         context: ContextService,
         completions: CompletionService,
         usage: StatsStore,
+        next_edit_model: Callable[[], dict[str, Any]] = dict,
     ) -> None:
+        """``next_edit_model()``: what answers next edits, for the counters."""
+        self._next_edit_model = next_edit_model
         self._client = client
         self._store = store
         self._snapshot = snapshot
@@ -133,6 +136,7 @@ class DebugRequests:
             "promptTokensPerS": self._completions.prompt_rate.tokens_per_s,
             "cappedWindows": self._completions.capped_windows,
             "lastPhasesMs": dict(self._completions.last_phases),
+            **self._next_edit_model(),
         }
 
 

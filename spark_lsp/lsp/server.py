@@ -16,7 +16,6 @@ from spark_lsp.documents import DocumentSnapshot, DocumentStore
 from spark_lsp.engine.base import Engine
 from spark_lsp.engine.loader import open_engine
 from spark_lsp.engine.settings import EngineSettings
-from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.lifecycle import Lifecycle
 from spark_lsp.lsp.client import Client
 from spark_lsp.lsp.code_actions import CodeActions
@@ -25,6 +24,7 @@ from spark_lsp.lsp.errors import json_rpc_errors
 from spark_lsp.lsp.inline_completion import InlineCompletion
 from spark_lsp.lsp.model_service import EngineOpener, ModelService
 from spark_lsp.lsp.next_edit import NextEdits
+from spark_lsp.lsp.next_edit_model import NextEditModel
 from spark_lsp.lsp.protocol import SparkProtocol, strict_converter
 from spark_lsp.lsp.session import Session
 from spark_lsp.lsp.status import StatusReporter
@@ -98,13 +98,15 @@ def create_server(
     server = SparkLanguageServer(settings or EngineSettings(preload=False), opener)
     client = server.client
 
-    async def loaded_worker() -> InferenceWorker | None:
-        # Next edits are background work: they never start or wait for the model load (until
-        # the model is there, or without completion.nextEditModel, only the deterministic
-        # substitution answers).
-        return server.models.worker if server.completions.settings.next_edit_model else None
-
-    next_edits = NextEditService(loaded_worker, server.context.check_private)
+    # Next edits are background work: they never start or wait for a model load (until a
+    # model is there, or without one allowed, only the deterministic rules answer).
+    next_edit_model = NextEditModel(
+        server.models.settings,
+        client,
+        lambda: server.models.worker,
+        lambda: server.completions.settings.next_edit_model,
+    )
+    next_edits = NextEditService(next_edit_model.worker, server.context.check_private)
     next_edit_feature = NextEdits(server.snapshot, next_edits)
     inline = InlineCompletion(
         client,
@@ -117,6 +119,7 @@ def create_server(
 
     server.lifecycle.add(inline)
     server.lifecycle.add(next_edits)
+    server.lifecycle.add(next_edit_model)
     text_sync = TextSync(client, server.store, server.lifecycle)
     features = (
         server.session,
@@ -133,6 +136,7 @@ def create_server(
             server.context,
             server.completions,
             server.usage,
+            next_edit_model.describe,
         ),
     )
     for feature in features:

@@ -1,25 +1,34 @@
 """The deterministic next edit: a function's call sites follow its changed parameter list.
 
-When the user's edit changed the parameters of one function definition (Python ``def``,
-JavaScript/TypeScript ``function``, Go ``func``, Rust ``fn``) by renaming, adding or removing a
-single parameter, some call sites of that function in the same file need a certain change:
+When the user's edit changed the parameter list of one function definition (Python ``def``,
+JavaScript/TypeScript ``function``, Go ``func``, Rust ``fn``) by renaming, removing or adding
+one parameter, the call sites of that function in the same file that need a certain change
+get it:
 
-- a renamed parameter: a keyword argument ``name(old=...)`` becomes ``name(new=...)`` (Python);
-- a removed parameter: its keyword argument is dropped, or its positional argument when the call
-  passes that many in order (no ``*args`` before it; Go and Rust calls pass all of them);
-- an added parameter: nothing is certain (a default covers the calls; without one the value to
-  pass is not known), so no suggestion.
+- a renamed parameter (Python): the keyword argument ``name(old=...)`` becomes
+  ``name(new=...)``, unless the caller passes on its own parameter of the old name
+  (``old=old``: measured, that one was renamed next as well);
+- a removed parameter: its keyword argument is dropped, else its positional argument when the
+  call passes the arguments before it by position (none unpacked; Go and Rust calls pass all);
+- an added parameter without a default: the caller's own parameter of that name is passed for
+  it (``ctx`` -> ``helper(x, ctx)``); nothing else would be certain. With a default no call
+  needs a change: no suggestion.
 
-A call is the function's name followed by ``(`` on one line, its arguments closed on that line:
-a bare ``name(`` for a function, ``self.name(`` or ``cls.name(`` for a Python method (its ``self``
-is no argument), ``recv.name(`` for a Go method with the definition's receiver name,
-``self.name(`` for a Rust method. Other receivers may be other types' methods: left alone.
-Definitions are skipped; a name defined twice in the file gets no suggestion. Calls inside
-strings, comments, docstrings and block comments are left alone.
+A rename that changes the parameter's type, or an edit that also changes the line before the
+name (``async``, ``export``) or after the list (the return type), changes more than the
+arguments: no suggestion. A call is the name followed by ``(`` with its arguments closed on
+the same line: a bare ``name(`` for a function, ``self.name(`` or ``cls.name(`` for a Python
+method (its ``self`` is no argument), ``recv.name(`` for a Go method with the definition's
+receiver name, ``self.name(`` for a Rust method; other receivers may be other types' methods
+and are left alone. An indented definition (a method, a nested function) is called from the
+block it is in only. A name defined again (another function, or another method) gets no
+suggestion. Calls in strings, comments, docstrings and block comments are left alone.
 
-Bounded: the edit is at most MAX_EDIT_CHARS, a signature at most MAX_SIGNATURE_LINES lines,
-the call sites are looked for in ``max_lines`` lines around the definition, and a line longer
-than MAX_LINE_CHARS is not read.
+Bounded: the edit is at most MAX_EDIT_CHARS, a signature at most MAX_SIGNATURE_LINES lines, the
+call sites are looked for in ``max_lines`` lines around the definition, a caller's definition
+MAX_SCOPE_LINES lines above it at most, a line longer than MAX_LINE_CHARS or naming the function
+more than MAX_CALLS_PER_LINE times is not read, and a name on more than MAX_CALL_LINES lines
+gets no suggestion.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ from spark_lsp.nextedit.line_repeat import MAX_LINE_CHARS, prose_lines
 MAX_SIGNATURE_LINES = 30
 MAX_SCAN_LINES = 5000
 MAX_SCOPE_LINES = 300
+MAX_CALLS_PER_LINE = 8
+MAX_CALL_LINES = 500
 
 # `def name(`, `function name<T>(`, `func (r *T) Name(`, `fn name<'a>(`: each part is a run of
 # one character class, so a failed match costs no backtracking beyond the line.
@@ -44,6 +55,8 @@ DEFINITION = re.compile(
 IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 KEYWORD_ARGUMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)")
 OPENERS, CLOSERS = "([{", ")]}"
+STRUCTURE = re.compile(r"[][(){},=\"'`]|#|//")  # what code_chars stops at outside strings
+QUOTED = re.compile(r"[\\\n\"'`]")  # and inside them
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,7 @@ class Parameter:
     star: str  # "", "*" or "**" (Python), "..." (Go variadic)
     default: bool
     keyword_only: bool
+    annotation: str = ""  # its type, spaces normalized
 
 
 @dataclass(frozen=True)
@@ -77,32 +91,36 @@ class Signature:
     parameters: tuple[Parameter, ...]
     first: int  # the definition's lines [first, last)
     last: int
+    prefix: str = ""  # what its line has before the keyword: `async`, `export`, `pub`
+    suffix: str = ""  # what follows the parameter list on its line: the return type
 
 
 def code_chars(text: str, start: int, end: int, syntax: Syntax) -> Iterator[tuple[int, int]]:
-    """The indices of ``text[start:end]``'s characters outside strings and comments, each with
-    the bracket depth after it; ends early (at a depth below zero) when brackets do not
-    balance. A string ends at its line's end at the latest."""
+    """The indices of ``text[start:end]``'s brackets, commas and equals signs outside strings
+    and comments, each with the bracket depth after it; ends early (at a depth below zero) when
+    brackets do not balance. A string ends at its line's end at the latest. The characters in
+    between are skipped by a regular expression, not read one by one."""
     depth, quote, at = 0, "", start
-    while at < end:
-        char = text[at]
+    while True:
+        match = (QUOTED if quote else STRUCTURE).search(text, at, end)
+        if match is None:
+            return
+        char, at = match.group(0), match.end()
         if quote:
             if char == "\\":
-                at += 1
-            elif char == quote or char == "\n":
+                at += 1  # the escaped character
+            elif char in (quote, "\n"):
                 quote = ""
         elif char in syntax.quotes:
             quote = char
-        elif text.startswith(syntax.comment, at):
+        elif char == syntax.comment:
             newline = text.find("\n", at, end)
             at = end if newline < 0 else newline
-            continue
-        else:
+        elif char in OPENERS or char in CLOSERS or char in ",=":
             depth += (char in OPENERS) - (char in CLOSERS)
-            yield at, depth
+            yield match.start(), depth
             if depth < 0:
                 return
-        at += 1
 
 
 def split_top_level(
@@ -145,7 +163,7 @@ RUST_SELF = re.compile(r"&?\s*(?:'[A-Za-z_]+\s+)?(?:mut\s+)?self\b")
 
 
 def parameter(text: str, syntax: Syntax, keyword_only: bool) -> Parameter | None:
-    """One parameter's name, star and whether it has a default; None when it is a pattern
+    """One parameter's name, star, default and annotation; None when it is a pattern
     (destructuring) or has no name."""
     star = next((sign for sign in ("**", "*", "...") if text.startswith(sign)), "")
     rest = text[len(star) :].lstrip()
@@ -154,17 +172,20 @@ def parameter(text: str, syntax: Syntax, keyword_only: bool) -> Parameter | None
     name = IDENTIFIER.match(rest)
     if name is None:
         return None
-    after = rest[name.end() :].lstrip()
+    after = rest[name.end() :]
     if syntax.language == "go" and "..." in after:
         star = "..."
-    default = after.startswith("?") or any(
-        text[at] == "="
-        and depth == 0
-        and text[at + 1 : at + 2] != "="
-        and text[at - 1] not in "=<>!"
-        for at, depth in code_chars(text, 0, len(text), syntax)
+    equals = next(
+        (
+            at
+            for at, depth in code_chars(after, 0, len(after), syntax)
+            if depth == 0 and after[at] == "=" and after[max(at - 1, 0) : at + 2].count("=") == 1
+        ),
+        None,
     )
-    return Parameter(name.group(0), star, default, keyword_only)
+    default = equals is not None or after.lstrip().startswith("?")
+    annotation = " ".join(after[:equals].split())
+    return Parameter(name.group(0), star, default, keyword_only, annotation)
 
 
 def parameters(text: str, start: int, end: int, syntax: Syntax) -> list[Parameter] | None:
@@ -212,7 +233,12 @@ def _signature_at(lines: Sequence[str], index: int, match: re.Match[str]) -> Sig
         if syntax.language == "rust" or (syntax.language == "python" and indented):
             receiver = found.pop(0).name
     last = index + text.count("\n", 0, closing) + 1
-    return Signature(syntax, match.group("name"), receiver, tuple(found), index, last)
+    prefix = lines[index][: match.start()].strip()
+    end = text.find("\n", closing)
+    suffix = " ".join(text[closing + 1 : end if end >= 0 else len(text)].split()).rstrip("{:")
+    return Signature(
+        syntax, match.group("name"), receiver, tuple(found), index, last, prefix, suffix.strip()
+    )
 
 
 def find_signature(lines: Sequence[str], first: int, last: int) -> Signature | None:
@@ -253,8 +279,13 @@ class Change:
 def parameter_change(before: Signature, after: Signature) -> Change | None:
     """The one parameter renamed, removed or added (without a default) between two versions of
     a definition; None for any other change (the name, the receiver, two parameters)."""
-    if (before.name, before.receiver, before.syntax) != (after.name, after.receiver, after.syntax):
-        return None
+    if (before.name, before.receiver, before.syntax, before.prefix) != (
+        after.name,
+        after.receiver,
+        after.syntax,
+        after.prefix,
+    ):
+        return None  # `async` dropped, a function made a method: its calls change otherwise
     old = [one.name for one in before.parameters]
     new = [one.name for one in after.parameters]
     if len(old) == len(new):
@@ -263,9 +294,15 @@ def parameter_change(before: Signature, after: Signature) -> Change | None:
             return None  # positional arguments do not name their parameter
         index = differing[0]
         renamed = before.parameters[index], after.parameters[index]
-        if renamed[0].star or renamed[1].star or renamed[0].keyword_only != renamed[1].keyword_only:
-            return None
+        if (renamed[0].star, renamed[0].keyword_only, renamed[0].annotation) != (
+            renamed[1].star,
+            renamed[1].keyword_only,
+            renamed[1].annotation,
+        ):
+            return None  # another type: another parameter in the old one's place
         return Change(index, *renamed)
+    if before.suffix != after.suffix:
+        return None  # another return type: the calls may change otherwise
     longer, shorter = (old, new) if len(old) > len(new) else (new, old)
     if len(longer) != len(shorter) + 1:
         return None
@@ -290,17 +327,13 @@ def _call_opening(line: str, at: int, signature: Signature) -> int | None:
     opening = end
     while opening < len(line) and line[opening] in " \t":
         opening += 1
-    if (
-        opening >= len(line)
-        or line[opening] != "("
-        or (end < len(line) and _is_name_char(line[end]))
-    ):
+    if line[opening : opening + 1] != "(" or _is_name_char(line[end : end + 1]):
         return None
     if (at and _is_name_char(line[at - 1])) or _in_prose(line, at):
         return None
     dotted = at > 0 and line[at - 1] == "."
     if not signature.receiver:
-        return None if dotted else opening
+        return None if dotted or line.endswith("::", 0, at) else opening
     start = at - 1
     while dotted and start > 0 and _is_name_char(line[start - 1]):
         start -= 1
@@ -333,7 +366,7 @@ Edit = tuple[int, int, str]  # characters [start, end) of a line become the text
 @dataclass(frozen=True)
 class Call:
     """One call's arguments: their spans in ``line``, the keyword of each (Python), and the
-    names the call's enclosing definition takes as parameters (None: not looked up)."""
+    names the definition the call is in takes as parameters (empty: not looked up)."""
 
     line: str
     opening: int  # the index of its `(`
@@ -351,14 +384,18 @@ def _unpacked(call: Call, count: int) -> bool:
 
 
 def _renamed(call: Call, change: Change, old: Parameter, new: Parameter) -> Edit | None:
-    """``old=`` becomes ``new=``; in the function's own body (the new name is a parameter there,
-    the old one is not) a value that is the old name is renamed too."""
+    """``old=`` becomes ``new=``. A value that is the old name is renamed too in the function's
+    own body (the new name is a parameter there); a caller that passes its own parameter of
+    the old name is left alone."""
     if old.name not in call.keywords:
         return None
     start, end = call.arguments[call.keywords.index(old.name)]
     value = call.line[start:end].split("=", 1)[1]
-    if value.strip() == old.name and new.name in call.scope and old.name not in call.scope:
-        value = value.replace(old.name, new.name)
+    if value.strip() == old.name:
+        if old.name in call.scope:
+            return None  # the caller passes its own `old` on: measured, renamed next as well
+        if new.name in call.scope:
+            value = value.replace(old.name, new.name)
     return start, end, f"{new.name}={value}"
 
 
@@ -432,6 +469,8 @@ def rewrite_calls(
     definition the line is in)."""
     edits: list[Edit] = []
     syntax = signature.syntax
+    if line.count(signature.name) > MAX_CALLS_PER_LINE:
+        return None  # each call is read to the line's end: a line of many is left alone
     at = line.find(signature.name)
     while at >= 0:
         opening = None if at in definitions else _call_opening(line, at, signature)
@@ -456,27 +495,42 @@ def rewrite_calls(
     return line
 
 
-def enclosing_parameters(lines: Sequence[str], index: int) -> frozenset[str]:
-    """The parameter names of the definition that line ``index`` is in: the nearest one above
-    it indented less, past the blocks (``if``, ``for``, closures) in between; looked for over
-    MAX_SCOPE_LINES lines. Empty when that is unknown (a class body, the top level)."""
-    line = lines[index]
-    indent = len(line) - len(line.lstrip())
-    for above in range(index - 1, max(-1, index - MAX_SCOPE_LINES), -1):
-        text = lines[above]
-        depth = len(text) - len(text.lstrip())
-        if not text.strip() or depth >= indent or len(text) > MAX_LINE_CHARS:
+def enclosing_parameters(lines: Sequence[str], wanted: Sequence[int]) -> dict[int, frozenset[str]]:
+    """For each line of ``wanted`` (ascending), the parameter names of the definition it is in:
+    the nearest one above it indented less, past the blocks (``if``, ``for``, closures) in
+    between; empty when that is unknown (a class body, the top level). One pass over the
+    lines from MAX_SCOPE_LINES before the first; a definition is read when a line needs it."""
+    found: dict[int, frozenset[str]] = {}
+    read: dict[int, frozenset[str]] = {-1: frozenset()}
+    stack: list[tuple[int, int]] = []  # the open blocks: indentation, definition line (-1: none)
+    targets = set(wanted)
+    for index in range(
+        max(0, min(targets, default=0) - MAX_SCOPE_LINES), max(targets, default=-1) + 1
+    ):
+        line = lines[index]
+        depth = _indentation(line)
+        if depth is None or len(line) > MAX_LINE_CHARS:
             continue
-        match = DEFINITION.search(text)
-        if match is not None:
-            signature = _signature_at(lines, above, match)
-            if signature is None:
-                return frozenset()
-            return frozenset(one.name for one in signature.parameters) | {signature.receiver}
-        if text.lstrip().startswith(("class ", "struct ", "impl ")):
-            return frozenset()
-        indent = depth
-    return frozenset()
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if index in targets:
+            definition = stack[-1][1] if stack else -1
+            if definition not in read:
+                read[definition] = _parameter_names(lines, definition)
+            found[index] = read[definition]
+        if DEFINITION.search(line) is not None:
+            stack.append((depth, index))
+        elif line.lstrip().startswith(("class ", "struct ", "impl ")):
+            stack.append((depth, -1))
+    return found
+
+
+def _parameter_names(lines: Sequence[str], index: int) -> frozenset[str]:
+    match = DEFINITION.search(lines[index])
+    signature = _signature_at(lines, index, match) if match is not None else None
+    if signature is None:
+        return frozenset()
+    return frozenset(one.name for one in signature.parameters) | {signature.receiver}
 
 
 def update_call_sites(
@@ -488,14 +542,14 @@ def update_call_sites(
 ) -> tuple[int, int, list[str]] | None:
     """Lines [first, last) of ``lines`` (the document after the edit, which replaced ``old``
     with ``new`` on lines ``edited``) and their next version, with the call sites of the
-    definition whose parameter the edit renamed or removed updated; None when the edit is no
-    such change or no call site needs a certain change."""
+    definition whose parameter the edit renamed, removed or added updated; None when the edit
+    is no such change or no call site needs a certain change."""
     if len(old) + len(new) > MAX_EDIT_CHARS:
         return None
     first, last = edited
     after = find_signature(lines, first, last)
-    if after is None:
-        return None
+    if after is None or prose_lines(lines, after.first, after.first + 1):
+        return None  # no definition, or one in a docstring
     old_lines = old.splitlines(keepends=True)
     start = max(0, first - MAX_SIGNATURE_LINES)
     previous = [*lines[start:first], *old_lines, *lines[last : last + MAX_SIGNATURE_LINES]]
@@ -503,8 +557,12 @@ def update_call_sites(
     change = parameter_change(before, after) if before is not None else None
     if before is None or change is None:
         return None
-    scan_first = max(0, after.first - max_lines // 2)
-    scan_last = min(len(lines), scan_first + max_lines)
+    block_first, block_last = enclosing_block(lines, after, max_lines)
+    header = lines[block_first - 1].lstrip() if block_first else ""
+    if not after.receiver and header.startswith(("class ", "impl ")):
+        return None  # a static method: called on its class, which is not followed here
+    scan_first = max(block_first, after.first - max_lines // 2)
+    scan_last = min(block_last, scan_first + max_lines)
     skipped = set(range(after.first, after.last)) | set(range(first, last))
     changed = _changed_lines(lines, scan_first, scan_last, skipped, before, change)
     if not changed:
@@ -512,6 +570,34 @@ def update_call_sites(
     span_first, span_last = min(changed), max(changed) + 1
     rewritten = [changed.get(index, lines[index]) for index in range(span_first, span_last)]
     return span_first, span_last, rewritten
+
+
+def _indentation(line: str) -> int | None:
+    """The indentation of a line, None for a blank one."""
+    stripped = line.lstrip()
+    return len(line) - len(stripped) if stripped else None
+
+
+def enclosing_block(lines: Sequence[str], signature: Signature, limit: int) -> tuple[int, int]:
+    """The lines that can call an indented definition (a method, a nested function): those of
+    the block it is in, from the nearest line above indented less to the first one below;
+    every line for a top-level definition. At most ``limit`` lines either way are read."""
+    indent = _indentation(lines[signature.first])
+    if not indent:
+        return 0, len(lines)
+    start = signature.first
+    while start > max(0, signature.first - limit):
+        depth = _indentation(lines[start - 1])
+        if depth is not None and depth < indent:
+            break
+        start -= 1
+    end = signature.last
+    while end < min(len(lines), signature.last + limit):
+        depth = _indentation(lines[end])
+        if depth is not None and depth < indent:
+            break
+        end += 1
+    return start, end
 
 
 def _changed_lines(
@@ -531,9 +617,10 @@ def _changed_lines(
         for index in range(first, last)
         if index not in skipped and name in lines[index] and len(lines[index]) <= MAX_LINE_CHARS
     ]
-    if not candidates:
-        return {}
+    if not candidates or len(candidates) > MAX_CALL_LINES:
+        return {}  # none, or more than one suggestion should rewrite
     prose = prose_lines(lines, candidates[0], candidates[-1] + 1)
+    scopes = enclosing_parameters(lines, candidates) if change.new else {}
     changed: dict[int, str] = {}
     for index in candidates:
         line = lines[index]
@@ -542,7 +629,7 @@ def _changed_lines(
         definitions = {match.start("name") for match in DEFINITION.finditer(line)}
         rewritten = None
         if index not in prose:
-            scope = enclosing_parameters(lines, index) if change.new else frozenset()
+            scope = scopes.get(index, frozenset())
             rewritten = rewrite_calls(line, signature, change, definitions, scope)
         if rewritten is not None:
             changed[index] = rewritten

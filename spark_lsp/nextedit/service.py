@@ -37,7 +37,7 @@ class NextEdit:
     uri: str
     version: int
     edits: tuple[LineEdit, ...]  # absolute line ranges of that version
-    source: str  # "substitution" or "model"
+    source: str  # the rule or format that answered: "substitution", "model:sweep" ...
 
 
 class NextEditFailed(Exception):

@@ -13,6 +13,8 @@ from spark_lsp.nextedit.confidence import mean_changed_logprob
 from spark_lsp.nextedit.context import EditContext, Prediction
 
 ANCHOR_SIMILARITY = 0.7
+# Lines an answer may write beyond the window's (lines it inserts); past them it has run on.
+EXTRA_LINES = 5
 CUT_SHORT = (StopReason.LENGTH, StopReason.TIME_BUDGET)
 
 

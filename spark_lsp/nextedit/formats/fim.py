@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from spark_lsp.engine import GenerationRequest, GenerationResult, Priority, SegmentPrompt
 from spark_lsp.nextedit.context import EditContext, Prediction
-from spark_lsp.nextedit.formats.answer import past_the_end_stop, prediction
+from spark_lsp.nextedit.formats.answer import EXTRA_LINES, past_the_end_stop, prediction
 from spark_lsp.nextedit.formats.file_context import text_above, text_below
 from spark_lsp.templates import Segment
 
@@ -37,6 +37,7 @@ class FimFormat:
         return GenerationRequest(
             SegmentPrompt(segments),
             max_tokens=len(window) // 2 + 64,
+            max_lines=len(context.window) + EXTRA_LINES,
             stop=(*ENDS, *past_the_end_stop(context)),
             priority=Priority.SPECULATIVE,
             key=key,

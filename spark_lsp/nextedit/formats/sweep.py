@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from spark_lsp.engine import GenerationRequest, GenerationResult, Priority, SegmentPrompt
 from spark_lsp.nextedit.context import EditContext, Prediction
-from spark_lsp.nextedit.formats.answer import past_the_end_stop, prediction
+from spark_lsp.nextedit.formats.answer import EXTRA_LINES, past_the_end_stop, prediction
 from spark_lsp.nextedit.formats.file_context import text_above
 from spark_lsp.templates import Segment
 
@@ -39,6 +39,7 @@ class SweepFormat:
         return GenerationRequest(
             SegmentPrompt(tuple(segments)),
             max_tokens=len(window) // 2 + 64,
+            max_lines=len(context.window) + EXTRA_LINES,
             stop=(FILE_SEP, *past_the_end_stop(context)),
             priority=Priority.SPECULATIVE,
             key=key,
