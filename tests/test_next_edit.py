@@ -327,3 +327,15 @@ def test_the_real_model_rewrites_a_region_with_its_own_text_as_the_draft() -> No
     assert result.stats.draft_tokens > 0 and result.stats.draft_accepted > 0
     assert found is not None and found.lines and all(isinstance(line, str) for line in found.lines)
     assert "<|cursor|>" not in "".join(found.lines)
+
+
+def test_each_model_is_asked_in_the_format_it_answers_best() -> None:
+    from types import SimpleNamespace
+
+    from spark_lsp import templates
+    from spark_lsp.nextedit.formats import format_for
+
+    qwen = SimpleNamespace(template=templates.QWEN25_CODER)
+    assert format_for(qwen).name == "sweep"  # type: ignore[arg-type]
+    other = SimpleNamespace(template=templates.PREFIX_ONLY)
+    assert format_for(other).name == "chat"  # type: ignore[arg-type]
