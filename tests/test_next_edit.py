@@ -339,3 +339,13 @@ def test_each_model_is_asked_in_the_format_it_answers_best() -> None:
     assert format_for(qwen).name == "sweep"  # type: ignore[arg-type]
     other = SimpleNamespace(template=templates.PREFIX_ONLY)
     assert format_for(other).name == "chat"  # type: ignore[arg-type]
+
+
+def test_the_gate_refuses_a_rewrite_that_mostly_undoes_the_edit() -> None:
+    view = long_view()  # line 30 gained ", cached=True"
+    window = view.window
+    undone = [line.replace(", cached=True", "") for line in window]
+    undone[0] = undone[0].replace("compute(20)", "compute(20, fresh=True)")  # and one more change
+    assert gate.refusal(view, Prediction(undone, "test"), None) == "reversal"
+    kept = [*window[:1], window[1].replace("compute(21)", "compute(21, cached=True)"), *window[2:]]
+    assert gate.refusal(view, Prediction(kept, "test"), None) is None

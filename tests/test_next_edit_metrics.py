@@ -8,11 +8,11 @@ import random
 import pytest
 
 from spark_lsp.bench.next_edit_metrics import (
-    _lcs_length,
     delta_chrf,
     reversal_ratio,
     reverses_last_edit,
 )
+from spark_lsp.nextedit.reversal import _lcs_length
 
 ORIGINAL = "total = price * count\nprint(total)\n"
 EXPECTED = "total = price * count * rate\nprint(total)\n"

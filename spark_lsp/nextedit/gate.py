@@ -2,7 +2,8 @@
 bench measures them one by one, ``bench next-edit``), in the order they are checked:
 
 - identical: the prediction changes nothing (no suggestion);
-- reversal: the user's edit's text is gone and the old text is back (an undo);
+- reversal: the prediction undoes the user's edit (its text gone and the old text back, or at
+  least half of what it changes undoing the edit: Zed's reversal ratio, reversal.py);
 - anchor: the answer's first line copies a line more than a quarter into the window (it lost
   its place: cursortab's rule);
 - truncation: an answer cut short wrote less than three quarters of the window (cursortab's);
@@ -20,6 +21,7 @@ from collections.abc import Collection, Sequence
 
 from spark_lsp import syntax
 from spark_lsp.nextedit.context import EditContext, Prediction
+from spark_lsp.nextedit.reversal import reverses_last_edit
 
 MAX_PARSED_CHARS = 16_000
 CONTEXT_LINES = 100
@@ -41,7 +43,7 @@ def refusal(
     current = list(context.lines[first:last])
     checks = {
         "identical": lambda: found.lines == current,
-        "reversal": lambda: _reverses(context, found.lines),
+        "reversal": lambda: _reverses(context, found),
         "anchor": lambda: (
             len(current) > SHORT_WINDOW and found.anchor > int(len(current) * ANCHOR_RATIO)
         ),
@@ -58,10 +60,18 @@ def refusal(
     return next((name for name in GUARDS if name not in skip and checks[name]()), None)
 
 
-def _reverses(context: EditContext, predicted: Sequence[str]) -> bool:
-    text = "".join(predicted)
+def _reverses(context: EditContext, found: Prediction) -> bool:
+    """Whether the prediction undoes the user's edit: the edit's text gone and the old text
+    back, or (a window's rewrite) at least half of what it changes undoing the edit
+    (reversal.py, Zed's reversal ratio)."""
+    text = "".join(found.lines)
     old, new = context.before.strip(), context.after.strip()
-    return bool(old and new and new not in text and old in text)
+    if old and new and new not in text and old in text:
+        return True
+    if found.span is not None and found.span != context.region:
+        return False  # elsewhere in the file: the edit's own lines are not in it
+    before = "".join(context.window_before_edit())
+    return reverses_last_edit(before, "".join(context.window), text)
 
 
 def _parses(
