@@ -31,6 +31,9 @@ export const COMMAND_LINE_OPTIONS: Readonly<Record<string, string>> = {
   hfFile: '--hf-file',
   hfRepo: '--hf-repo',
   model: '--model',
+  nextEditHfFile: '--next-edit-hf-file',
+  nextEditHfRepo: '--next-edit-hf-repo',
+  nextEditModel: '--next-edit-model',
   remoteModel: '--remote-model',
 };
 export type ServerGroup = (typeof SERVER_GROUPS)[number];

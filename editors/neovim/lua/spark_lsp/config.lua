@@ -85,6 +85,9 @@ M.command_line_settings = {
   hfFile = "--hf-file",
   hfRepo = "--hf-repo",
   model = "--model",
+  nextEditHfFile = "--next-edit-hf-file",
+  nextEditHfRepo = "--next-edit-hf-repo",
+  nextEditModel = "--next-edit-model",
   remoteModel = "--remote-model",
 }
 
