@@ -77,6 +77,7 @@ def test_a_dedicated_model_answers_next_edits_in_its_own_format() -> None:
         assert first == {"edits": []}
         wait_for_state(client, "dedicated")
         before = counters(client)
+        assert before["nextEditFormat"] == "sweep"  # a Qwen2.5-Coder model: Sweep's format
         answer = edit_line(client, 21, "    return width * height * depth * 5\n", 3)
         after = counters(client)
         assert after["nextEditEngineRequests"] == before["nextEditEngineRequests"] + 1

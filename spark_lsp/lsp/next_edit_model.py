@@ -25,6 +25,7 @@ from spark_lsp.engine.settings import EngineSettings
 from spark_lsp.engine.worker import InferenceWorker
 from spark_lsp.lifecycle import DocumentHooks
 from spark_lsp.lsp.client import Client
+from spark_lsp.nextedit.formats import format_for
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +111,11 @@ class NextEditModel(DocumentHooks):
 
     def describe(self) -> dict[str, str | int]:
         """For spark/debug/counters: whether next edits have a model of their own (unloaded,
-        loading, dedicated, shared, failed), and its requests."""
+        loading, dedicated, shared, failed), the format it is asked in, and its requests."""
         engine = self._engine
         return {
             "nextEditModel": self._state if self.dedicated else "completion model",
+            "nextEditFormat": format_for(engine).name if engine is not None else "",
             "nextEditEngineRequests": engine.counters().requests if engine is not None else 0,
         }
 

@@ -27,7 +27,8 @@ class SweepFormat:
 
     def request(self, context: EditContext, key: str) -> GenerationRequest:
         path = context.path
-        segments = [*_block(path, text_above(context))] if context.region[0] > 0 else []
+        above = text_above(context)
+        segments = _block(path, above) if above else []
         for edit in context.recent_edits():
             segments += _block(
                 f"{edit.path}.diff", f"original:\n{edit.before}updated:\n{edit.after}"
