@@ -30,6 +30,13 @@ class EditContext:
         first, last = self.region
         return list(self.lines[first:last])
 
+    def window_with_cursor(self, marker: str) -> str:
+        """The window's text with ``marker`` where the cursor is: after the edited lines."""
+        first, _ = self.region
+        text = "".join(self.window)
+        cursor = len("".join(self.lines[first : max(first, self.edited[1])]))
+        return text[:cursor] + marker + text[cursor:]
+
     def window_before_edit(self) -> list[str]:
         """The window as it was before the user's last edit (Sweep's ``original``)."""
         first, last = self.region

@@ -23,11 +23,9 @@ class ChatFormat:
     name = "chat"
 
     def request(self, context: EditContext, key: str) -> GenerationRequest:
-        first, _ = context.region
         region = "".join(context.window)
-        cursor = len("".join(context.lines[first : max(first, context.edited[1])]))
         history = "\n".join(edit.as_diff() for edit in context.recent_edits()) or "(none)\n"
-        marked = region[:cursor] + CURSOR + region[cursor:]
+        marked = context.window_with_cursor(CURSOR)
         user = (
             f"My recent edits, oldest first:\n```diff\n{history}```\n\n"
             f"The region of {context.path} around my last edit ({CURSOR} is where I am):\n"

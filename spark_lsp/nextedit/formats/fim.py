@@ -20,9 +20,7 @@ class FimFormat:
     name = "fim"
 
     def request(self, context: EditContext, key: str) -> GenerationRequest:
-        first, _ = context.region
         window = "".join(context.window)
-        cursor = len("".join(context.lines[first : max(first, context.edited[1])]))
         diffs = "".join(edit.as_diff() for edit in context.recent_edits())
         segments = (
             Segment(PREFIX, special=True),
@@ -30,7 +28,7 @@ class FimFormat:
             Segment(SUFFIX, special=True),
             Segment(text_below(context)),
             Segment(MIDDLE, special=True),
-            Segment(f"edits\n{diffs}current\n{window[:cursor]}{CURSOR}{window[cursor:]}"),
+            Segment(f"edits\n{diffs}current\n{context.window_with_cursor(CURSOR)}"),
             Segment(MIDDLE, special=True),
             Segment("updated\n"),
         )
