@@ -49,10 +49,10 @@ class CompletionSettings:
         60000,
     )
 
-    # Off by default: on `bench next-edit` the embedded models' next edits were rarely right
-    # (README "Benchmarks"); the deterministic substitution answers either way.
+    # Off by default: on `bench next-edit` the embedded models' next edits were never right
+    # (README "Benchmarks"); the deterministic rules answer either way.
     next_edit_model: bool = setting(
-        False, "let the model predict next edits the substitution does not cover"
+        False, "let the completion model predict next edits the deterministic rules do not cover"
     )
 
     def __post_init__(self) -> None:
