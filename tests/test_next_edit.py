@@ -192,6 +192,7 @@ def test_an_answer_running_past_the_window_is_cut_and_one_cut_short_is_completed
     early = by_model(view, lambda r: GenerationResult("".join(wanted[:8]), StopReason.LENGTH),
                      "key", FORMATS["sweep"])  # fmt: skip
     assert early is not None and gate.refusal(view, early, None) == "truncation"
+    assert by_model(view, fake_model(" \n", []), "key", FORMATS["sweep"]) is None  # empty
     skipped = by_model(view, fake_model("".join(window[9:]), []), "key", FORMATS["sweep"])
     assert skipped is not None and gate.refusal(view, skipped, None) == "anchor"
 

@@ -60,7 +60,10 @@ def anchor_of(answer: Sequence[str], window: Sequence[str]) -> int:
 def prediction(
     context: EditContext, text: str, result: GenerationResult, source: str
 ) -> Prediction | None:
-    """The window's next version in ``text`` (the answer with the format's markers removed)."""
+    """The window's next version in ``text`` (the answer with the format's markers removed);
+    None for an empty answer (no suggestion, as cursortab: never "delete the window")."""
+    if not text.strip():
+        return None
     window = context.window
     answer = text.splitlines(keepends=True)
     if answer and not answer[-1].strip() and not answer[-1].endswith("\n"):
@@ -73,8 +76,6 @@ def prediction(
         answer = [*answer, *window[len(answer) :]]
     last = context.region[1]
     lines = cut_to_window(answer, window, context.lines[last : last + len(answer)])
-    if not lines and not window:
-        return None
     if window and not window[-1].endswith("\n") and lines and lines[-1].endswith("\n"):
         lines[-1] = lines[-1].rstrip("\n")  # the document's last line has no line break
     confidence = mean_changed_logprob(result.text, result.scored, window, lines)
