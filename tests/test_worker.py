@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from spark_lsp.engine import GenerationRequest, Priority, StopReason, TextPrompt
 from spark_lsp.engine.fake import FakeEngine
@@ -245,3 +246,42 @@ def test_two_actions_on_one_document_both_complete() -> None:
         assert second.future.result(timeout=10).stop_reason is StopReason.LENGTH
     finally:
         worker.stop()
+
+
+def test_a_second_models_worker_gives_way_to_the_first_ones_interactive_work() -> None:
+    """Two models on one CPU: the next-edit model's job stops when a suggestion is asked of the
+    completion model, waits while that one computes it, then resumes where it stopped."""
+    words = " ".join(f"w{i}" for i in range(120))
+    completion_engine = FakeEngine(lambda request: "a b", delay_per_token_s=0.05)
+    completion = InferenceWorker(completion_engine)
+    next_edit_engine = FakeEngine(lambda request: words, delay_per_token_s=0.002, resumable=True)
+    next_edits = InferenceWorker(next_edit_engine, yields_to=completion.has_interactive_work)
+    completion.on_interactive(next_edits.yield_running)
+    try:
+        started = threading.Event()
+        pieces: list[float] = []
+
+        def on_text(_piece: str) -> None:
+            pieces.append(time.perf_counter())
+            started.set()
+
+        background = next_edits.submit(
+            GenerationRequest(TextPrompt("edit"), max_tokens=400, priority=Priority.SPECULATIVE),
+            on_text=on_text,
+        )
+        assert started.wait(10)
+        asked = time.perf_counter()
+        urgent = completion.submit(GenerationRequest(TextPrompt("key"), max_tokens=2))
+        assert urgent.future.result(timeout=10).stop_reason is StopReason.LENGTH
+        done = time.perf_counter()
+        result = background.future.result(timeout=10)
+        assert result.text == words and background.preemptions == 1
+        # Stopped at its next token, and silent until the suggestion was done (it writes a
+        # piece every 2 ms when it runs; the suggestion takes 100 ms).
+        assert not [at for at in pieces if asked + 0.03 < at < done]
+        assert [r.prompt.text for r in next_edit_engine.requests] == ["edit", "edit"]
+        assert next_edit_engine.requests[-1].resume  # continued from its tokens so far
+        assert not completion.has_interactive_work()
+    finally:
+        next_edits.stop()
+        completion.stop()

@@ -19,6 +19,7 @@ import heapq
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, fields, replace
 
@@ -142,10 +143,19 @@ async def run_job(job: Job) -> GenerationResult:
         return GenerationResult("", StopReason.FAILED, error=str(error))
 
 
+# How often a worker that yields to another checks whether that one is still busy.
+YIELD_POLL_S = 0.02
+
+
 class InferenceWorker:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, yields_to: Callable[[], bool] = lambda: False) -> None:
+        """``yields_to()``: whether another worker on the same CPU has interactive work, before
+        which this one's jobs wait (a second model's background work never slows the user's
+        suggestions; ``yield_running`` stops a running one, to resume later)."""
         self.engine = engine
         self._resumable = engine.capabilities.resumable
+        self._yields_to = yields_to
+        self._interactive_listeners: list[Callable[[], None]] = []
         self._queue: list[_Entry] = []
         self._order = itertools.count()
         self._lock = threading.Condition()
@@ -161,6 +171,9 @@ class InferenceWorker:
 
     def submit(self, request: GenerationRequest, on_text: TokenCallback | None = None) -> Job:
         job = Job(request, on_text)
+        if request.priority == Priority.INTERACTIVE:
+            for listener in self._interactive_listeners:
+                listener()
         with self._lock:
             if self._stopped:
                 raise RuntimeError("the inference worker is stopped")
@@ -172,6 +185,30 @@ class InferenceWorker:
                 self._drop_least_urgent()
             self._lock.notify()
         return job
+
+    def on_interactive(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from the submitting thread) whenever interactive work arrives."""
+        self._interactive_listeners.append(listener)
+
+    def has_interactive_work(self) -> bool:
+        with self._lock:
+            running = self._running
+            if running is not None and running.request.priority == Priority.INTERACTIVE:
+                return True
+            return any(entry.priority == Priority.INTERACTIVE for entry in self._queue)
+
+    def yield_running(self) -> None:
+        """Another worker's interactive work arrived: the running job stops at its next token
+        and waits (resumed where it stopped; a warm-up is cancelled); an engine that cannot
+        resume finishes it."""
+        with self._lock:
+            running = self._running
+            if running is None:
+                return
+            if running.request.priority >= Priority.WARMUP:
+                running.cancel("preempted")
+            elif self._resumable:
+                running.cancel_token.preempt()
 
     def demote(self, job: Job, priority: Priority) -> None:
         """``job`` is no longer what someone waits for (an early answer was shown and the rest
@@ -223,6 +260,8 @@ class InferenceWorker:
     def _next_job(self) -> Job | None:
         with self._lock:
             while not self._stopped:
+                while self._queue and self._yields_to():
+                    self._lock.wait(timeout=YIELD_POLL_S)
                 while self._queue:
                     job = heapq.heappop(self._queue).job
                     # A running future cannot be cancelled any more: its result always lands. (A

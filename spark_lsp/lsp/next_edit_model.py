@@ -60,6 +60,7 @@ class NextEditModel(DocumentHooks):
         self._engine: Engine | None = None
         self._worker: InferenceWorker | None = None
         self._closed = False
+        self._heeded: set[InferenceWorker] = set()  # completion workers that stop ours
 
     @property
     def dedicated(self) -> bool:
@@ -71,6 +72,10 @@ class NextEditModel(DocumentHooks):
             return self._completion_worker() if self._allowed() or self.dedicated else None
         if self._state == "unloaded":
             self._start(asyncio.get_running_loop())
+        completion = self._completion_worker()
+        if self._worker is not None and completion is not None and completion not in self._heeded:
+            completion.on_interactive(self._worker.yield_running)
+            self._heeded.add(completion)
         return self._worker
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -106,8 +111,15 @@ class NextEditModel(DocumentHooks):
             engine.close()
         else:
             self._state = "dedicated"
-            self._engine, self._worker = engine, InferenceWorker(engine)
+            self._engine = engine
+            self._worker = InferenceWorker(engine, yields_to=self._completion_busy)
             logger.info("next edits: %s in-process", engine.name)
+
+    def _completion_busy(self) -> bool:
+        """Whether the completion model has a suggestion to compute (the two models share the
+        CPU: the next-edit model waits, and is stopped when one arrives, see ``worker``)."""
+        completion = self._completion_worker()
+        return completion is not None and completion.has_interactive_work()
 
     def describe(self) -> dict[str, str | int]:
         """For spark/debug/counters: whether next edits have a model of their own (unloaded,
