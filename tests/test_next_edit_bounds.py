@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -26,6 +25,7 @@ from spark_lsp.nextedit.service import NextEditFailed, NextEditService
 from spark_lsp.nextedit.substitution import repeat_substitution, substitution
 from tests.raw_client import RawClient
 from tests.test_load import rss_mib
+from tests.timing import best_time
 
 GENERATED = "x = y + z\n"
 SHUFFLED = "y = z + x\n"
@@ -38,21 +38,12 @@ def _lines(text: str) -> tuple[str, ...]:
 # -- the substitution and the gate: bounded work -------------------------------------------
 
 
-def _best_time(call: Callable[[], object], runs: int = 5) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def test_repetitive_text_is_compared_in_linear_time() -> None:
     # Ten times the lines took 3000 times as long with difflib (14 s for 300 lines).
     assert substitution(GENERATED * 300, SHUFFLED * 300) is None
     assert substitution("x = x + x\n" * 600, "y = y + y\n" * 600) == ("x", "y")
-    short = _best_time(lambda: substitution(GENERATED * 30, SHUFFLED * 30))
-    long = _best_time(lambda: substitution(GENERATED * 300, SHUFFLED * 300))
+    short = best_time(lambda: substitution(GENERATED * 30, SHUFFLED * 30))
+    long = best_time(lambda: substitution(GENERATED * 300, SHUFFLED * 300))
     assert long < 40 * short
 
 

@@ -4,12 +4,10 @@ parameter list (nextedit/call_sites.py). Pure functions: no model, no server."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from spark_lsp.nextedit.call_sites import MAX_CALL_LINES, update_call_sites
 from spark_lsp.nextedit.history import MAX_EDIT_CHARS
 from spark_lsp.nextedit.line_repeat import MAX_LINE_CHARS, repeat_line_edit
+from tests.timing import best_time
 
 
 def _lines(text: str) -> list[str]:
@@ -39,15 +37,6 @@ def _applied(text: str, line: int, new: str) -> str:
     assert found is not None
     first, last, rewritten = found
     return "".join([*lines[:first], *rewritten, *lines[last:]])
-
-
-def _best_time(call: Callable[[], object], runs: int = 3) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 # -- line_repeat: the change repeated on the parallel lines --------------------------------
@@ -200,13 +189,13 @@ def test_line_repeat_is_bounded() -> None:
     huge, small = edited(200_000), edited(1_000)
     found = repeat(huge)
     assert found is not None and all(line.endswith(".strip()\n") for line in found)
-    assert _best_time(lambda: repeat(huge)) < 10 * _best_time(lambda: repeat(small))
+    assert best_time(lambda: repeat(huge)) < 10 * best_time(lambda: repeat(small))
     # A long line is not read; an edit past the cap is not compared.
     long_line = "x = f(" + "a, " * (MAX_LINE_CHARS // 3) + "a)\n"
     short_line = "x = f(a, a)\n"
     assert _repeat(long_line * 3, 0, long_line.replace("f(", "g(")) is None
-    long_time = _best_time(lambda: _repeat(long_line * 3, 0, long_line.replace("f(", "g(")))
-    short_time = _best_time(lambda: _repeat(short_line * 3, 0, short_line.replace("f(", "g(")))
+    long_time = best_time(lambda: _repeat(long_line * 3, 0, long_line.replace("f(", "g(")))
+    short_time = best_time(lambda: _repeat(short_line * 3, 0, short_line.replace("f(", "g(")))
     assert long_time < 50 * short_time
     many = "a = f(x)\n" * (MAX_EDIT_CHARS // 9)
     assert repeat_line_edit(_lines(many), (0, 10), (0, 10), many, many.replace("f", "g")) is None
@@ -377,7 +366,7 @@ def test_call_sites_are_bounded() -> None:
     def scan(document: str) -> float:
         lines = _lines(document)
         old, lines[0] = lines[0], "def area(width):\n"
-        return _best_time(lambda: update_call_sites(lines, (0, 1), old, lines[0]))
+        return best_time(lambda: update_call_sites(lines, (0, 1), old, lines[0]))
 
     assert scan(text) < 5 * scan(shorter)
     # A name called on more lines than one suggestion should rewrite: none.
