@@ -129,14 +129,15 @@ class NextEditService(DocumentHooks):
     ) -> NextEdit | None:
         if edit is None:
             return None
+        edited = (edit.first, max(edit.last, edit.first + 1))  # a deletion leaves one line
         context = EditContext(
             path=name,
             language=snapshot.language_id,
             lines=snapshot.lines,
-            edited=(edit.first, max(edit.last, edit.first + 1)),
+            edited=edited,
             before=edit.before,
             after=edit.after,
-            region=window_around(snapshot.lines, (edit.first, max(edit.last, edit.first + 1))),
+            region=window_around(snapshot.lines, edited),
             history=self.history.earlier(snapshot.uri),
         )
         if not predictor.within_bounds(context):
