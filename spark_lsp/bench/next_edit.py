@@ -163,14 +163,20 @@ class ModelAnswers:
     identity: the guard rows reuse them); with ``follow_ups``, each case's second prediction in
     the same document is timed right after its first (its stable prompt part still cached)."""
 
-    def __init__(self, engine: Engine, key: str, format_name: str, follow_ups: bool) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        key: str,
+        format_name: str,
+        follow_ups: list[Situation] | None = None,
+    ) -> None:
+        """``follow_ups``: the cases whose second prediction is timed too (None: none)."""
         self._engine = engine
         self._key = key
         self._format = FORMATS[format_name]
-        self._follow_ups = follow_ups
+        self._expected = {id(view): expected for view, expected in follow_ups or ()}
         self.answers: dict[int, tuple[Prediction | None, float]] = {}
         self.follow_up_ms: list[float] = []
-        self.expected: dict[int, list[Hunk]] = {}
 
     def _timed(self, view: EditContext) -> tuple[Prediction | None, float]:
         def generate(request: GenerationRequest) -> GenerationResult:
@@ -183,8 +189,8 @@ class ModelAnswers:
     def __call__(self, view: EditContext) -> tuple[Prediction | None, float]:
         if id(view) not in self.answers:
             self.answers[id(view)] = self._timed(view)
-            second = follow_up(view, self.expected.get(id(view), []))
-            if self._follow_ups and second is not None:
+            second = follow_up(view, self._expected.get(id(view), []))
+            if second is not None:
                 self.follow_up_ms.append(self._timed(second)[1])
         return self.answers[id(view)]
 
@@ -283,8 +289,8 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, 
         try:
             for format_name in [name for name in args.formats.split(",") if name]:
                 label = f"{format_name} ({preset})"
-                answers = ModelAnswers(engine, f"next-edit-{label}", format_name, args.follow_up)
-                answers.expected = {id(view): expected for view, expected in model_cases}
+                follow_ups = model_cases if args.follow_up else None
+                answers = ModelAnswers(engine, f"next-edit-{label}", format_name, follow_ups)
                 for name, predictor in model_rows(answers, label).items():
                     summaries.append(measure(name, predictor, model_cases))
                 latencies.append(latency_row(label, answers))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from spark_lsp.engine import GenerationResult, StopReason
+from spark_lsp.engine import GenerationRequest, GenerationResult, Priority, Prompt, StopReason
 from spark_lsp.nextedit.confidence import mean_changed_logprob
 from spark_lsp.nextedit.context import EditContext, Prediction
 
@@ -16,6 +16,28 @@ ANCHOR_SIMILARITY = 0.7
 # Lines an answer may write beyond the window's (lines it inserts); past them it has run on.
 EXTRA_LINES = 5
 CUT_SHORT = (StopReason.LENGTH, StopReason.TIME_BUDGET)
+
+
+def rewrite_request(
+    context: EditContext, prompt: Prompt, key: str, stops: tuple[str, ...] = ()
+) -> GenerationRequest:
+    """The request for a rewrite of the window, whatever the format: background priority, its
+    log-probabilities kept (the confidence guard), drafted from the window (prompt lookup), at
+    most a token per two characters of it; with ``stops`` (a raw completion, whose answer is
+    the window alone), also ended at the window's lines plus EXTRA_LINES and by the line after
+    the window (``past_the_end_stop``)."""
+    window = context.window
+    text = "".join(window)
+    return GenerationRequest(
+        prompt,
+        max_tokens=len(text) // 2 + 64,
+        max_lines=len(window) + EXTRA_LINES if stops else 0,
+        stop=(*stops, *past_the_end_stop(context)) if stops else (),
+        priority=Priority.SPECULATIVE,
+        key=key,
+        draft=text,
+        logprobs=True,
+    )
 
 
 def past_the_end_stop(context: EditContext) -> tuple[str, ...]:

@@ -5,9 +5,9 @@ marked). The model was not trained for this task; kept to compare (``bench next-
 from __future__ import annotations
 
 from spark_lsp.actions import rewrite
-from spark_lsp.engine import ChatPrompt, GenerationRequest, GenerationResult, Priority
+from spark_lsp.engine import ChatPrompt, GenerationRequest, GenerationResult
 from spark_lsp.nextedit.context import EditContext, Prediction
-from spark_lsp.nextedit.formats.answer import prediction
+from spark_lsp.nextedit.formats.answer import prediction, rewrite_request
 
 CURSOR = "<|cursor|>"
 SYSTEM = (
@@ -23,7 +23,6 @@ class ChatFormat:
     name = "chat"
 
     def request(self, context: EditContext, key: str) -> GenerationRequest:
-        region = "".join(context.window)
         history = "\n".join(edit.as_diff() for edit in context.recent_edits()) or "(none)\n"
         marked = context.window_with_cursor(CURSOR)
         user = (
@@ -33,14 +32,8 @@ class ChatFormat:
             "Rewrite the region with the next edit."
         )
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
-        return GenerationRequest(
-            ChatPrompt.of(messages),
-            max_tokens=len(region) // 2 + 64,  # at least a token per two characters of code
-            priority=Priority.SPECULATIVE,
-            key=key,
-            draft=region,
-            logprobs=True,
-        )
+        # No line limit or stops: the answer is a fenced block, maybe with prose around it.
+        return rewrite_request(context, ChatPrompt.of(messages), key)
 
     def answer(self, context: EditContext, result: GenerationResult) -> Prediction | None:
         code = rewrite.extract_code(result.text.replace(CURSOR, ""))

@@ -5,9 +5,9 @@ Qwen2.5-Coder's FIM tokens: the file above the window as the prefix and below it
 
 from __future__ import annotations
 
-from spark_lsp.engine import GenerationRequest, GenerationResult, Priority, SegmentPrompt
+from spark_lsp.engine import GenerationRequest, GenerationResult, SegmentPrompt
 from spark_lsp.nextedit.context import EditContext, Prediction
-from spark_lsp.nextedit.formats.answer import EXTRA_LINES, past_the_end_stop, prediction
+from spark_lsp.nextedit.formats.answer import prediction, rewrite_request
 from spark_lsp.nextedit.formats.file_context import text_above, text_below
 from spark_lsp.templates import Segment
 
@@ -20,7 +20,6 @@ class FimFormat:
     name = "fim"
 
     def request(self, context: EditContext, key: str) -> GenerationRequest:
-        window = "".join(context.window)
         diffs = "".join(edit.as_diff() for edit in context.recent_edits())
         segments = (
             Segment(PREFIX, special=True),
@@ -32,16 +31,7 @@ class FimFormat:
             Segment(MIDDLE, special=True),
             Segment("updated\n"),
         )
-        return GenerationRequest(
-            SegmentPrompt(segments),
-            max_tokens=len(window) // 2 + 64,
-            max_lines=len(context.window) + EXTRA_LINES,
-            stop=(*ENDS, *past_the_end_stop(context)),
-            priority=Priority.SPECULATIVE,
-            key=key,
-            draft=window,
-            logprobs=True,
-        )
+        return rewrite_request(context, SegmentPrompt(segments), key, ENDS)
 
     def answer(self, context: EditContext, result: GenerationResult) -> Prediction | None:
         return prediction(context, result.text.replace(CURSOR, ""), result, f"model:{self.name}")

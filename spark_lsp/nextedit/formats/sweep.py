@@ -8,9 +8,9 @@ no edit."""
 
 from __future__ import annotations
 
-from spark_lsp.engine import GenerationRequest, GenerationResult, Priority, SegmentPrompt
+from spark_lsp.engine import GenerationRequest, GenerationResult, SegmentPrompt
 from spark_lsp.nextedit.context import EditContext, Prediction
-from spark_lsp.nextedit.formats.answer import EXTRA_LINES, past_the_end_stop, prediction
+from spark_lsp.nextedit.formats.answer import prediction, rewrite_request
 from spark_lsp.nextedit.formats.file_context import text_above
 from spark_lsp.templates import Segment
 
@@ -33,20 +33,10 @@ class SweepFormat:
             segments += _block(
                 f"{edit.path}.diff", f"original:\n{edit.before}updated:\n{edit.after}"
             )
-        window = "".join(context.window)
         segments += _block(f"original/{path}", "".join(context.window_before_edit()))
-        segments += _block(f"current/{path}", window)
+        segments += _block(f"current/{path}", "".join(context.window))
         segments += [Segment(FILE_SEP, special=True), Segment(f"updated/{path}\n")]
-        return GenerationRequest(
-            SegmentPrompt(tuple(segments)),
-            max_tokens=len(window) // 2 + 64,
-            max_lines=len(context.window) + EXTRA_LINES,
-            stop=(FILE_SEP, *past_the_end_stop(context)),
-            priority=Priority.SPECULATIVE,
-            key=key,
-            draft=window,
-            logprobs=True,
-        )
+        return rewrite_request(context, SegmentPrompt(tuple(segments)), key, (FILE_SEP,))
 
     def answer(self, context: EditContext, result: GenerationResult) -> Prediction | None:
         return prediction(context, result.text, result, f"model:{self.name}")
