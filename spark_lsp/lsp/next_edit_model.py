@@ -68,8 +68,10 @@ class NextEditModel(DocumentHooks):
 
     async def worker(self) -> InferenceWorker | None:
         """The worker that answers next edits now, or None (rules only): never waits."""
-        if not self.dedicated or self._state == "shared":
-            return self._completion_worker() if self._allowed() or self.dedicated else None
+        if not self.dedicated:
+            return self._completion_worker() if self._allowed() else None
+        if self._state == "shared":
+            return self._completion_worker()
         if self._state == "unloaded":
             self._start(asyncio.get_running_loop())
         completion = self._completion_worker()
